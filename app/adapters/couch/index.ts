@@ -1,0 +1,92 @@
+import nano, { type DocumentScope, type ServerScope } from "nano";
+import { Agent } from "undici";
+import type { Config } from "../../config.js";
+import { AppError, BackendUnavailable } from "../../errors.js";
+
+// CouchDB through nano, with an explicit timeout on every call. Database names
+// follow OOSE 2.1: <database>-peer, -inventory, -heartbeat (and -meta for migrations).
+
+export const DB_KINDS = ["peer", "inventory", "heartbeat", "meta"] as const;
+export type DbKind = (typeof DB_KINDS)[number];
+
+export interface Couch {
+  server: ServerScope;
+  db<D extends object = Record<string, unknown>>(kind: DbKind): DocumentScope<D>;
+  name(kind: DbKind): string;
+  close(): Promise<void>;
+}
+
+export function couchUrl(cfg: Config["couchdb"]): string {
+  const url = new URL(cfg.url);
+  if (cfg.username) url.username = encodeURIComponent(cfg.username);
+  if (cfg.password) url.password = encodeURIComponent(cfg.password);
+  return url.toString().replace(/\/$/, "");
+}
+
+export function openCouch(cfg: Config["couchdb"]): Couch {
+  const agent = new Agent({
+    connect: { timeout: cfg.timeoutMs },
+    headersTimeout: cfg.timeoutMs,
+    bodyTimeout: cfg.timeoutMs,
+    keepAliveTimeout: 10_000,
+    connections: 64,
+  });
+  // nano types agentOptions as a class; at runtime it takes any undici dispatcher.
+  const server = nano({ url: couchUrl(cfg), agentOptions: agent as unknown as nano.Configuration["agentOptions"] });
+  const name = (kind: DbKind) => `${cfg.database}-${kind}`;
+  return {
+    server,
+    name,
+    db: <D extends object>(kind: DbKind) => server.use<D>(name(kind)),
+    close: () => agent.close(),
+  };
+}
+
+interface CouchError {
+  statusCode?: number;
+  error?: string;
+}
+
+export const isNotFound = (err: unknown) => (err as CouchError)?.statusCode === 404;
+export const isConflict = (err: unknown) => (err as CouchError)?.statusCode === 409;
+
+/** Runs a CouchDB call; anything but a real answer (404/409 included, for the caller) is a 503. */
+export async function couch<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const status = (err as CouchError)?.statusCode;
+    if (err instanceof AppError || status === 404 || status === 409) throw err;
+    throw new BackendUnavailable(`CouchDB unavailable (${what})`, undefined, err);
+  }
+}
+
+/** get() that answers undefined for a missing doc and 503 for an unreachable CouchDB. */
+export async function getOrUndefined<D>(db: DocumentScope<D>, id: string): Promise<(D & nano.DocumentGetResponse) | undefined> {
+  try {
+    return await couch(`get ${id}`, () => db.get(id));
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Read-modify-write with retries on revision conflicts (OOSE only logged them). */
+export async function upsert<D extends object>(
+  db: DocumentScope<D>,
+  id: string,
+  change: (current: (D & { _rev?: string }) | undefined) => (D & { _rev?: string }) | undefined,
+  attempts = 5,
+): Promise<void> {
+  for (let i = 0; ; i++) {
+    const current = await getOrUndefined(db, id);
+    const next = change(current as (D & { _rev?: string }) | undefined);
+    if (!next) return;
+    try {
+      await couch(`put ${id}`, () => db.insert({ ...next, _id: id, _rev: current?._rev } as D & { _id: string }));
+      return;
+    } catch (err) {
+      if (!isConflict(err) || i >= attempts - 1) throw err;
+    }
+  }
+}

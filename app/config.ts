@@ -1,0 +1,191 @@
+import { readFileSync } from "node:fs";
+import { type Static, Type as T } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { HASH_TYPE_NAMES } from "./core/hash.js";
+
+// One schema → validation + types. Values come from an optional JSON file
+// (OOSE_CONFIG) and OOSE_* environment variables; `__` nests, e.g.
+// OOSE_COUCHDB__URL or OOSE_HEARTBEAT__FREQUENCY.
+
+const Label = T.String({ pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" });
+const Ms = (dflt: number) => T.Integer({ minimum: 0, default: dflt });
+const Credentials = T.Object({ username: T.String({ minLength: 1 }), password: T.String({ minLength: 1 }) });
+const HostPort = T.Object({ host: T.String({ minLength: 1 }), port: T.Integer({ minimum: 1, maximum: 65535 }) });
+
+export const ConfigSchema = T.Object({
+  role: T.Union([T.Literal("prism"), T.Literal("store")]),
+  /** Node name; for a store this is also the DNS label of its nginx. Unique cluster-wide. */
+  name: Label,
+  /** Parent prism of a store (the `<prism>` in `store:<prism>:<name>`); a prism's own name for prisms. */
+  prism: T.Optional(Label),
+  site: T.String({ default: "local" }),
+  zone: T.String({ default: "zone1" }),
+  host: T.String({ default: "localhost" }),
+  domain: T.String({ default: "localhost" }),
+  listen: T.Object(
+    { host: T.String({ default: "127.0.0.1" }), port: T.Optional(T.Integer({ minimum: 0, maximum: 65535 })) },
+    { default: {} },
+  ),
+  /** The URL peers use to reach this node's API (never 0.0.0.0; OOSE advertised its bind address). */
+  advertiseUrl: T.String({ pattern: "^https?://" }),
+  /** Store only: base URL of its nginx as end users see it; defaults to `<proto>://<name>.<domain>`. */
+  publicUrl: T.Optional(T.String({ pattern: "^https?://" })),
+  dataRoot: T.String({ minLength: 1 }),
+  couchdb: T.Object({
+    url: T.String({ pattern: "^https?://" }),
+    username: T.Optional(T.String()),
+    password: T.Optional(T.String()),
+    database: T.String({ default: "oose" }),
+    timeoutMs: Ms(5000),
+  }),
+  redis: T.Object({
+    url: T.Optional(T.String({ pattern: "^rediss?://" })),
+    sentinels: T.Optional(T.Array(HostPort, { minItems: 1 })),
+    name: T.String({ default: "mymaster" }),
+    password: T.Optional(T.String()),
+    db: T.Integer({ minimum: 0, default: 0 }),
+    prefix: T.String({ default: "oose" }),
+    commandTimeoutMs: Ms(2000),
+  }),
+  purchase: T.Object(
+    {
+      life: Ms(7_200_000),
+      afterlife: Ms(7_200_000),
+      maxLife: Ms(31_536_000_000),
+      signedUrlLife: Ms(60_000),
+    },
+    { default: {} },
+  ),
+  session: T.Object({ life: Ms(86_400_000) }, { default: {} }),
+  heartbeat: T.Object(
+    {
+      enabled: T.Boolean({ default: true }),
+      startDelay: Ms(5000),
+      frequency: Ms(5000),
+      jitter: Ms(5000),
+      retries: T.Integer({ minimum: 0, default: 3 }),
+      concurrency: T.Integer({ minimum: 1, default: 8 }),
+      pingTimeout: Ms(2000),
+      voteLife: Ms(60_000),
+      votePruneFrequency: Ms(60_000),
+      peerRefresh: Ms(2000),
+      repairAfter: Ms(600_000),
+    },
+    { default: {} },
+  ),
+  existsCacheLife: Ms(30_000),
+  denyStaticTypes: T.Array(T.String(), {
+    default: "aac ape asf avi dv flac flv m2v m3a m4v mkv mp2 mp3 mp4 mov moov mpeg mpg ogg ogm ts webm wmv".split(" "),
+  }),
+  defaultHashType: T.Union(
+    HASH_TYPE_NAMES.map((h) => T.Literal(h)),
+    { default: "sha1" },
+  ),
+  replicas: T.Integer({ minimum: 1, default: 2 }),
+  limits: T.Object(
+    {
+      uploadMaxBytes: T.Integer({ minimum: 1, default: 2 * 1024 ** 4 }),
+      bulkMax: T.Integer({ minimum: 1, default: 1000 }),
+      requestTimeoutMs: Ms(30_000),
+    },
+    { default: {} },
+  ),
+  retrieve: T.Object(
+    {
+      allowPrivate: T.Boolean({ default: false }),
+      maxBytes: T.Integer({ minimum: 1, default: 10 * 1024 ** 3 }),
+      timeoutMs: Ms(60_000),
+    },
+    { default: {} },
+  ),
+  verifyExpiration: Ms(15_552_000_000),
+  auth: T.Object({ prism: Credentials, store: Credentials }),
+  /** Key that signs delivery URLs; the store's nginx checks them with secure_link. */
+  signingKey: T.String({ minLength: 16 }),
+  tls: T.Optional(
+    T.Object({
+      pem: T.Optional(T.String()),
+      cert: T.Optional(T.String()),
+      key: T.Optional(T.String()),
+      ca: T.Optional(T.String()),
+    }),
+  ),
+});
+
+export type Config = Static<typeof ConfigSchema> & { prism: string; listen: { host: string; port: number } };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+const camel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+// Only structured values are parsed here; Value.Convert turns "5000" into a number
+// where the schema wants one, so a password like "1e3" stays a string.
+function parseValue(raw: string): unknown {
+  if (!/^\s*[[{]/.test(raw)) return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** OOSE_A__B_C=1 → { a: { bC: 1 } }. JSON values (numbers, arrays, objects) are parsed. */
+export function envToObject(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(env)) {
+    if (!key.startsWith("OOSE_") || key === "OOSE_CONFIG" || raw === undefined) continue;
+    const path = key.slice(5).split("__").map(camel);
+    let node = out;
+    for (const part of path.slice(0, -1)) {
+      node[part] = typeof node[part] === "object" && node[part] !== null ? node[part] : {};
+      node = node[part] as Record<string, unknown>;
+    }
+    node[path.at(-1)!] = parseValue(raw);
+  }
+  return out;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object" && !Array.isArray(b)
+        ? merge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+/** Validates raw config; throws ConfigError listing every bad key at once. */
+export function parseConfig(raw: Record<string, unknown>): Config {
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, structuredClone(raw)));
+  const byKey = new Map<string, string>();
+  for (const e of Value.Errors(ConfigSchema, value)) {
+    const key = e.path.slice(1).replaceAll("/", ".") || "(root)";
+    if (!byKey.has(key)) byKey.set(key, `${key}: ${e.message}`);
+  }
+  if (byKey.size > 0) throw new ConfigError([...byKey.values()]);
+  const config = value as Config;
+  if (config.role === "store" && !config.prism) throw new ConfigError(["prism: a store needs its parent prism"]);
+  if (!config.redis.url && !config.redis.sentinels) throw new ConfigError(["redis: set either url or sentinels"]);
+  // OOSE's ports: 5971 for prisms, 5972 for stores.
+  const port = config.listen.port ?? (config.role === "prism" ? 5971 : 5972);
+  return { ...config, prism: config.prism ?? config.name, listen: { ...config.listen, port } };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  let fromFile: Record<string, unknown> = {};
+  if (env.OOSE_CONFIG) {
+    try {
+      fromFile = JSON.parse(readFileSync(env.OOSE_CONFIG, "utf8"));
+    } catch (err) {
+      throw new ConfigError([`OOSE_CONFIG (${env.OOSE_CONFIG}): ${(err as Error).message}`]);
+    }
+  }
+  return parseConfig(merge(fromFile, envToObject(env)));
+}

@@ -1,0 +1,25 @@
+import { type Static, Type as T } from "@sinclair/typebox";
+
+// Inventory docs in `oose-inventory`, one per copy: `<hash>:<prism>:<store>`.
+
+export const InventoryDocSchema = T.Object({
+  hash: T.String(),
+  prism: T.String(),
+  store: T.String(),
+  size: T.Integer({ minimum: 0 }),
+  mimeType: T.String(),
+  /** Without the leading dot (OOSE's scanner stored ".txt"). */
+  mimeExtension: T.String(),
+  relativePath: T.String(),
+  createdAt: T.String(),
+  verifiedAt: T.Optional(T.Union([T.Integer(), T.Null()])),
+});
+export type InventoryDoc = Static<typeof InventoryDocSchema>;
+
+export const inventoryKey = (hash: string, prism: string, store: string) => `${hash}:${prism}:${store}`;
+
+/** All copies of a hash. The range ends with the separator, so `abc` never matches `abcd…`. */
+export const hashRange = (hash: string) => ({ startkey: `${hash}:`, endkey: `${hash}:\ufff0` });
+
+/** Redis channel on which stores announce that a hash's copies changed. */
+export const INVENTORY_CHANNEL = (prefix: string) => `${prefix}:inventory:changed`;

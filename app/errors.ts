@@ -1,0 +1,55 @@
+// Every error a client can see: a stable code, an HTTP status and a human message.
+// 5xx bodies never carry internals; the cause is logged instead.
+
+export class AppError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: string, status: number, message: string, details?: Record<string, unknown>, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.details = details;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { error: this.message, code: this.code, ...this.details };
+  }
+}
+
+const kind = (code: string, status: number, fallback: string) =>
+  class extends AppError {
+    static readonly code = code;
+    static readonly status = status;
+    constructor(message = fallback, details?: Record<string, unknown>, cause?: unknown) {
+      super(code, status, message, details, cause);
+    }
+  };
+
+export class BadRequest extends kind("BAD_REQUEST", 400, "Bad request") {}
+export class InvalidHash extends kind("INVALID_HASH", 400, "Invalid hash") {}
+export class InvalidFileName extends kind("INVALID_FILE_NAME", 400, "Invalid file name") {}
+export class Unauthorized extends kind("UNAUTHORIZED", 401, "Unauthorized") {}
+export class InvalidCredentials extends kind("INVALID_CREDENTIALS", 401, "Invalid username or password") {}
+export class Forbidden extends kind("FORBIDDEN", 403, "Forbidden") {}
+export class ReferrerDenied extends kind("REFERRER_DENIED", 403, "Invalid request (referrer fail)") {}
+export class ContentNotFound extends kind("CONTENT_NOT_FOUND", 404, "File not found") {}
+export class PurchaseNotFound extends kind("PURCHASE_NOT_FOUND", 404, "Purchase not found") {}
+export class NotFound extends kind("NOT_FOUND", 404, "Not found") {}
+export class PurchaseExpired extends kind("PURCHASE_EXPIRED", 410, "Purchase expired") {}
+export class PayloadTooLarge extends kind("PAYLOAD_TOO_LARGE", 413, "Payload too large") {}
+export class UnsupportedMediaType extends kind("UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type") {}
+export class HashMismatch extends kind("HASH_MISMATCH", 422, "Checksum mismatch") {}
+export class ClientAborted extends kind("CLIENT_ABORTED", 400, "Request body ended early") {}
+export class NoPlacement extends kind("NO_PLACEMENT", 503, "Not enough stores available") {}
+export class BackendUnavailable extends kind("BACKEND_UNAVAILABLE", 503, "Backend unavailable") {}
+export class PeerUnavailable extends kind("PEER_UNAVAILABLE", 503, "File not available") {}
+export class Internal extends kind("INTERNAL", 500, "Internal error") {}
+
+/** Wrap anything thrown into an AppError; unknown errors become a bland 500. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  return new Internal(undefined, undefined, err);
+}

@@ -1,0 +1,76 @@
+import { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import type { Couch } from "../adapters/couch/index.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../log.js";
+import { VERSION } from "../version.js";
+import { installErrorHandling } from "./errors.js";
+import { Counters } from "./stats.js";
+
+// What every node (prism or store) has: error handling, `/`, `/ping`, `/stats`,
+// `/healthz` and request counters. Roles add their routes on top.
+
+export interface NodeDeps {
+  config: Config;
+  couch: Couch;
+  redis: Redis;
+  log: Logger;
+}
+
+export type NodeApp = FastifyInstance & { counters: Counters };
+
+async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; ms: number; error?: string }> {
+  const start = performance.now();
+  try {
+    await check();
+    return { ok: true, ms: Math.round(performance.now() - start) };
+  } catch (err) {
+    return { ok: false, ms: Math.round(performance.now() - start), error: (err as Error).message };
+  }
+}
+
+export function createNodeApp(deps: NodeDeps, opts: { bodyLimit?: number } = {}): NodeApp {
+  const { config, couch, redis, log } = deps;
+  const app = Fastify({
+    loggerInstance: log,
+    disableRequestLogging: true,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    requestTimeout: 0,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as NodeApp;
+  installErrorHandling(app);
+
+  const counters = new Counters(redis, `${config.redis.prefix}:counter:${config.role}:${config.name}`, log);
+  app.decorate("counters", counters);
+  app.addHook("onResponse", async (req, reply) => {
+    counters.inc(`stat:${config.role}:requests`);
+    if (reply.statusCode >= 400) counters.inc(`error:${config.role}:status${reply.statusCode}`);
+    const route = req.routeOptions.url;
+    if (route && route !== "/ping") counters.inc(`stat:${config.role}:route:${req.method}${route.replaceAll(":", "=")}`);
+  });
+  app.addHook("onReady", async () => counters.start());
+  app.addHook("onClose", async () => counters.stop());
+
+  const welcome = async () => ({ message: `Welcome to OOSE version ${VERSION}` });
+  const pong = async () => ({ pong: "pong" });
+  app.get("/", welcome);
+  app.post("/", welcome);
+  app.get("/ping", pong);
+  app.post("/ping", pong);
+  const stats = async () => counters.snapshot();
+  app.get("/stats", stats);
+  app.post("/stats", stats);
+  app.get("/healthz", async (_req, reply) => {
+    const [couchdb, redisState] = await Promise.all([
+      probe(() => couch.server.request({ path: "_up" })),
+      probe(() => redis.ping()),
+    ]);
+    const ok = couchdb.ok && redisState.ok;
+    return reply
+      .status(ok ? 200 : 503)
+      .send({ status: ok ? "ok" : "unavailable", role: config.role, name: config.name, couchdb, redis: redisState });
+  });
+  return app;
+}

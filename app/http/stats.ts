@@ -1,0 +1,64 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "../log.js";
+
+// Request/byte/error counters. Counted in memory and flushed to Redis once a
+// second (one pipeline), so the hot path never waits on Redis for a counter.
+
+export class Counters {
+  private pending = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly redis: Redis,
+    /** e.g. oose:counter:prism:prism1 */
+    private readonly key: string,
+    private readonly log: Logger,
+    private readonly flushEvery = 1000,
+  ) {}
+
+  inc(name: string, by = 1): void {
+    this.pending.set(name, (this.pending.get(name) ?? 0) + by);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.flushEvery);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    const pipe = this.redis.pipeline();
+    for (const [name, by] of batch) pipe.hincrby(this.key, name, by);
+    try {
+      await pipe.exec();
+    } catch (err) {
+      // Keep the counts for the next flush rather than losing them.
+      for (const [name, by] of batch) this.inc(name, by);
+      this.log.debug({ err }, "counter flush failed");
+    }
+  }
+
+  /** Nested view like OOSE's /stats: "stat:content:upload" → {stat: {content: {upload}}}. */
+  async snapshot(): Promise<Record<string, unknown>> {
+    const flat = await this.redis.hgetall(this.key);
+    for (const [name, by] of this.pending) flat[name] = String(Number(flat[name] ?? 0) + by);
+    const out: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(flat).sort()) {
+      const parts = name.split(":");
+      let node = out;
+      for (const part of parts.slice(0, -1)) {
+        if (typeof node[part] !== "object") node[part] = {};
+        node = node[part] as Record<string, unknown>;
+      }
+      node[parts.at(-1)!] = value;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,55 @@
+import { openCouch } from "./adapters/couch/index.js";
+import { openRedis } from "./adapters/redis/index.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { logger } from "./log.js";
+import type { BuildRole } from "./node.js";
+
+// Starts one node (prism or store) from OOSE_* env / OOSE_CONFIG, the same way
+// in a container as in the local cluster. SIGTERM/SIGINT stop it gracefully.
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = logger(config.role, config.name);
+  const couch = openCouch(config.couchdb);
+  const redis = openRedis(config.redis, log);
+  const { build }: { build: BuildRole } =
+    config.role === "prism" ? await import("./prism/index.js") : await import("./store/index.js");
+  const node = await build({ config, couch, redis, log });
+
+  await node.app.listen({ host: config.listen.host, port: config.listen.port });
+  await node.start();
+  log.info({ url: config.advertiseUrl }, `${config.role} ${config.name} ready`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping");
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    try {
+      await node.stop();
+      await node.app.close();
+    } finally {
+      redis.disconnect();
+      await couch.close();
+      process.exit(0);
+    }
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  process.stderr.write(`fatal: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
