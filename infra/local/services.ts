@@ -1,0 +1,123 @@
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { Redis } from "ioredis";
+import type { Endpoint } from "../../app/topology/env.js";
+import { httpOk, type Proc, startProc, waitFor } from "./proc.js";
+
+// The backing services of a local cluster: the CouchDB stand-in, Redis primary +
+// replica + Sentinels, and nginx. Each returns a Proc the caller stops by pid.
+
+const require = createRequire(import.meta.url);
+const tsxCli = require.resolve("tsx/cli");
+const here = path.dirname(new URL(import.meta.url).pathname);
+
+export function tsxArgs(script: string, ...args: string[]): string[] {
+  return [tsxCli, script, ...args];
+}
+
+export async function startCouch(o: { port: number; dataDir?: string; logDir: string }): Promise<Proc> {
+  const args = tsxArgs(path.join(here, "couchdb.ts"), "--port", String(o.port));
+  if (o.dataDir) args.push("--data", o.dataDir);
+  const proc = startProc("couchdb", process.execPath, args, { logDir: o.logDir });
+  await waitFor("couchdb", () => httpOk(`http://127.0.0.1:${o.port}/_up`));
+  return proc;
+}
+
+const REDIS_COMMON = ["bind 127.0.0.1", "protected-mode no", "daemonize no", 'save ""', "appendonly no"];
+
+export interface RedisHa {
+  primary: Proc;
+  replicas: Proc[];
+  sentinels: Proc[];
+  sentinelEndpoints: Endpoint[];
+  name: string;
+  primaryPort: number;
+}
+
+/** Primary, replicas and Sentinels on loopback; resolves once Sentinel sees the full set (quorum possible). */
+export async function startRedisHa(o: {
+  primaryPort: number;
+  replicaPorts: number[];
+  sentinelPorts: number[];
+  name: string;
+  dir: string;
+  logDir: string;
+  downAfterMs?: number;
+}): Promise<RedisHa> {
+  rmSync(o.dir, { recursive: true, force: true });
+  mkdirSync(o.dir, { recursive: true });
+  const conf = (file: string, lines: string[]) => {
+    const p = path.join(o.dir, file);
+    writeFileSync(p, `${[...REDIS_COMMON, `dir ${o.dir}`, ...lines].join("\n")}\n`);
+    return p;
+  };
+  const primary = startProc("redis-primary", "redis-server", [conf("primary.conf", [`port ${o.primaryPort}`])], {
+    logDir: o.logDir,
+  });
+  const replicas = o.replicaPorts.map((port, i) =>
+    startProc(
+      `redis-replica${i + 1}`,
+      "redis-server",
+      [conf(`replica${i}.conf`, [`port ${port}`, `replicaof 127.0.0.1 ${o.primaryPort}`])],
+      { logDir: o.logDir },
+    ),
+  );
+  const quorum = Math.floor(o.sentinelPorts.length / 2) + 1;
+  // Sentinel rewrites its config, so each gets a fresh writable file every start.
+  const sentinels = o.sentinelPorts.map((port, i) =>
+    startProc(
+      `redis-sentinel${i + 1}`,
+      "redis-sentinel",
+      [
+        conf(`sentinel${i}.conf`, [
+          `port ${port}`,
+          "sentinel resolve-hostnames no",
+          `sentinel monitor ${o.name} 127.0.0.1 ${o.primaryPort} ${quorum}`,
+          `sentinel down-after-milliseconds ${o.name} ${o.downAfterMs ?? 1000}`,
+          `sentinel failover-timeout ${o.name} 5000`,
+          `sentinel parallel-syncs ${o.name} 1`,
+        ]),
+      ],
+      { logDir: o.logDir },
+    ),
+  );
+  const probe = new Redis({ port: o.sentinelPorts[0], lazyConnect: true, maxRetriesPerRequest: 0 });
+  probe.on("error", () => undefined);
+  try {
+    await waitFor(
+      "redis sentinel",
+      async () => {
+        const info = (await probe.call("SENTINEL", "MASTER", o.name)) as string[];
+        const field = (k: string) => Number(info[info.indexOf(k) + 1]);
+        return field("num-other-sentinels") >= o.sentinelPorts.length - 1 && field("num-slaves") >= o.replicaPorts.length;
+      },
+      20_000,
+      200,
+    );
+  } finally {
+    probe.disconnect();
+  }
+  return {
+    primary,
+    replicas,
+    sentinels,
+    name: o.name,
+    primaryPort: o.primaryPort,
+    sentinelEndpoints: o.sentinelPorts.map((port) => ({ host: "127.0.0.1", port })),
+  };
+}
+
+/** nginx with its own prefix dir; `conf` is a full nginx.conf (see nginx/). */
+export async function startNginx(o: { name: string; prefix: string; conf: string; logDir: string; readyUrl: string }) {
+  for (const d of ["conf", "logs", "temp"]) mkdirSync(path.join(o.prefix, d), { recursive: true });
+  const file = path.join(o.prefix, "conf", "nginx.conf");
+  writeFileSync(file, o.conf);
+  const proc = startProc(o.name, "nginx", ["-p", o.prefix, "-c", file, "-g", "daemon off;"], { logDir: o.logDir });
+  await waitFor(o.name, async () => {
+    const res = await fetch(o.readyUrl, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return true;
+  });
+  return proc;
+}
