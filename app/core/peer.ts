@@ -17,6 +17,8 @@ export const PeerDocSchema = T.Object({
   writable: T.Boolean(),
   createdAt: T.String(),
   updatedAt: T.Optional(T.String()),
+  /** Stores: disk space, refreshed while running; placement prefers room. */
+  capacity: T.Optional(T.Object({ free: T.Integer(), total: T.Integer(), at: T.String() })),
 });
 export type PeerDoc = Static<typeof PeerDocSchema>;
 

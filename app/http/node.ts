@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
 import type { Couch } from "../adapters/couch/index.js";
 import type { Config } from "../config.js";
@@ -18,7 +19,13 @@ export interface NodeDeps {
   log: Logger;
 }
 
-export type NodeApp = FastifyInstance & { counters: Counters };
+export type NodeApp = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+> & { counters: Counters };
 
 async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; ms: number; error?: string }> {
   const start = performance.now();

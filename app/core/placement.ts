@@ -1,0 +1,71 @@
+// Where new copies go. Replicas spread over failure domains in the order
+// prism → zone → host → store, then balance on free space and current load.
+// Never alphabetical, never per-token hit counters (OOSE's hot-spot).
+
+export interface Candidate {
+  name: string;
+  prism: string;
+  zone: string;
+  host: string;
+  /** Free bytes on the store's disk, when known. */
+  free?: number;
+  /** Transfers in flight to this store from this prism. */
+  load: number;
+}
+
+export interface Holder {
+  prism: string;
+  zone: string;
+  host: string;
+  name: string;
+}
+
+/** How many failure domains `c` shares with the chosen set; lower is better, compared level by level. */
+function overlap(c: Candidate, chosen: Holder[]): [number, number, number] {
+  return [
+    chosen.filter((h) => h.prism === c.prism).length,
+    chosen.filter((h) => h.zone === c.zone).length,
+    chosen.filter((h) => h.host === c.host).length,
+  ];
+}
+
+const compareTuples = (a: number[], b: number[]) => {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+};
+
+/** Higher is better: plenty of free space, few transfers in flight. */
+function score(c: Candidate, maxFree: number): number {
+  const space = c.free === undefined || maxFree === 0 ? 0.5 : c.free / maxFree;
+  return space - c.load * 0.25;
+}
+
+/**
+ * Orders candidates for `count` new copies, given existing holders. The first
+ * `count` entries are the placement; the rest are fallbacks, in the same order
+ * of preference, for when a chosen store fails.
+ */
+export function rankStores(
+  candidates: Candidate[],
+  count: number,
+  holders: Holder[] = [],
+  random: () => number = Math.random,
+): Candidate[] {
+  const pool = candidates.filter((c) => !holders.some((h) => h.name === c.name));
+  const maxFree = Math.max(0, ...pool.map((c) => c.free ?? 0));
+  // A random tie-break so equal stores share the work instead of the first one taking it all.
+  const jitter = new Map(pool.map((c) => [c.name, random() * 1e-6]));
+  const chosen: Holder[] = [...holders];
+  const ranked: Candidate[] = [];
+  while (pool.length > 0) {
+    pool.sort(
+      (a, b) =>
+        compareTuples(overlap(a, chosen), overlap(b, chosen)) ||
+        score(b, maxFree) + jitter.get(b.name)! - (score(a, maxFree) + jitter.get(a.name)!),
+    );
+    const next = pool.shift()!;
+    ranked.push(next);
+    if (ranked.length <= count) chosen.push(next);
+  }
+  return ranked;
+}

@@ -1,0 +1,32 @@
+import type { InventoryDoc } from "../core/inventory.js";
+import type { Peer } from "../core/peer.js";
+import type { StorePool } from "./stores.js";
+
+export interface LiveCopy {
+  copy: InventoryDoc;
+  peer: Peer;
+}
+
+/**
+ * Orders live copies for reading: least transfers in flight first, random among
+ * equals, so every copy takes a share (OOSE sent each new token to the
+ * alphabetically first holder).
+ */
+export function readOrder(copies: LiveCopy[], pool: StorePool, random: () => number = Math.random): LiveCopy[] {
+  return copies
+    .map((c) => ({ c, key: pool.load(c.peer.name) + random() }))
+    .sort((a, b) => a.key - b.key)
+    .map((x) => x.c);
+}
+
+/** The store's nginx base URL as end users reach it. */
+export function publicBase(peer: Peer, domain: string, proto: "http" | "https"): string {
+  return peer.publicUrl ?? `${proto}://${peer.name}.${domain}`;
+}
+
+/** http or https for redirects: X-Forwarded-Proto, or OOSE's X-Forwarded-Protocol. */
+export function forwardedProto(headers: Record<string, string | string[] | undefined>, fallback: "http" | "https") {
+  const raw = headers["x-forwarded-proto"] ?? headers["x-forwarded-protocol"];
+  const value = (Array.isArray(raw) ? raw[0] : raw)?.split(",")[0]?.trim().toLowerCase();
+  return value === "https" || value === "http" ? value : fallback;
+}

@@ -1,0 +1,175 @@
+import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { type HashType, HashingStream } from "../core/hash.js";
+import { type Candidate, rankStores } from "../core/placement.js";
+import type { Peer } from "../core/peer.js";
+import { NoPlacement } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Existence } from "./existence.js";
+import { type Branch, fanOut } from "./fanout.js";
+import { holderOf, type StorePool } from "./stores.js";
+import type { StageResult, StoreTransport } from "./transfer.js";
+
+// The write path. Bytes stream from the client straight to `replicas` stores
+// while the prism hashes them (no prism temp file). Once the hash is known the
+// staged copies are committed, or dropped when the content already has its
+// copies. A store lost on the way is replaced by a store-to-store send. The
+// client hears success only when every copy is committed; otherwise the
+// copies this request made are removed and it gets 503 NoPlacement.
+
+export interface Placed {
+  hash: string;
+  hashType: HashType;
+  ext: string;
+  size: number;
+  /** Every live copy after this upload, as `<prism>:<store>`. */
+  copies: string[];
+  /** Copies this upload added (0 for a duplicate). */
+  added: number;
+}
+
+interface Stage extends Branch {
+  peer: Peer;
+  result: Promise<StageResult>;
+  abort(): void;
+  release(): void;
+}
+
+export class Placer {
+  constructor(
+    private readonly pool: StorePool,
+    private readonly transport: StoreTransport,
+    private readonly existence: Existence,
+    private readonly replicas: number,
+    private readonly log: Logger,
+  ) {}
+
+  async place(source: Readable, ext: string, hashType: HashType): Promise<Placed> {
+    const ranked = rankStores(this.pool.candidates(), this.replicas);
+    if (ranked.length < this.replicas) {
+      source.resume();
+      throw new NoPlacement(`Need ${this.replicas} live stores, ${ranked.length} available`);
+    }
+    const id = randomUUID();
+    const stages = ranked.slice(0, this.replicas).map((c) => this.openStage(c, id, hashType));
+    const hasher = new HashingStream(hashType);
+    try {
+      await pipeline(source, hasher, fanOut(stages, () => new NoPlacement("Every store failed during the upload")));
+    } catch (err) {
+      this.dropStages(stages, id);
+      throw err;
+    }
+    const hash = hasher.digest();
+    const staged = await this.settle(stages, hash, hasher.bytes);
+    return this.commit(id, hash, ext, hashType, hasher.bytes, staged, stages);
+  }
+
+  private openStage(c: Candidate, id: string, hashType: HashType): Stage {
+    const peer = this.pool.peer(c.name)!;
+    const { sink, result, abort } = this.transport.stage(peer, id, hashType);
+    const stage: Stage = { peer, sink, result, abort, failed: false, release: this.pool.begin(c.name) };
+    result.then(
+      () => undefined,
+      (err) => {
+        stage.failed = true;
+        sink.destroy();
+        this.log.warn({ store: peer.name, err: err.message }, "upload: store dropped out");
+      },
+    );
+    return stage;
+  }
+
+  private async settle(stages: Stage[], hash: string, size: number): Promise<Stage[]> {
+    const outcomes = await Promise.allSettled(stages.map((s) => s.result));
+    stages.forEach((s) => s.release());
+    return stages.filter((s, i) => {
+      const o = outcomes[i]!;
+      if (o.status === "fulfilled" && o.value.hash === hash && o.value.size === size) return true;
+      s.failed = true;
+      return false;
+    });
+  }
+
+  private async commit(
+    id: string,
+    hash: string,
+    ext: string,
+    hashType: HashType,
+    size: number,
+    staged: Stage[],
+    all: Stage[],
+  ): Promise<Placed> {
+    const file = `${hash}.${ext}`;
+    this.existence.invalidate(hash);
+    const holders = (await this.existence.liveCopies(hash)).map((c) => c.peer);
+    const needed = Math.max(0, this.replicas - holders.length);
+    const fresh = staged.filter((s) => !holders.some((h) => h.name === s.peer.name));
+    const chosen = fresh.slice(0, needed);
+    const committed: Peer[] = [];
+    await Promise.all(
+      chosen.map(async (s) => {
+        try {
+          await this.transport.call(s.peer, "/content/commit", { id, file });
+          committed.push(s.peer);
+        } catch (err) {
+          this.log.warn({ store: s.peer.name, err: (err as Error).message }, "upload: commit failed");
+        }
+      }),
+    );
+    this.dropStages(
+      all.filter((s) => !chosen.includes(s)),
+      id,
+    );
+    if (committed.length < needed) {
+      await this.topUp(file, needed - committed.length, [...holders, ...committed], committed);
+    }
+    this.existence.invalidate(hash);
+    const after = await this.existence.liveCopies(hash);
+    const added = after.filter((c) => !holders.some((h) => h.name === c.peer.name)).length;
+    if (after.length < this.replicas) {
+      await this.rollback(hash, after.map((c) => c.peer).filter((p) => !holders.some((h) => h.name === p.name)));
+      throw new NoPlacement(`Only ${after.length} of ${this.replicas} copies could be written`);
+    }
+    return { hash, hashType, ext, size, copies: after.map((c) => `${c.copy.prism}:${c.copy.store}`), added };
+  }
+
+  /** Store-to-store copies onto the next best stores, from any copy that landed. */
+  private async topUp(file: string, missing: number, have: Peer[], sources: Peer[]): Promise<void> {
+    const from = sources[0] ?? have[0];
+    if (!from) return;
+    const ranked = rankStores(this.pool.candidates(), missing, have.map(holderOf));
+    for (const target of ranked) {
+      if (missing === 0) break;
+      const peer = this.pool.peer(target.name)!;
+      const release = this.pool.begin(target.name);
+      try {
+        await this.transport.call(from, "/content/send", { file, store: `${peer.prism}:${peer.name}` });
+        missing--;
+      } catch (err) {
+        this.log.warn({ from: from.name, to: peer.name, err: (err as Error).message }, "upload: top-up failed");
+      } finally {
+        release();
+      }
+    }
+  }
+
+  private async rollback(hash: string, made: Peer[]): Promise<void> {
+    await Promise.all(
+      made.map((p) =>
+        this.transport.call(p, "/content/remove", { hash }).catch((err) => {
+          this.log.error({ store: p.name, hash, err: (err as Error).message }, "upload: rollback failed");
+        }),
+      ),
+    );
+    this.existence.invalidate(hash);
+  }
+
+  private dropStages(stages: Stage[], id: string): void {
+    for (const s of stages) {
+      s.abort();
+      s.release();
+      void this.transport.call(s.peer, "/content/abort", { id }).catch(() => undefined);
+    }
+  }
+}

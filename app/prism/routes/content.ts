@@ -1,0 +1,96 @@
+import { Type as T } from "@sinclair/typebox";
+import type { FastifyReply } from "fastify";
+import { request } from "undici";
+import { normalizeHash } from "../../core/hash.js";
+import { BadRequest, ContentNotFound, Forbidden, PeerUnavailable } from "../../errors.js";
+import type { PrismContext } from "../context.js";
+import { forwardedProto, publicBase, readOrder } from "../pick.js";
+
+// Existence (detail/exists, single and bulk), API download and static redirects.
+
+const Hashes = T.Union([T.String({ maxLength: 200 }), T.Array(T.String({ maxLength: 200 }))]);
+const HashBody = T.Object({ hash: T.Optional(Hashes), sha1: T.Optional(Hashes) });
+
+function hashesOf(body: { hash?: string | string[]; sha1?: string | string[] }, bulkMax: number) {
+  const raw = body.hash ?? body.sha1;
+  if (raw === undefined) throw new BadRequest("hash is required");
+  if (Array.isArray(raw)) {
+    if (raw.length > bulkMax) throw new BadRequest(`At most ${bulkMax} hashes per request`);
+    return { bulk: true, hashes: raw.map(normalizeHash) };
+  }
+  return { bulk: false, hashes: [normalizeHash(raw)] };
+}
+
+export async function contentRoutes(ctx: PrismContext): Promise<void> {
+  const { app, config, existence, pool, transport } = ctx;
+
+  const lookup = (counter: string) => async (req: { body: { hash?: string | string[]; sha1?: string | string[] } }) => {
+    app.counters.inc(`stat:prism:content:${counter}`);
+    const { bulk, hashes } = hashesOf(req.body, config.limits.bulkMax);
+    const records = await existence.records([...new Set(hashes)]);
+    if (!bulk) return records[0];
+    return Object.fromEntries(records.map((r) => [r.hash, r]));
+  };
+  app.post("/content/detail", { preHandler: ctx.session, schema: { body: HashBody } }, lookup("detail"));
+  app.post("/content/exists", { preHandler: ctx.privateAuth, schema: { body: HashBody } }, lookup("exists"));
+
+  app.post(
+    "/content/download",
+    { preHandler: ctx.session, schema: { body: T.Object({ hash: T.Optional(T.String()), sha1: T.Optional(T.String()) }) } },
+    async (req, reply) => {
+      const hash = normalizeHash(req.body.hash ?? req.body.sha1);
+      const copies = await existence.liveCopies(hash);
+      if (copies.length === 0) throw new ContentNotFound();
+      // Fall over to the next holder on a connection error, before any byte is sent.
+      for (const { peer, copy } of readOrder(copies, pool)) {
+        const release = pool.begin(peer.name);
+        try {
+          const res = await request(`${peer.url}/content/download`, {
+            method: "POST",
+            dispatcher: transport.agent,
+            headers: { authorization: transport.authHeader, "content-type": "application/json" },
+            body: JSON.stringify({ hash }),
+            headersTimeout: config.limits.requestTimeoutMs,
+            bodyTimeout: config.limits.requestTimeoutMs,
+          });
+          if (res.statusCode !== 200) {
+            await res.body.dump();
+            continue;
+          }
+          res.body.once("close", release);
+          app.counters.inc("stat:prism:content:download");
+          app.counters.inc("stat:prism:content:bytesDownloaded", copy.size);
+          return send(reply, res, copy.mimeType);
+        } catch (err) {
+          release();
+          req.log.warn({ store: peer.name, err: (err as Error).message }, "download: holder failed, trying the next");
+        }
+      }
+      throw new PeerUnavailable("File not available");
+    },
+  );
+
+  app.get(
+    "/static/:hash/:filename",
+    { schema: { params: T.Object({ hash: T.String({ maxLength: 200 }), filename: T.String({ maxLength: 255 }) }) } },
+    async (req, reply) => {
+      const hash = normalizeHash(req.params.hash);
+      const copies = await existence.liveCopies(hash);
+      const first = copies[0]?.copy ?? (await existence.copies(hash))[0];
+      if (!first) throw new ContentNotFound("Content does not exist");
+      // The stored extension decides, not the requested name (OOSE's bypass).
+      if (config.denyStaticTypes.includes(first.mimeExtension)) throw new Forbidden("Invalid static file type");
+      const [pick] = readOrder(copies, pool);
+      if (!pick) throw new PeerUnavailable("File not available");
+      app.counters.inc("stat:prism:content:static");
+      const base = publicBase(pick.peer, config.domain, forwardedProto(req.headers, "http"));
+      return reply.redirect(`${base}/static/${pick.copy.relativePath}`, 302);
+    },
+  );
+}
+
+function send(reply: FastifyReply, res: Awaited<ReturnType<typeof request>>, mimeType: string) {
+  const length = res.headers["content-length"];
+  if (length) reply.header("content-length", length);
+  return reply.type(mimeType || "application/octet-stream").send(res.body);
+}

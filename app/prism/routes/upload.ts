@@ -1,0 +1,87 @@
+import multipart from "@fastify/multipart";
+import { Type as T } from "@sinclair/typebox";
+import { isHashType } from "../../core/hash.js";
+import { normalizeExt } from "../../core/layout.js";
+import { BadRequest, UnsupportedMediaType } from "../../errors.js";
+import type { PrismContext } from "../context.js";
+import type { Retriever } from "../retrieve.js";
+import mime from "mime-types";
+
+// POST /content/upload (multipart) and /content/retrieve (from a URL).
+// Upload: multipart, any number of files, hashed and placed as
+// they stream. `hashType` (and any field) must come before the files.
+
+export function extensionFor(filename: string | undefined, mimetype: string | undefined): string {
+  const fromName = filename?.includes(".") ? filename.slice(filename.lastIndexOf(".") + 1).toLowerCase() : "";
+  if (/^[a-z0-9]{1,16}$/.test(fromName)) return fromName;
+  const fromMime = mimetype && mimetype !== "application/octet-stream" ? mime.extension(mimetype) : false;
+  return fromMime ? normalizeExt(fromMime) : "bin";
+}
+
+export async function uploadRoutes(ctx: PrismContext): Promise<void> {
+  const { app, config, placer } = ctx;
+  await app.register(multipart, {
+    limits: { fileSize: config.limits.uploadMaxBytes, files: 64, fields: 64, fieldSize: 64 * 1024 },
+  });
+
+  app.post("/content/upload", { preHandler: ctx.session }, async (req) => {
+    if (!req.isMultipart()) throw new UnsupportedMediaType("Expected multipart/form-data");
+    let hashType = config.defaultHashType;
+    const fields: Record<string, unknown> = {};
+    const files: Record<string, Record<string, unknown>> = {};
+    for await (const part of req.parts()) {
+      if (part.type === "field") {
+        if (Object.keys(files).length > 0) {
+          throw new BadRequest(`Field "${part.fieldname}" after a file: send fields first`);
+        }
+        if (part.fieldname === "hashType") {
+          if (!isHashType(part.value)) throw new BadRequest(`Unsupported hashType: ${String(part.value).slice(0, 20)}`);
+          hashType = part.value;
+        }
+        fields[part.fieldname] = part.value;
+        continue;
+      }
+      const ext = extensionFor(part.filename, part.mimetype);
+      const placed = await placer.place(part.file, ext, hashType);
+      app.counters.inc("stat:prism:content:upload");
+      app.counters.inc("stat:prism:content:bytesUploaded", placed.size);
+      files[part.fieldname] = {
+        key: part.fieldname,
+        name: part.filename,
+        encoding: part.encoding,
+        mimetype: part.mimetype,
+        ext,
+        hash: placed.hash,
+        [placed.hashType]: placed.hash,
+        hashType: placed.hashType,
+        size: placed.size,
+        copies: placed.copies,
+        added: placed.added,
+      };
+    }
+    if (Object.keys(files).length === 0) throw new BadRequest("No file in the upload");
+    return { success: "File(s) uploaded", data: { fields }, files };
+  });
+}
+
+const RetrieveBody = T.Object({
+  request: T.Object({ url: T.String({ maxLength: 4096 }) }, { additionalProperties: true }),
+  hashType: T.Optional(T.String()),
+  extension: T.Optional(T.String({ maxLength: 16 })),
+});
+
+/** POST /content/retrieve: import from a URL and place it like an upload. */
+export async function retrieveRoutes(ctx: PrismContext, retriever: Retriever): Promise<void> {
+  const { app, config, placer } = ctx;
+  app.post("/content/retrieve", { preHandler: ctx.session, schema: { body: RetrieveBody } }, async (req) => {
+    const hashType = req.body.hashType ?? config.defaultHashType;
+    if (!isHashType(hashType)) throw new BadRequest(`Unsupported hashType: ${hashType.slice(0, 20)}`);
+    const fetched = await retriever.fetch(req.body.request.url);
+    const ext = req.body.extension
+      ? normalizeExt(req.body.extension)
+      : extensionFor(new URL(fetched.url).pathname.split("/").pop(), fetched.contentType?.split(";")[0]);
+    const placed = await placer.place(fetched.body, ext, hashType);
+    app.counters.inc("stat:prism:content:retrieve");
+    return { hash: placed.hash, extension: ext, [hashType]: placed.hash, hashType, size: placed.size, copies: placed.copies };
+  });
+}
