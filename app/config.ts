@@ -53,6 +53,9 @@ export const ConfigSchema = T.Object({
       afterlife: Ms(7_200_000),
       maxLife: Ms(31_536_000_000),
       signedUrlLife: Ms(60_000),
+      /** Replicas that must hold a purchase before it is acknowledged (Redis WAIT); 0 for a lone Redis. */
+      waitReplicas: T.Integer({ minimum: 0, default: 1 }),
+      waitTimeoutMs: Ms(1000),
     },
     { default: {} },
   ),

@@ -30,6 +30,7 @@ const kind = (code: string, status: number, fallback: string) =>
 
 export class BadRequest extends kind("BAD_REQUEST", 400, "Bad request") {}
 export class InvalidHash extends kind("INVALID_HASH", 400, "Invalid hash") {}
+export class InvalidToken extends kind("INVALID_TOKEN", 400, "Invalid purchase token") {}
 export class InvalidFileName extends kind("INVALID_FILE_NAME", 400, "Invalid file name") {}
 export class Unauthorized extends kind("UNAUTHORIZED", 401, "Unauthorized") {}
 export class InvalidCredentials extends kind("INVALID_CREDENTIALS", 401, "Invalid username or password") {}
@@ -42,6 +43,7 @@ export class PurchaseExpired extends kind("PURCHASE_EXPIRED", 410, "Purchase exp
 export class PayloadTooLarge extends kind("PAYLOAD_TOO_LARGE", 413, "Payload too large") {}
 export class UnsupportedMediaType extends kind("UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type") {}
 export class HashMismatch extends kind("HASH_MISMATCH", 422, "Checksum mismatch") {}
+export class VerifyFailed extends kind("VERIFY_FAILED", 422, "File verify failed") {}
 export class ClientAborted extends kind("CLIENT_ABORTED", 400, "Request body ended early") {}
 export class NoPlacement extends kind("NO_PLACEMENT", 503, "Not enough stores available") {}
 export class BackendUnavailable extends kind("BACKEND_UNAVAILABLE", 503, "Backend unavailable") {}

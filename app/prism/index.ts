@@ -1,20 +1,61 @@
 import { PeerTable, registerSelf, setAvailable } from "../adapters/couch/peers.js";
+import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp } from "../http/node.js";
 import type { BuildRole } from "../node.js";
+import type { PrismContext } from "./context.js";
+import { Existence } from "./existence.js";
+import { Placer } from "./place.js";
+import { Retriever } from "./retrieve.js";
+import { cacheRoutes } from "./routes/cache.js";
+import { contentRoutes } from "./routes/content.js";
+import { deliverRoutes } from "./routes/deliver.js";
+import { purchaseRoutes } from "./routes/purchase.js";
+import { putRoutes } from "./routes/put.js";
+import { sessionGuard, userRoutes } from "./routes/user.js";
+import { Purchases } from "./purchases.js";
+import { Sessions } from "./sessions.js";
+import { retrieveRoutes, uploadRoutes } from "./routes/upload.js";
+import { StorePool } from "./stores.js";
+import { StoreTransport } from "./transfer.js";
 
 export const build: BuildRole = async (deps) => {
+  const { config, couch, redis, log } = deps;
   const app = createNodeApp(deps);
-  const peers = new PeerTable(deps.couch, deps.config.heartbeat.peerRefresh, deps.log);
+  const peers = new PeerTable(couch, config.heartbeat.peerRefresh, log);
+  const existence = new Existence(couch, peers, redis, config.redis.prefix, config.existsCacheLife, log);
+  const pool = new StorePool(peers);
+  const transport = new StoreTransport(config.auth.store, config.limits.requestTimeoutMs);
+  const placer = new Placer(pool, transport, existence, config.replicas, log);
+  const retriever = new Retriever(config.retrieve);
+  const privateAuth = await useBasicAuth(app, config.auth.prism);
+  const sessions = new Sessions(couch, redis, config.redis.prefix, config.session.life);
+  const purchases = new Purchases(redis, { prefix: config.redis.prefix, ...config.purchase });
+  const session = sessionGuard(sessions, privateAuth);
+  const ctx: PrismContext = { ...deps, app, peers, existence, pool, transport, placer, privateAuth, session };
+
+  await uploadRoutes(ctx);
+  await retrieveRoutes(ctx, retriever);
+  await contentRoutes(ctx);
+  await putRoutes(ctx);
+  await cacheRoutes(ctx);
+  await userRoutes(ctx, sessions);
+  await purchaseRoutes(ctx, purchases);
+  await deliverRoutes(ctx, purchases);
+
   let key: string | undefined;
   return {
     app,
     async start() {
-      key = await registerSelf(deps.couch, deps.config);
       await peers.start();
+      await existence.start();
+      key = await registerSelf(couch, config);
+      await peers.refresh().catch(() => undefined);
     },
     async stop() {
       peers.stop();
-      if (key) await setAvailable(deps.couch, key, false).catch(() => undefined);
+      existence.stop();
+      if (key) await setAvailable(couch, key, false).catch(() => undefined);
+      await Promise.all([transport.close(), retriever.close()]);
     },
   };
 };

@@ -82,7 +82,7 @@ export class Placer {
 
   private async settle(stages: Stage[], hash: string, size: number): Promise<Stage[]> {
     const outcomes = await Promise.allSettled(stages.map((s) => s.result));
-    stages.forEach((s) => s.release());
+    for (const s of stages) s.release();
     return stages.filter((s, i) => {
       const o = outcomes[i]!;
       if (o.status === "fulfilled" && o.value.hash === hash && o.value.size === size) return true;

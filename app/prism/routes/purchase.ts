@@ -1,0 +1,73 @@
+import { Type as T } from "@sinclair/typebox";
+import { normalizeHash } from "../../core/hash.js";
+import { normalizeExt } from "../../core/layout.js";
+import { type Purchase, toRedisHash } from "../../core/purchase.js";
+import { normalizeRule } from "../../core/referrer.js";
+import { BadRequest, ContentNotFound } from "../../errors.js";
+import type { PrismContext } from "../context.js";
+import type { Purchases } from "../purchases.js";
+
+// Purchases: create, find, update (OOSE documented these two but never routed
+// them) and remove. Answers keep OOSE 2.2-final's record: every value a string,
+// referrer comma-joined.
+
+const Life = T.Integer({ minimum: 1 });
+const Referrers = T.Array(T.String({ maxLength: 253 }), { maxItems: 100 });
+const Create = T.Object({
+  hash: T.Optional(T.String({ maxLength: 200 })),
+  sha1: T.Optional(T.String({ maxLength: 200 })),
+  ext: T.String({ maxLength: 16 }),
+  referrer: T.Optional(Referrers),
+  life: T.Optional(Life),
+});
+const TokenBody = T.Object({ token: T.String({ maxLength: 200 }) });
+const Update = T.Object({ token: T.String({ maxLength: 200 }), referrer: T.Optional(Referrers), life: T.Optional(Life) });
+
+export const view = (p: Purchase) => toRedisHash(p);
+
+export async function purchaseRoutes(ctx: PrismContext, purchases: Purchases): Promise<void> {
+  const { app, config, existence } = ctx;
+  const lifeOf = (life: number | undefined) => {
+    const value = life ?? config.purchase.life;
+    if (value > config.purchase.maxLife) throw new BadRequest(`life may be at most ${config.purchase.maxLife} ms`);
+    return value;
+  };
+  const rulesOf = (referrer: string[] | undefined) =>
+    (referrer ?? []).map((r) => {
+      const rule = normalizeRule(r);
+      if (!rule) throw new BadRequest(`Invalid referrer: ${r.slice(0, 60)}`);
+      return rule;
+    });
+
+  app.post("/content/purchase", { preHandler: ctx.session, schema: { body: Create } }, async (req) => {
+    const hash = normalizeHash(req.body.hash ?? req.body.sha1);
+    const ext = normalizeExt(req.body.ext);
+    const record = await existence.record(hash);
+    if (!record.exists) throw new ContentNotFound("File not found in the cluster");
+    const purchase = await purchases.create({ hash, ext, referrer: rulesOf(req.body.referrer), life: lifeOf(req.body.life) });
+    app.counters.inc("stat:prism:content:purchase");
+    return view(purchase);
+  });
+
+  app.post("/content/purchase/find", { preHandler: ctx.session, schema: { body: TokenBody } }, async (req) =>
+    view(await purchases.find(req.body.token)),
+  );
+
+  app.post("/content/purchase/update", { preHandler: ctx.session, schema: { body: Update } }, async (req) => {
+    const current = await purchases.find(req.body.token);
+    const life = req.body.life === undefined ? current.life : lifeOf(req.body.life);
+    const updated: Purchase = {
+      ...current,
+      referrer: req.body.referrer ? rulesOf(req.body.referrer) : current.referrer,
+      life,
+      expirationDate: req.body.life === undefined ? current.expirationDate : Date.now() + life,
+    };
+    await purchases.save(updated);
+    return view(updated);
+  });
+
+  app.post("/content/purchase/remove", { preHandler: ctx.session, schema: { body: TokenBody } }, async (req) => {
+    const count = await purchases.remove(req.body.token);
+    return { token: req.body.token, count, success: "Purchase removed" };
+  });
+}

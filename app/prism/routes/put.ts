@@ -1,0 +1,45 @@
+import { Type as T } from "@sinclair/typebox";
+import { request } from "undici";
+import { parseFileName } from "../../core/layout.js";
+import { rankStores } from "../../core/placement.js";
+import { NoPlacement, PeerUnavailable } from "../../errors.js";
+import type { PrismContext } from "../context.js";
+
+// PUT /content/put/:file (private): OOSE's prism→prism hop. The receiving prism
+// streams the body to one of its own stores, which verifies the hash.
+
+export async function putRoutes(ctx: PrismContext): Promise<void> {
+  const { app, config, pool, transport } = ctx;
+  app.addContentTypeParser("application/octet-stream", (_req, _payload, done) => done(null));
+
+  app.put(
+    "/content/put/:file",
+    { preHandler: ctx.privateAuth, schema: { params: T.Object({ file: T.String({ maxLength: 200 }) }) } },
+    async (req, reply) => {
+      const { hash, ext } = parseFileName(req.params.file);
+      const own = pool.candidates().filter((c) => c.prism === config.name);
+      const [target] = rankStores(own, 1);
+      if (!target) throw new NoPlacement("No suitable store instance found");
+      const peer = pool.peer(target.name)!;
+      const release = pool.begin(peer.name);
+      try {
+        const res = await request(`${peer.url}/content/put/${hash}.${ext}`, {
+          method: "PUT",
+          dispatcher: transport.agent,
+          headers: { authorization: transport.authHeader, "content-type": "application/octet-stream" },
+          body: req.raw,
+          headersTimeout: config.limits.requestTimeoutMs,
+          bodyTimeout: config.limits.requestTimeoutMs,
+        }).catch((err) => {
+          throw new PeerUnavailable(`Store ${peer.name} unreachable`, undefined, err);
+        });
+        const body = (await res.body.json().catch(() => ({}))) as Record<string, unknown>;
+        if (res.statusCode >= 400) return reply.status(res.statusCode).send(body);
+        ctx.existence.invalidate(hash);
+        return reply.status(201).send({ success: "File uploaded", file: `${hash}.${ext}`, store: peer.name });
+      } finally {
+        release();
+      }
+    },
+  );
+}

@@ -1,0 +1,63 @@
+import { Type as T } from "@sinclair/typebox";
+import type { FastifyRequest } from "fastify";
+import { InvalidCredentials, Unauthorized } from "../../errors.js";
+import type { PrismContext } from "../context.js";
+import type { Sessions } from "../sessions.js";
+
+// /user/login, /logout, /session/validate and /session/renew. Every success is
+// a 200 with OOSE's shapes, so existing clients keep working.
+
+const TOKEN_HEADER = "x-oose-token";
+
+export function tokenOf(req: FastifyRequest): string | undefined {
+  const raw = req.headers[TOKEN_HEADER];
+  return Array.isArray(raw) ? raw[0] : raw;
+}
+
+/** Session guard: a valid X-OOSE-Token, or else the prism's basic auth (OOSE's fallback). */
+export function sessionGuard(sessions: Sessions, basic: PrismContext["privateAuth"]): PrismContext["session"] {
+  return async (req, reply) => {
+    const token = tokenOf(req);
+    if (token !== undefined) {
+      (req as FastifyRequest & { session?: unknown }).session = await sessions.get(token);
+      return;
+    }
+    await basic(req, reply);
+  };
+}
+
+const Login = T.Object({ username: T.Optional(T.String({ maxLength: 256 })), password: T.Optional(T.String({ maxLength: 1024 })) });
+
+export async function userRoutes(ctx: PrismContext, sessions: Sessions): Promise<void> {
+  const { app } = ctx;
+  const requireToken = (req: FastifyRequest) => {
+    const token = tokenOf(req);
+    if (!token) throw new Unauthorized("X-OOSE-Token required");
+    return token;
+  };
+
+  app.post("/user/login", { schema: { body: Login } }, async (req) => {
+    const { username, password } = req.body ?? {};
+    if (!username || !password) throw new InvalidCredentials();
+    const session = await sessions.login(username, password, req.ip);
+    app.counters.inc("stat:prism:user:login");
+    return { success: "User logged in", session };
+  });
+
+  app.post("/user/logout", async (req) => {
+    const token = requireToken(req);
+    const session = await sessions.get(token);
+    await sessions.logout(token);
+    return { success: "User logged out", data: { userCtx: session.data.userCtx } };
+  });
+
+  app.post("/user/session/validate", { preHandler: ctx.session }, async (req) => {
+    const session = (req as FastifyRequest & { session?: unknown }).session;
+    return session ? { success: "Session valid", session } : { success: "Session valid" };
+  });
+
+  app.post("/user/session/renew", async (req) => {
+    const session = await sessions.renew(requireToken(req));
+    return { success: "Session renewed", session };
+  });
+}
