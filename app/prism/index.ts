@@ -1,6 +1,7 @@
-import { PeerTable, registerSelf, setAvailable } from "../adapters/couch/peers.js";
+import { PeerTable } from "../adapters/couch/peers.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp } from "../http/node.js";
+import { joinCluster } from "../jobs/membership.js";
 import type { BuildRole } from "../node.js";
 import type { PrismContext } from "./context.js";
 import { Existence } from "./existence.js";
@@ -42,19 +43,16 @@ export const build: BuildRole = async (deps) => {
   await purchaseRoutes(ctx, purchases);
   await deliverRoutes(ctx, purchases);
 
-  let key: string | undefined;
+  let leave: (() => Promise<void>) | undefined;
   return {
     app,
     async start() {
-      await peers.start();
       await existence.start();
-      key = await registerSelf(couch, config);
-      await peers.refresh().catch(() => undefined);
+      leave = await joinCluster(deps, peers);
     },
     async stop() {
-      peers.stop();
+      await leave?.();
       existence.stop();
-      if (key) await setAvailable(couch, key, false).catch(() => undefined);
       await Promise.all([transport.close(), retriever.close()]);
     },
   };

@@ -1,0 +1,146 @@
+import { Agent, request } from "undici";
+import { type Couch, couch, upsert } from "../adapters/couch/index.js";
+import { setAvailable, type PeerTable } from "../adapters/couch/peers.js";
+import { allVotes, isCurrent, isDown, nextDelay, type Vote, voteKey, votesAgainst } from "../core/heartbeat.js";
+import type { Peer } from "../core/peer.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../log.js";
+
+// The ping net: every node pings every active peer on a sliding interval.
+// After `retries` straight failures it votes the peer down; a majority of the
+// other active peers marks it unavailable, and any successful ping restores it
+// and clears the votes. Votes expire after voteLife and are pruned.
+
+export interface HeartbeatDeps {
+  couch: Couch;
+  peers: PeerTable;
+  /** This node's peer key, e.g. `store:prism1:store1`. */
+  self: string;
+  settings: Config["heartbeat"];
+  log: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+export class Heartbeat {
+  private readonly failures = new Map<string, number>();
+  private readonly agent: Agent;
+  private roundTimer?: NodeJS.Timeout;
+  private pruneTimer?: NodeJS.Timeout;
+  private running = false;
+  private readonly now: () => number;
+
+  constructor(private readonly d: HeartbeatDeps) {
+    this.now = d.now ?? Date.now;
+    this.agent = new Agent({ connect: { timeout: d.settings.pingTimeout }, keepAliveTimeout: 30_000 });
+  }
+
+  private get votes() {
+    return this.d.couch.db<Vote>("heartbeat");
+  }
+
+  /** Clears the votes against this node (it is evidently up) and starts the rounds. */
+  async start(): Promise<void> {
+    this.running = true;
+    await this.clearVotes(this.d.self).catch((err) => this.d.log.warn({ err: err.message }, "heartbeat: clear own votes"));
+    this.schedule(this.d.settings.startDelay);
+    this.pruneTimer = setInterval(() => void this.prune().catch(() => undefined), this.d.settings.votePruneFrequency);
+    this.pruneTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.roundTimer);
+    clearInterval(this.pruneTimer);
+    await this.agent.close();
+  }
+
+  private schedule(delay: number): void {
+    if (!this.running) return;
+    this.roundTimer = setTimeout(async () => {
+      const started = this.now();
+      await this.round().catch((err) => this.d.log.warn({ err: err.message }, "heartbeat round failed"));
+      const { frequency, jitter } = this.d.settings;
+      this.schedule(Math.max(0, nextDelay(frequency, jitter, this.d.random) - (this.now() - started)));
+    }, delay);
+    this.roundTimer.unref();
+  }
+
+  /** One round: ping every active peer but self, `concurrency` at a time. */
+  async round(): Promise<void> {
+    await this.d.peers.refresh().catch(() => undefined);
+    const targets = this.d.peers.all().filter((p) => p.active && p.key !== this.d.self);
+    const queue = [...targets];
+    const worker = async () => {
+      for (let p = queue.shift(); p; p = queue.shift()) await this.check(p);
+    };
+    await Promise.all(Array.from({ length: this.d.settings.concurrency }, worker));
+  }
+
+  private async check(peer: Peer): Promise<void> {
+    if (await this.ping(peer)) {
+      this.failures.set(peer.key, 0);
+      if (!peer.available) await this.restore(peer);
+      return;
+    }
+    const count = (this.failures.get(peer.key) ?? 0) + 1;
+    this.failures.set(peer.key, count);
+    if (count > this.d.settings.retries) await this.voteDown(peer, `${count} failed pings`);
+  }
+
+  async ping(peer: Peer): Promise<boolean> {
+    try {
+      const res = await request(`${peer.url}/ping`, {
+        method: "POST",
+        dispatcher: this.agent,
+        signal: AbortSignal.timeout(this.d.settings.pingTimeout),
+      });
+      const body = (await res.body.json()) as { pong?: string };
+      return res.statusCode === 200 && body.pong === "pong";
+    } catch {
+      return false;
+    }
+  }
+
+  private async voteDown(peer: Peer, reason: string): Promise<void> {
+    const vote: Vote = { castee: peer.key, caster: this.d.self, castAt: this.now(), reason };
+    await upsert<Vote>(this.votes, voteKey(peer.key, this.d.self), () => vote);
+    const res = await couch("votes", () => this.votes.list({ ...votesAgainst(peer.key), include_docs: true }));
+    const votes = res.rows.flatMap((r) => (r.doc ? [r.doc as Vote] : []));
+    const voters = new Set(this.d.peers.all().filter((p) => p.active && p.key !== peer.key).map((p) => p.key));
+    if (peer.available && isDown(votes, voters, this.now(), this.d.settings.voteLife)) {
+      this.d.log.warn({ peer: peer.key, votes: votes.length }, "heartbeat: marking peer unavailable");
+      await setAvailable(this.d.couch, peer.key, false);
+      await this.d.peers.refresh().catch(() => undefined);
+    }
+  }
+
+  private async restore(peer: Peer): Promise<void> {
+    this.d.log.info({ peer: peer.key }, "heartbeat: peer answers again, restoring");
+    await this.clearVotes(peer.key);
+    await setAvailable(this.d.couch, peer.key, true);
+    await this.d.peers.refresh().catch(() => undefined);
+  }
+
+  private async clearVotes(castee: string): Promise<void> {
+    const res = await couch("votes", () => this.votes.list(votesAgainst(castee)));
+    await this.deleteRows(res.rows.map((r) => ({ id: r.id, rev: r.value.rev })));
+  }
+
+  /** Deletes votes older than voteLife, whoever cast them (OOSE's prune never fired). */
+  async prune(): Promise<number> {
+    const res = await couch("votes", () => this.votes.list({ ...allVotes, include_docs: true }));
+    const stale = res.rows.filter((r) => r.doc && !isCurrent(r.doc as Vote, this.now(), this.d.settings.voteLife));
+    await this.deleteRows(stale.map((r) => ({ id: r.id, rev: r.value.rev })));
+    return stale.length;
+  }
+
+  private async deleteRows(rows: { id: string; rev: string }[]): Promise<void> {
+    if (rows.length === 0) return;
+    const docs = rows.map((r) => ({ _id: r.id, _rev: r.rev, _deleted: true }));
+    const results = await couch("delete votes", () => this.votes.bulk({ docs }));
+    // A conflict means someone renewed or removed the vote meanwhile: theirs stands.
+    const failed = results.find((r) => r.error && r.error !== "conflict");
+    if (failed) throw new Error(`vote delete failed: ${failed.error}`);
+  }
+}
