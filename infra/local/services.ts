@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import type { Endpoint } from "../../app/topology/env.js";
 import { httpOk, type Proc, startProc, waitFor } from "./proc.js";
@@ -9,18 +10,35 @@ import { httpOk, type Proc, startProc, waitFor } from "./proc.js";
 // replica + Sentinels, and nginx. Each returns a Proc the caller stops by pid.
 
 const require = createRequire(import.meta.url);
-const tsxCli = require.resolve("tsx/cli");
+const tsxLoader = pathToFileURL(require.resolve("tsx")).href;
 const here = path.dirname(new URL(import.meta.url).pathname);
 
+/**
+ * Node arguments that run a TypeScript script with the tsx loader in the same
+ * process (the tsx CLI would fork a grandchild that outlives a SIGKILL by pid).
+ */
 export function tsxArgs(script: string, ...args: string[]): string[] {
-  return [tsxCli, script, ...args];
+  return ["--import", tsxLoader, script, ...args];
+}
+
+/** A start that never became ready must not leave its processes behind. */
+async function stopOnFailure(procs: Proc[], ready: Promise<void>): Promise<void> {
+  try {
+    await ready;
+  } catch (err) {
+    await Promise.all(procs.map((p) => p.stop()));
+    throw err;
+  }
 }
 
 export async function startCouch(o: { port: number; dataDir?: string; logDir: string }): Promise<Proc> {
   const args = tsxArgs(path.join(here, "couchdb.ts"), "--port", String(o.port));
   if (o.dataDir) args.push("--data", o.dataDir);
   const proc = startProc("couchdb", process.execPath, args, { logDir: o.logDir });
-  await waitFor("couchdb", () => httpOk(`http://127.0.0.1:${o.port}/_up`));
+  await stopOnFailure(
+    [proc],
+    waitFor("couchdb", () => httpOk(`http://127.0.0.1:${o.port}/_up`)),
+  );
   return proc;
 }
 
@@ -85,15 +103,20 @@ export async function startRedisHa(o: {
   const probe = new Redis({ port: o.sentinelPorts[0], lazyConnect: true, maxRetriesPerRequest: 0 });
   probe.on("error", () => undefined);
   try {
-    await waitFor(
-      "redis sentinel",
-      async () => {
-        const info = (await probe.call("SENTINEL", "MASTER", o.name)) as string[];
-        const field = (k: string) => Number(info[info.indexOf(k) + 1]);
-        return field("num-other-sentinels") >= o.sentinelPorts.length - 1 && field("num-slaves") >= o.replicaPorts.length;
-      },
-      20_000,
-      200,
+    await stopOnFailure(
+      [primary, ...replicas, ...sentinels],
+      waitFor(
+        "redis sentinel",
+        async () => {
+          const info = (await probe.call("SENTINEL", "MASTER", o.name)) as string[];
+          const field = (k: string) => Number(info[info.indexOf(k) + 1]);
+          return (
+            field("num-other-sentinels") >= o.sentinelPorts.length - 1 && field("num-slaves") >= o.replicaPorts.length
+          );
+        },
+        20_000,
+        200,
+      ),
     );
   } finally {
     probe.disconnect();
@@ -114,10 +137,13 @@ export async function startNginx(o: { name: string; prefix: string; conf: string
   const file = path.join(o.prefix, "conf", "nginx.conf");
   writeFileSync(file, o.conf);
   const proc = startProc(o.name, "nginx", ["-p", o.prefix, "-c", file, "-g", "daemon off;"], { logDir: o.logDir });
-  await waitFor(o.name, async () => {
-    const res = await fetch(o.readyUrl, { signal: AbortSignal.timeout(1000) });
-    await res.arrayBuffer();
-    return true;
-  });
+  await stopOnFailure(
+    [proc],
+    waitFor(o.name, async () => {
+      const res = await fetch(o.readyUrl, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      return true;
+    }),
+  );
   return proc;
 }

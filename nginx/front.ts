@@ -1,0 +1,52 @@
+import { renderNginx } from "./common.js";
+
+// The front nginx: one address in front of every prism. It streams both ways
+// (uploads can be terabytes), retries only where it is safe, and caches
+// nothing: OOSE cached the prism's 302s without the Referer in the key, which
+// handed one buyer's redirect to everyone.
+
+export interface FrontNginx {
+  listen: { host: string; port: number };
+  prisms: { host: string; port: number }[];
+  tls?: { cert: string; key: string };
+}
+
+export function renderFrontNginx(o: FrontNginx): string {
+  if (o.prisms.length === 0) throw new Error("front nginx needs at least one prism");
+  const servers = o.prisms.map((p) => `  server ${p.host}:${p.port} max_fails=1 fail_timeout=5s;`).join("\n");
+  const listen = `${o.listen.host}:${o.listen.port}${o.tls ? " ssl" : ""}`;
+  const tls = o.tls ? `\n  ssl_certificate ${o.tls.cert};\n  ssl_certificate_key ${o.tls.key};` : "";
+  return renderNginx({
+    http: `upstream prisms {
+${servers}
+  keepalive 32;
+}`,
+    servers: `server {
+  listen ${listen};${tls}
+  client_max_body_size 0;
+  proxy_request_buffering off;
+  proxy_buffering off;
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_set_header Host $host;
+  proxy_set_header X-Real-IP $remote_addr;
+  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+  proxy_set_header X-Forwarded-Proto $scheme;
+  proxy_set_header X-Forwarded-Protocol $scheme;
+  # A request is tried on the next prism only when the first never answered
+  # properly, and POST/PUT/DELETE are never replayed.
+  proxy_next_upstream error timeout http_502 http_503 http_504;
+  proxy_connect_timeout 5s;
+  proxy_read_timeout 1h;
+  proxy_send_timeout 1h;
+  location = /nginx_status {
+    stub_status;
+    allow 127.0.0.1;
+    deny all;
+  }
+  location / {
+    proxy_pass http://prisms;
+  }
+}`,
+  });
+}
