@@ -73,6 +73,8 @@ export const ConfigSchema = T.Object({
       votePruneFrequency: Ms(60_000),
       peerRefresh: Ms(2000),
       repairAfter: Ms(600_000),
+      /** Store: how often it writes its free/total disk space into its peer doc. */
+      capacityRefresh: Ms(60_000),
     },
     { default: {} },
   ),
@@ -90,6 +92,8 @@ export const ConfigSchema = T.Object({
       uploadMaxBytes: T.Integer({ minimum: 1, default: 2 * 1024 ** 4 }),
       bulkMax: T.Integer({ minimum: 1, default: 1000 }),
       requestTimeoutMs: Ms(30_000),
+      /** Store: a staged upload nobody commits or aborts is dropped after this long. */
+      stageLife: Ms(900_000),
     },
     { default: {} },
   ),

@@ -41,10 +41,12 @@ export class PurchaseNotFound extends kind("PURCHASE_NOT_FOUND", 404, "Purchase 
 export class NotFound extends kind("NOT_FOUND", 404, "Not found") {}
 export class PurchaseExpired extends kind("PURCHASE_EXPIRED", 410, "Purchase expired") {}
 export class PayloadTooLarge extends kind("PAYLOAD_TOO_LARGE", 413, "Payload too large") {}
+export class RangeNotSatisfiable extends kind("RANGE_NOT_SATISFIABLE", 416, "Range not satisfiable") {}
 export class UnsupportedMediaType extends kind("UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type") {}
 export class HashMismatch extends kind("HASH_MISMATCH", 422, "Checksum mismatch") {}
 export class VerifyFailed extends kind("VERIFY_FAILED", 422, "File verify failed") {}
 export class ClientAborted extends kind("CLIENT_ABORTED", 400, "Request body ended early") {}
+export class SendFailed extends kind("SEND_FAILED", 502, "Failed to send clone") {}
 export class NoPlacement extends kind("NO_PLACEMENT", 503, "Not enough stores available") {}
 export class BackendUnavailable extends kind("BACKEND_UNAVAILABLE", 503, "Backend unavailable") {}
 export class PeerUnavailable extends kind("PEER_UNAVAILABLE", 503, "File not available") {}

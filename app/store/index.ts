@@ -1,17 +1,52 @@
 import { registerSelf, setAvailable } from "../adapters/couch/peers.js";
-import { createNodeApp } from "../http/node.js";
+import { peerKey } from "../core/peer.js";
+import { useBasicAuth } from "../http/auth.js";
+import { createNodeApp, type NodeApp } from "../http/node.js";
 import type { BuildRole } from "../node.js";
+import { CapacityReporter } from "./capacity.js";
+import { StoreContent } from "./content.js";
+import type { StoreContext } from "./context.js";
+import { contentRoutes } from "./routes/content.js";
+import { uploadRoutes } from "./routes/upload.js";
+import { Staging } from "./staging.js";
+
+// A store: one disk of content behind basic auth (/, /ping, /stats and
+// /healthz stay public). On start it registers as available, keeping an
+// operator's active: false; on stop it marks itself unavailable.
 
 export const build: BuildRole = async (deps) => {
+  const { config, couch, log } = deps;
   const app = createNodeApp(deps);
-  let key: string | undefined;
+  const content = new StoreContent(deps);
+  const staging = new Staging(content.blobs, config.limits.stageLife, log.child({ part: "staging" }));
+  const key = peerKey("store", config.name, config.prism);
+  const capacity = new CapacityReporter(couch, key, config.dataRoot, config.heartbeat.capacityRefresh, log);
+  const ctx: StoreContext = { ...deps, app, content, staging };
+
+  await content.blobs.init();
+  await app.register(async (scope) => {
+    const priv = scope as NodeApp;
+    // onRequest: a caller without credentials is refused before any body is read.
+    priv.addHook("onRequest", await useBasicAuth(priv, config.auth.store));
+    await uploadRoutes(ctx, priv);
+    await contentRoutes(ctx, priv);
+  });
+
+  let registered = false;
   return {
     app,
     async start() {
-      key = await registerSelf(deps.couch, deps.config);
+      await registerSelf(couch, config);
+      registered = true;
+      staging.start();
+      await capacity.start();
     },
     async stop() {
-      if (key) await setAvailable(deps.couch, key, false).catch(() => undefined);
+      capacity.stop();
+      await staging.stop();
+      if (registered) {
+        await setAvailable(couch, key, false).catch((err) => log.warn({ err: err.message }, "could not step down"));
+      }
     },
   };
 };

@@ -1,16 +1,13 @@
-import { createWriteStream } from "node:fs";
-import { rm } from "node:fs/promises";
-import path from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { HashingStream, type HashType } from "../core/hash.js";
-import { BadRequest, NotFound, PayloadTooLarge } from "../errors.js";
-import type { Received } from "../adapters/disk/index.js";
+import type { BlobStore, Received } from "../adapters/disk/index.js";
+import type { HashType } from "../core/hash.js";
+import { BadRequest, NotFound } from "../errors.js";
+import type { Logger } from "../log.js";
 
 // Staged uploads: the prism streams bytes here before their hash is known (it
 // hashes them on the way too). Each stage is a temp file on the content disk,
-// kept until the prism commits it under the hash or aborts it; stages nobody
-// claims are swept after `ttlMs`.
+// kept until the prism commits it under the hash or aborts it. A restart drops
+// every stage; one nobody claims, e.g. because its prism died, is swept after `ttlMs`.
 
 export interface Staged extends Received {
   hash: string;
@@ -22,15 +19,18 @@ const ID = /^[0-9a-f-]{36}$/;
 
 export class Staging {
   private readonly stages = new Map<string, Staged>();
+  /** Uploads still streaming in; true once an abort arrived for one. */
+  private readonly receiving = new Map<string, boolean>();
   private sweeper?: NodeJS.Timeout;
 
   constructor(
-    private readonly tmpDir: string,
-    private readonly ttlMs = 3_600_000,
+    private readonly blobs: BlobStore,
+    private readonly ttlMs: number,
+    private readonly log: Logger,
   ) {}
 
   start(): void {
-    this.sweeper = setInterval(() => void this.sweep(), Math.min(this.ttlMs, 60_000));
+    this.sweeper = setInterval(() => void this.sweep(), Math.max(1000, Math.min(this.ttlMs, 60_000)));
     this.sweeper.unref();
   }
 
@@ -46,31 +46,20 @@ export class Staging {
 
   async receive(id: string, source: Readable, hashType: HashType, maxBytes: number): Promise<Staged> {
     Staging.checkId(id);
-    if (this.stages.has(id)) throw new BadRequest("Upload id already used");
-    const tmp = path.join(this.tmpDir, `stage-${id}.part`);
-    const hasher = new HashingStream(hashType);
-    let seen = 0;
+    if (this.stages.has(id) || this.receiving.has(id)) throw new BadRequest("Upload id already used");
+    this.receiving.set(id, false);
     try {
-      await pipeline(
-        source,
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const chunk of chunks) {
-            seen += chunk.length;
-            if (seen > maxBytes) throw new PayloadTooLarge(`Upload exceeds ${maxBytes} bytes`);
-            yield chunk;
-          }
-        },
-        hasher,
-        createWriteStream(tmp, { flags: "wx", mode: 0o644, flush: true }),
-      );
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
+      const received = await this.blobs.receive(hashType, source, maxBytes);
+      if (this.receiving.get(id)) {
+        await this.blobs.discard(received.tmp);
+        throw new NotFound("Staged upload was aborted");
+      }
+      const staged: Staged = { ...received, hash: received.digest, hashType, at: Date.now() };
+      this.stages.set(id, staged);
+      return staged;
+    } finally {
+      this.receiving.delete(id);
     }
-    const hash = hasher.digest();
-    const staged: Staged = { tmp, size: hasher.bytes, digest: hash, hash, hashType, at: Date.now() };
-    this.stages.set(id, staged);
-    return staged;
   }
 
   /** Hands a stage over for commit; it is no longer this registry's to sweep. */
@@ -81,16 +70,24 @@ export class Staging {
     return staged;
   }
 
+  /** Idempotent. An abort for an upload still streaming in drops it when it lands. */
   async abort(id: string): Promise<boolean> {
+    if (this.receiving.has(id)) {
+      this.receiving.set(id, true);
+      return true;
+    }
     const staged = this.stages.get(id);
     if (!staged) return false;
     this.stages.delete(id);
-    await rm(staged.tmp, { force: true });
+    await this.blobs.discard(staged.tmp);
     return true;
   }
 
-  private async sweep(): Promise<void> {
-    const cutoff = Date.now() - this.ttlMs;
-    for (const [id, s] of this.stages) if (s.at < cutoff) await this.abort(id);
+  async sweep(now = Date.now()): Promise<void> {
+    for (const [id, s] of this.stages) {
+      if (now - s.at < this.ttlMs) continue;
+      this.log.warn({ id, size: s.size }, "staged upload expired without commit or abort");
+      await this.abort(id);
+    }
   }
 }

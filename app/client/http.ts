@@ -1,0 +1,130 @@
+import { PassThrough, type Readable } from "node:stream";
+import { Agent, type Dispatcher, request } from "undici";
+import { AppError, PeerUnavailable } from "../errors.js";
+import type { Credentials } from "../topology/env.js";
+
+// The base of the typed clients: one keep-alive agent shared by every client in
+// the process, a deadline on every call, node errors kept as AppErrors with
+// their code and status, and transport failures turned into PeerUnavailable
+// (503) so callers can fail over to another node.
+
+export interface ClientOptions {
+  baseUrl: string;
+  auth?: Credentials;
+  /** Deadline for headers, and the longest a body may sit idle. Default 30 s. */
+  timeoutMs?: number;
+  dispatcher?: Dispatcher;
+  /** Names the node in errors, e.g. "store1". */
+  name?: string;
+}
+
+export interface CallOptions {
+  json?: unknown;
+  body?: Readable | Buffer;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+let shared: Agent | undefined;
+
+export function sharedAgent(): Agent {
+  shared ??= new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connections: 128 });
+  return shared;
+}
+
+export async function closeSharedAgent(): Promise<void> {
+  const agent = shared;
+  shared = undefined;
+  await agent?.close();
+}
+
+/** Rebuilds the node's error from an error response; non-JSON bodies keep the status. */
+export async function errorFrom(res: Dispatcher.ResponseData, name: string): Promise<AppError> {
+  const text = await res.body.text().catch(() => "");
+  let body: Record<string, unknown> | undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (body && typeof body.error === "string") {
+    const { error, code, ...details } = body;
+    return new AppError(typeof code === "string" ? code : `HTTP_${res.statusCode}`, res.statusCode, error, details);
+  }
+  return new AppError(`HTTP_${res.statusCode}`, res.statusCode, `${name} answered ${res.statusCode}`);
+}
+
+/**
+ * Passes a request body through, aborting when no byte moves for `ms`: undici's
+ * timeouts start after the body is sent, so a stalled upload needs its own.
+ */
+function idleGuard(body: Readable, ms: number, ctl: AbortController): Readable {
+  const guard = new PassThrough({ highWaterMark: 256 * 1024 });
+  let timer = setTimeout(() => ctl.abort(), ms);
+  const poke = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ctl.abort(), ms);
+  };
+  guard.on("data", poke);
+  guard.on("close", () => clearTimeout(timer));
+  body.on("error", (err) => guard.destroy(err));
+  body.pipe(guard);
+  return guard;
+}
+
+export class HttpClient {
+  readonly baseUrl: string;
+  readonly name: string;
+  protected readonly timeoutMs: number;
+  private readonly dispatcher: Dispatcher;
+  private readonly authHeader?: string;
+
+  constructor(opts: ClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/$/, "");
+    this.name = opts.name ?? new URL(this.baseUrl).host;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.dispatcher = opts.dispatcher ?? sharedAgent();
+    if (opts.auth) {
+      this.authHeader = `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString("base64")}`;
+    }
+  }
+
+  /** One HTTP call; resolves only for 2xx, with the body still to be read. */
+  protected async call(method: Dispatcher.HttpMethod, path: string, opts: CallOptions = {}) {
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const headers: Record<string, string> = { ...opts.headers };
+    if (this.authHeader) headers.authorization = this.authHeader;
+    let body: Readable | Buffer | string | undefined = opts.body;
+    if (opts.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(opts.json);
+    }
+    const ctl = new AbortController();
+    if (body && typeof body !== "string" && !Buffer.isBuffer(body)) body = idleGuard(body, timeoutMs, ctl);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body,
+        dispatcher: this.dispatcher,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: ctl.signal,
+      });
+    } catch (err) {
+      throw new PeerUnavailable(`${this.name} unreachable (${method} ${path})`, undefined, err);
+    }
+    if (res.statusCode >= 400) throw await errorFrom(res, this.name);
+    return res;
+  }
+
+  protected async json<T>(method: Dispatcher.HttpMethod, path: string, opts: CallOptions = {}): Promise<T> {
+    const res = await this.call(method, path, opts);
+    try {
+      return (await res.body.json()) as T;
+    } catch (err) {
+      throw new PeerUnavailable(`${this.name} sent an unreadable answer (${method} ${path})`, undefined, err);
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { createHash } from "node:crypto";
+import { BadRequest, InvalidFileName } from "../errors.js";
+import { fromRelativePath } from "./layout.js";
+
+// Expiring delivery links, checked by the store's nginx with
+//   secure_link $arg_md5,$arg_expires;
+//   secure_link_md5 "$secure_link_expires$uri <key>";
+// Content lives under DELIVERY_PREFIX so it never shares a location with
+// /static or the store's own pages. Build links only through these helpers.
+
+export const DELIVERY_PREFIX = "/c/";
+
+/** Characters a key may hold: it is pasted verbatim into nginx's quoted secure_link_md5 string. */
+export const SIGNING_KEY_PATTERN = /^[A-Za-z0-9._~+/=-]{16,256}$/;
+
+/** The URI nginx checks for a layout path, e.g. `/c/a0/3f/…/4f.txt`. */
+export function deliveryUri(relativePath: string): string {
+  if (!fromRelativePath(relativePath)) throw new InvalidFileName(`Not a content path: ${relativePath.slice(0, 200)}`);
+  return `${DELIVERY_PREFIX}${relativePath}`;
+}
+
+/** The signature query (`md5=…&expires=…`) for one URI, valid until `expiresAtSec` (unix seconds). */
+export function signDeliveryPath(key: string, uriPath: string, expiresAtSec: number): string {
+  if (!SIGNING_KEY_PATTERN.test(key)) throw new BadRequest("Signing key has characters nginx cannot hold");
+  if (!uriPath.startsWith("/") || /[?#\s%]/.test(uriPath)) throw new BadRequest("A signed URI must be a plain path");
+  if (!Number.isSafeInteger(expiresAtSec) || expiresAtSec <= 0) throw new BadRequest("expires must be unix seconds");
+  const md5 = createHash("md5").update(`${expiresAtSec}${uriPath} ${key}`).digest("base64url");
+  return `md5=${md5}&expires=${expiresAtSec}`;
+}
+
+export interface DeliveryOptions {
+  /** Download under this name (Content-Disposition: attachment). */
+  attach?: string;
+  /** mp4/flv pseudo-streaming start offset in seconds. */
+  start?: number;
+  /** Bytes per second after the fast start; nginx caps it at the configured rate. */
+  rate?: number;
+}
+
+/** Percent-encodes all but RFC 3986 unreserved characters, the set nginx passes into Content-Disposition. */
+export function encodeAttachName(name: string): string {
+  return encodeURIComponent(name).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** `<publicUrl>/c/<relativePath>?md5=…&expires=…[&attach=…&start=…&rate=…]`. */
+export function signedDeliveryUrl(
+  publicUrl: string,
+  key: string,
+  relativePath: string,
+  expiresAtSec: number,
+  opts: DeliveryOptions = {},
+): string {
+  const uri = deliveryUri(relativePath);
+  const query = [signDeliveryPath(key, uri, expiresAtSec)];
+  if (opts.attach) query.push(`attach=${encodeAttachName(opts.attach)}`);
+  if (opts.start !== undefined) query.push(`start=${opts.start}`);
+  if (opts.rate !== undefined) query.push(`rate=${Math.floor(opts.rate)}`);
+  return `${publicUrl.replace(/\/$/, "")}${uri}?${query.join("&")}`;
+}

@@ -1,0 +1,42 @@
+import { statfs } from "node:fs/promises";
+import type { Couch } from "../adapters/couch/index.js";
+import { upsert } from "../adapters/couch/index.js";
+import type { PeerDoc } from "../core/peer.js";
+import type { Logger } from "../log.js";
+
+// Writes the disk's free and total bytes into the store's peer doc, so
+// placement can prefer stores with room. A failed write keeps the last value.
+
+export class CapacityReporter {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly couch: Couch,
+    private readonly peerKey: string,
+    private readonly dataRoot: string,
+    private readonly every: number,
+    private readonly log: Logger,
+  ) {}
+
+  async report(): Promise<void> {
+    const fs = await statfs(this.dataRoot);
+    const capacity = { free: fs.bavail * fs.bsize, total: fs.blocks * fs.bsize, at: new Date().toISOString() };
+    await upsert<PeerDoc>(this.couch.db<PeerDoc>("peer"), this.peerKey, (cur) =>
+      cur ? { ...cur, capacity } : undefined,
+    );
+  }
+
+  async start(): Promise<void> {
+    const tick = () =>
+      this.report().catch((err) => this.log.warn({ err: (err as Error).message }, "capacity report failed"));
+    await tick();
+    if (this.every > 0) {
+      this.timer = setInterval(() => void tick(), this.every);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,195 @@
+import type { Readable } from "node:stream";
+import type { Redis } from "ioredis";
+import mime from "mime-types";
+import type { Couch } from "../adapters/couch/index.js";
+import { announceChange, getCopy, putCopy, removeCopy } from "../adapters/couch/inventory.js";
+import { type Blob, BlobStore, type Received } from "../adapters/disk/index.js";
+import type { Config } from "../config.js";
+import type { InventoryDoc } from "../core/inventory.js";
+import type { ContentId } from "../core/layout.js";
+import { ContentNotFound, HashMismatch, VerifyFailed } from "../errors.js";
+import type { Logger } from "../log.js";
+import { KeyedLock } from "./lock.js";
+import type { ExistsEntry, FileDetail, PutReply, RemoveReply, VerifyReply } from "./schemas.js";
+
+// The store's content: disk and inventory kept in step. The order is always
+// disk first on the way in and inventory first on the way out, so the inventory
+// never sends a reader to a file that is not there. Every change to what a hash
+// points to runs under that hash's lock.
+
+export interface ContentDeps {
+  config: Config;
+  couch: Couch;
+  redis: Redis;
+  log: Logger;
+}
+
+export const mimeOf = (ext: string) => mime.lookup(ext) || "application/octet-stream";
+
+export class StoreContent {
+  readonly blobs: BlobStore;
+  private readonly lock = new KeyedLock();
+
+  constructor(private readonly deps: ContentDeps) {
+    this.blobs = new BlobStore(deps.config.dataRoot);
+  }
+
+  /** Streams an upload to tmp while hashing, then commits it if the hash matches its name. */
+  async put(id: ContentId, body: Readable): Promise<PutReply> {
+    return this.commit(await this.blobs.receive(id.type, body, this.deps.config.limits.uploadMaxBytes), id);
+  }
+
+  /**
+   * Publishes a received upload under `id` if its digest matches; the temp file is gone afterwards either way.
+   * If CouchDB fails after the rename, the verified file stays unrecorded (a retry or the inventory scan
+   * records it) and the caller gets the 503.
+   */
+  async commit(received: Received, id: ContentId): Promise<PutReply> {
+    try {
+      if (received.digest !== id.hash) {
+        throw new HashMismatch("Checksum mismatch", {
+          expectedHash: id.hash,
+          actualHash: received.digest,
+          size: received.size,
+        });
+      }
+      const blob = await this.lock.run(id.hash, async () => {
+        const blob = await this.blobs.commit(received, id);
+        await putCopy(this.deps.couch, this.record(blob, Date.now()));
+        return blob;
+      });
+      this.announce(id.hash);
+      return { hash: blob.hash, ext: blob.ext, size: blob.size, relativePath: blob.relativePath };
+    } finally {
+      await this.blobs.discard(received.tmp);
+    }
+  }
+
+  async find(hash: string): Promise<Blob> {
+    const blob = await this.blobs.find(hash);
+    if (!blob) throw new ContentNotFound();
+    return blob;
+  }
+
+  async exists(hashes: string[]): Promise<Map<string, ExistsEntry>> {
+    const found = await Promise.all(hashes.map((h) => this.blobs.find(h)));
+    return new Map(hashes.map((h, i) => [h, { exists: found[i] !== undefined, ext: found[i]?.ext ?? "" }]));
+  }
+
+  async detail(hash: string): Promise<FileDetail> {
+    const blob = await this.find(hash);
+    const { config, couch } = this.deps;
+    const doc = await getCopy(couch, hash, config.prism, config.name);
+    return this.describe(blob, doc?.verifiedAt ?? null);
+  }
+
+  /** Spec §9.4: trust a recent verification unless forced; a corrupt copy is deleted with its record. */
+  async verify(hash: string, force: boolean): Promise<VerifyReply> {
+    const { config, couch, log } = this.deps;
+    const blob = await this.blobs.find(hash);
+    if (!blob) return this.forget(hash);
+    const doc = await getCopy(couch, hash, config.prism, config.name);
+    const result = { success: "Verification complete", code: 200, hash, expectedHash: hash };
+    const last = doc?.mimeExtension === blob.ext ? doc.verifiedAt : undefined;
+    if (!force && last && Date.now() - last < config.verifyExpiration) {
+      return { ...result, status: "ok", actualHash: null, verifySkipped: true, verified: true, verifiedAt: last };
+    }
+    const sum = await this.blobs.digest(blob);
+    if (!sum) return this.forget(hash);
+    const now = Date.now();
+    if (sum.digest !== hash) {
+      // Only the copy that was hashed goes: a good upload that replaced it meanwhile stays, with its record.
+      const removed = await this.lock.run(hash, async () => {
+        if (!(await this.blobs.holds(blob, sum))) return false;
+        await removeCopy(couch, hash, config.prism, config.name);
+        return this.blobs.remove(blob);
+      });
+      log.warn({ hash, actual: sum.digest, removed }, "verify: corrupt copy");
+      this.announce(hash);
+      return {
+        ...result,
+        status: "fail",
+        actualHash: sum.digest,
+        verifySkipped: false,
+        verified: false,
+        verifiedAt: null,
+      };
+    }
+    await this.lock.run(hash, async () => {
+      if (await this.blobs.holds(blob, sum)) await putCopy(couch, this.record(blob, now));
+    });
+    return { ...result, status: "ok", actualHash: sum.digest, verifySkipped: false, verified: true, verifiedAt: now };
+  }
+
+  /** Spec §3.2 (2.4): verify first; only a good copy is removed (a corrupt one is gone already). */
+  async remove(hash: string): Promise<RemoveReply> {
+    const { config, couch } = this.deps;
+    const blob = await this.find(hash);
+    const verifyDetail = await this.verify(hash, false);
+    const fileDetail = this.describe(blob, verifyDetail.verifiedAt);
+    if (verifyDetail.status !== "ok") throw new VerifyFailed("File verify failed", { fileDetail, verifyDetail });
+    await this.lock.run(hash, async () => {
+      await removeCopy(couch, hash, config.prism, config.name);
+      const current = await this.blobs.find(hash);
+      if (current) await this.blobs.remove(current);
+    });
+    this.announce(hash);
+    return { success: "File removed", fileDetail, verifyDetail };
+  }
+
+  /** The file is gone: drop a record that still claims it, then answer 404. */
+  private async forget(hash: string): Promise<never> {
+    const { config, couch } = this.deps;
+    const dropped = await this.lock.run(hash, async () => {
+      if (await this.blobs.find(hash)) return false;
+      if (!(await getCopy(couch, hash, config.prism, config.name))) return false;
+      await removeCopy(couch, hash, config.prism, config.name);
+      return true;
+    });
+    if (dropped) this.announce(hash);
+    throw new ContentNotFound();
+  }
+
+  describe(blob: Blob, verifiedAt: number | null): FileDetail {
+    const { config } = this.deps;
+    return {
+      hash: blob.hash,
+      ext: blob.ext,
+      mimeExtension: blob.ext,
+      mimeType: mimeOf(blob.ext),
+      relativePath: blob.relativePath,
+      prism: config.prism,
+      store: config.name,
+      size: blob.size,
+      verifiedAt,
+      hashDetail: {
+        size: blob.size,
+        mtime: new Date(blob.mtimeMs).toISOString(),
+        ctime: new Date(blob.ctimeMs).toISOString(),
+      },
+    };
+  }
+
+  private record(blob: Blob, verifiedAt: number): InventoryDoc {
+    const { config } = this.deps;
+    return {
+      hash: blob.hash,
+      prism: config.prism,
+      store: config.name,
+      size: blob.size,
+      mimeType: mimeOf(blob.ext),
+      mimeExtension: blob.ext,
+      relativePath: blob.relativePath,
+      createdAt: new Date().toISOString(),
+      verifiedAt,
+    };
+  }
+
+  /** Best effort: prisms also expire their caches, so a lost message only delays them. */
+  private announce(hash: string): void {
+    const { config, redis, log } = this.deps;
+    announceChange(redis, config.redis.prefix, hash).catch((err) =>
+      log.warn({ hash, err: (err as Error).message }, "inventory change not announced"),
+    );
+  }
+}

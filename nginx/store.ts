@@ -1,0 +1,144 @@
+import { DELIVERY_PREFIX, SIGNING_KEY_PATTERN } from "../app/core/signing.js";
+import { indent, renderNginx } from "./common.js";
+
+// The store's nginx: the only way end users get bytes. Content is served by its
+// layout path under /c/ with an expiring secure_link (403 bad, 410 expired);
+// /static/<relativePath> serves only types not on the deny list, so
+// purchase-only media is never one bare hash away.
+
+export interface StoreNginxOptions {
+  name: string;
+  listen: { host: string; port: number };
+  /** `<dataRoot>/content`, as nginx sees it (read-only is enough). */
+  contentRoot: string;
+  signingKey: string;
+  denyStaticTypes: string[];
+  rate?: { fastBytes?: number; bytesPerSecond?: number; requestsPerSecond?: number; burst?: number };
+  tls?: { cert: string; key: string };
+}
+
+export const STORE_RATE_DEFAULTS = {
+  fastBytes: 10 * 1024 * 1024,
+  bytesPerSecond: 1024 * 1024,
+  requestsPerSecond: 100,
+  burst: 200,
+} as const;
+
+/** A regex (no anchors) matching the decimal integers 1..n without leading zeros. */
+export function atMostPattern(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`atMostPattern: ${n} is not a positive integer`);
+  const s = String(n);
+  const k = s.length;
+  const alts: string[] = [];
+  if (k > 1) alts.push(k === 2 ? "[1-9]" : `[1-9][0-9]{0,${k - 2}}`);
+  for (let i = 0; i < k; i++) {
+    const lo = i === 0 ? 1 : 0;
+    const d = Number(s[i]);
+    if (d - 1 < lo) continue;
+    const rest = k - i - 1;
+    const digit = lo === d - 1 ? String(lo) : `[${lo}-${d - 1}]`;
+    alts.push(`${s.slice(0, i)}${digit}${rest > 1 ? `[0-9]{${rest}}` : rest ? "[0-9]" : ""}`);
+  }
+  alts.push(s);
+  return alts.join("|");
+}
+
+const positive = (what: string, v: number) => {
+  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`store nginx: ${what} must be a positive integer`);
+  return v;
+};
+
+// Everything below is pasted into nginx syntax, so anything that could close a
+// quote or start a variable is refused rather than escaped.
+function checkInputs(o: StoreNginxOptions): void {
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(o.name)) throw new Error(`store nginx: bad name ${o.name}`);
+  if (!SIGNING_KEY_PATTERN.test(o.signingKey))
+    throw new Error("store nginx: signing key must match SIGNING_KEY_PATTERN");
+  for (const p of [o.contentRoot, o.tls?.cert, o.tls?.key]) {
+    if (p !== undefined && (!p.startsWith("/") || /["'$;{}\\\s]/.test(p)))
+      throw new Error(`store nginx: bad path ${p}`);
+  }
+  if (!/^[0-9a-zA-Z.:[\]-]+$/.test(o.listen.host)) throw new Error(`store nginx: bad listen host ${o.listen.host}`);
+  positive("listen.port", o.listen.port);
+  for (const t of o.denyStaticTypes) {
+    if (!/^[a-z0-9]{1,16}$/i.test(t)) throw new Error(`store nginx: bad deny-static type ${t}`);
+  }
+}
+
+// Both the /c/ location and its nested mp4/flv locations need the check:
+// nested locations do not inherit `if`.
+const SIGNED = `if ($secure_link = "") { return 403; }
+if ($secure_link = "0") { return 410; }`;
+
+export function renderStoreNginx(o: StoreNginxOptions): string {
+  checkInputs(o);
+  const rate = { ...STORE_RATE_DEFAULTS, ...o.rate };
+  const cap = positive("rate.bytesPerSecond", rate.bytesPerSecond);
+  const root = o.contentRoot.replace(/\/+$/, "");
+  const deny = [...new Set(o.denyStaticTypes.map((t) => t.toLowerCase()))];
+  const listen = `${o.listen.host.includes(":") ? `[${o.listen.host}]` : o.listen.host}:${o.listen.port}`;
+
+  const http = `limit_req_zone $binary_remote_addr zone=oose_req:10m rate=${positive("rate.requestsPerSecond", rate.requestsPerSecond)}r/s;
+limit_req_status 429;
+# ?rate=<bytes/s> may only lower the cap: anything else (0 = unlimited, junk, above the cap) gets the cap.
+map $arg_rate $oose_rate {
+  default ${cap};
+  "~^(?:${atMostPattern(cap)})$" $arg_rate;
+}
+# ?attach=<name> downloads under that name; names outside the unreserved set are not echoed.
+map $arg_attach $oose_disposition {
+  default "inline";
+  "~^[A-Za-z0-9._~-]{1,255}$" "attachment; filename=\\"$arg_attach\\"";
+  "~^(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2}){1,255}$" "attachment; filename*=UTF-8''$arg_attach";
+  "~." "attachment";
+}`;
+
+  const servers = `server {
+  listen ${listen}${o.tls ? " ssl" : ""} default_server;
+  server_name ${o.name} _;
+${o.tls ? `  ssl_certificate "${o.tls.cert}";\n  ssl_certificate_key "${o.tls.key}";\n` : ""}  autoindex off;
+  add_header X-Peer "${o.name}" always;
+  add_header Content-Disposition $oose_disposition;
+  limit_req zone=oose_req burst=${positive("rate.burst", rate.burst)} nodelay;
+  limit_rate_after ${positive("rate.fastBytes", rate.fastBytes)};
+  limit_rate $oose_rate;
+  # Lookup errors are not cached: a copy that lands after a 404 must be served at once.
+  open_file_cache max=100000 inactive=2m;
+  open_file_cache_valid 60s;
+  open_file_cache_errors off;
+
+  location = / {
+    default_type text/plain;
+    return 200 "OOSE store ${o.name}\\n";
+  }
+  location = /nginx_status {
+    stub_status;
+    allow 127.0.0.1;
+    allow ::1;
+    deny all;
+  }
+  location ${DELIVERY_PREFIX} {
+    secure_link $arg_md5,$arg_expires;
+    secure_link_md5 "$secure_link_expires$uri ${o.signingKey}";
+${indent(SIGNED, "    ")}
+    alias "${root}/";
+    location ~* \\.mp4$ {
+${indent(SIGNED, "      ")}
+      mp4;
+      mp4_buffer_size 1m;
+      mp4_max_buffer_size 128m;
+    }
+    location ~* \\.flv$ {
+${indent(SIGNED, "      ")}
+      flv;
+    }
+  }
+  location /static/ {
+    alias "${root}/";
+${deny.length ? `    location ~* "\\.(?:${deny.join("|")})$" { return 403; }\n` : ""}  }
+  location / {
+    return 404;
+  }
+}`;
+  return renderNginx({ http, servers });
+}
