@@ -1,0 +1,153 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { loadConfig } from "../app/config.js";
+import { nodeEnv } from "../app/topology/env.js";
+import { type ClusterNode, nodesOf } from "../app/topology/model.js";
+import { dockerAddressing } from "./addressing.js";
+import type { HostContext } from "./components/common.js";
+import { CouchDb } from "./components/couchdb.js";
+import { Front } from "./components/front.js";
+import { Images } from "./components/images.js";
+import { Migrate } from "./components/migrate.js";
+import { Network } from "./components/network.js";
+import { PrismNode } from "./components/prism.js";
+import { RedisHa } from "./components/redis.js";
+import { ClusterSecrets } from "./components/secrets.js";
+import { StoreNode } from "./components/store.js";
+import type { StackConfig } from "./config.js";
+import { planLayout, type Service } from "./layout.js";
+
+// The topology rendered as Docker containers: a provider per host, the
+// network, images, CouchDB and Redis, the migration, then stores, prisms and
+// the front. Every node's env comes from nodeEnv and must pass loadConfig.
+
+export function createCluster(cfg: StackConfig) {
+  const layout = planLayout(cfg);
+  const registry = cfg.images.registry;
+  const providers = Object.fromEntries(
+    cfg.hosts.map((h) => [
+      h.name,
+      new docker.Provider(`host-${h.name}`, {
+        host: h.docker,
+        sshOpts: h.sshOpts,
+        registryAuth: registry
+          ? [{ address: registry.server, username: registry.username, password: cfg.secrets.registryPassword }]
+          : undefined,
+      }),
+    ]),
+  );
+  const secrets = new ClusterSecrets("secrets", { auth: cfg.auth, given: cfg.secrets });
+  const network = new Network("network", { name: layout.network, providers });
+  const hosts: Record<string, HostContext> = Object.fromEntries(
+    cfg.hosts.map((h) => [h.name, { host: h, provider: providers[h.name]!, network: network.networks[h.name]! }]),
+  );
+  const ctx = (s: Service) => hosts[s.host.name]!;
+  const on = (list: Service[]) => list.map((s) => s.host.name);
+  const images = new Images("images", {
+    images: cfg.images,
+    registryPassword: cfg.secrets.registryPassword,
+    providers,
+    buildHost: layout.jobHost.name,
+    needs: {
+      app: [...on(layout.prisms), ...on(layout.stores), layout.jobHost.name],
+      couchdb: on(layout.couchdb),
+      redis: [...on(layout.redis), ...on(layout.sentinels)],
+      nginx: [...on(layout.storeNginx), ...(layout.front ? [layout.front.host.name] : [])],
+    },
+  });
+
+  const couchdb = new CouchDb("couchdb", {
+    nodes: layout.couchdb,
+    multiHost: layout.multiHost,
+    network: layout.network,
+    hosts,
+    image: (h) => images.ref("couchdb", h),
+    jobImage: images.ref("app", layout.jobHost.name),
+    secrets,
+    limits: cfg.limits.couchdb,
+    jobHost: layout.jobHost.name,
+  });
+  const redis = new RedisHa("redis", {
+    nodes: layout.redis,
+    sentinels: layout.sentinels,
+    masterName: cfg.redis.name,
+    hosts,
+    image: (h) => images.ref("redis", h),
+    password: secrets.redisPassword,
+    limits: { redis: cfg.limits.redis, sentinel: cfg.limits.sentinel },
+  });
+
+  const appSecrets = secrets.appSecrets();
+  // Validated here with the app's own loader, so a bad env fails `pulumi up`, not a container.
+  const envOf = (node: ClusterNode) =>
+    appSecrets.apply((s) => {
+      const env = nodeEnv(cfg, node, dockerAddressing(layout, node.host), s);
+      loadConfig(env);
+      return env;
+    });
+  const nodes = nodesOf(cfg);
+  const firstPrism = nodes.find((n) => n.role === "prism")!;
+  const migrate = new Migrate(
+    "migrate",
+    {
+      ctx: hosts[layout.jobHost.name]!,
+      container: `${cfg.prefix}-migrate`,
+      image: images.ref("app", layout.jobHost.name),
+      env: envOf(firstPrism),
+      couchReady: couchdb.ready,
+    },
+    { dependsOn: [couchdb] },
+  );
+
+  const app = (node: ClusterNode, service: Service) => ({
+    node,
+    service,
+    ctx: ctx(service),
+    image: images.ref("app", service.host.name),
+    env: envOf(node),
+    after: [migrate.done],
+    limits: node.role === "prism" ? cfg.limits.prism : cfg.limits.store,
+  });
+  const after = { dependsOn: [migrate, redis] };
+  const stores = layout.stores.map((s, i) => {
+    const node = nodes.find((n) => n.role === "store" && n.name === s.name)!;
+    const nginx = layout.storeNginx[i]!;
+    return new StoreNode(
+      s.name,
+      {
+        ...app(node, s),
+        nginx,
+        nginxImage: images.ref("nginx", nginx.host.name),
+        nginxLimits: cfg.limits.nginx,
+        tls: secrets.tls,
+      },
+      after,
+    );
+  });
+  const prisms = layout.prisms.map((p) => {
+    const node = nodes.find((n) => n.role === "prism" && n.name === p.name)!;
+    return new PrismNode(p.name, app(node, p), after);
+  });
+  const front = layout.front
+    ? new Front("front", {
+        service: layout.front,
+        ctx: ctx(layout.front),
+        image: images.ref("nginx", layout.front.host.name),
+        prisms: layout.prisms,
+        prismContainers: prisms.map((p) => p.app),
+        limits: cfg.limits.nginx,
+        tls: secrets.tls,
+      })
+    : undefined;
+
+  return {
+    frontUrl: layout.frontUrl,
+    /** How the nodes reach each prism (on one host: names on the Docker network). */
+    prismUrls: Object.fromEntries(layout.prisms.map((p) => [p.name, `http://${p.reach.host}:${p.reach.port}`])),
+    storeUrls: Object.fromEntries(layout.stores.map((s) => [s.name, layout.publicUrl(s.name)])),
+    credentials: pulumi.secret(
+      appSecrets.apply((s) => ({ prism: s.prismAuth, store: s.storeAuth, couchdb: s.couchdb })),
+    ),
+    resources: { network, images, couchdb, redis, migrate, stores, prisms, front },
+  };
+}

@@ -1,0 +1,43 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { containerOpts, type HostContext, JOB_DEFAULTS, jobSucceeded, secretEnv } from "./common.js";
+
+// `oose migrate up`, once, with the app image and a node's env, after CouchDB
+// is set up. A new app image replaces the job, so an upgrade migrates before
+// any prism or store is replaced; a failed migration fails the deployment.
+
+export interface MigrateArgs {
+  ctx: HostContext;
+  /** Container name on the job host. */
+  container: string;
+  image: pulumi.Input<string>;
+  env: pulumi.Output<Record<string, string>>;
+  /** Resolves once CouchDB is healthy and set up. */
+  couchReady: pulumi.Output<string>;
+}
+
+export class Migrate extends pulumi.ComponentResource {
+  readonly job: docker.Container;
+  /** The job's id once it exited 0. */
+  readonly done: pulumi.Output<string>;
+
+  constructor(name: string, args: MigrateArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("oose:index:Migrate", name, {}, opts);
+    // Gated on CouchDB without making its id an input, so a CouchDB change alone does not re-run it.
+    const env = pulumi.all([args.env, args.couchReady]).apply(([e]) => e);
+    this.job = new docker.Container(
+      `${name}-job`,
+      {
+        ...JOB_DEFAULTS,
+        image: args.image,
+        name: args.container,
+        command: ["node", "bin/oose.js", "migrate", "up"],
+        envs: secretEnv(env),
+        networksAdvanced: [{ name: args.ctx.network.name }],
+      },
+      containerOpts(args.ctx, this),
+    );
+    this.done = jobSucceeded("oose migrate up", this.job);
+    this.registerOutputs({ done: this.done });
+  }
+}

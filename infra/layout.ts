@@ -1,0 +1,180 @@
+import type { Endpoint } from "../app/topology/env.js";
+import type { Host, StackConfig } from "./config.js";
+
+// Where every container runs and how the others reach it. On one host that is
+// the container's name on the Docker network; across hosts it is the host
+// address and a published port. Pure, so config validation can run it.
+
+export type Kind = "couchdb" | "redis" | "sentinel" | "prism" | "store" | "storeNginx" | "front";
+
+export interface Service {
+  kind: Kind;
+  /** Logical name: couchdb1, redis1, sentinel1, a prism or store name, front. */
+  name: string;
+  host: Host;
+  /** Container name, also its DNS name on the host's Docker network. */
+  container: string;
+  /** Port inside the container. */
+  port: number;
+  /** Port on the host address, when published. */
+  published?: number;
+  /** How other containers reach it. */
+  reach: Endpoint;
+}
+
+export interface Layout {
+  multiHost: boolean;
+  /** Docker network name, one per host. */
+  network: string;
+  couchdb: Service[];
+  /** The first is the initial primary; Sentinel may promote another later. */
+  redis: Service[];
+  sentinels: Service[];
+  prisms: Service[];
+  stores: Service[];
+  storeNginx: Service[];
+  front?: Service;
+  /** Where one-shot jobs (CouchDB setup, migrations) run. */
+  jobHost: Host;
+  /** The front as clients see it: https://<domain> with TLS. */
+  frontUrl?: string;
+  /** Base URL of a store's nginx as end users see it: <proto>://<store>.<domain>[:port]. */
+  publicUrl(store: string): string;
+}
+
+export type LayoutInput = Pick<
+  StackConfig,
+  "prefix" | "hosts" | "prisms" | "stores" | "redis" | "couchdb" | "front" | "frontHost" | "ports" | "domain" | "tls"
+>;
+
+export const PORTS = {
+  couchdb: 5984,
+  redis: 6379,
+  sentinel: 26379,
+  prism: 5971,
+  store: 5972,
+  nginx: 8080,
+  nginxTls: 8443,
+};
+/** epmd and CouchDB's Erlang distribution port (fixed by the official image's vm.args). */
+export const ERLANG_PORTS = [4369, 9100];
+
+/** Round-robin over hosts: how CouchDB nodes, Redis nodes and Sentinels are spread. */
+const spread = (hosts: string[], i: number) => hosts[i % hosts.length]!;
+
+export function planLayout(cfg: LayoutInput): Layout {
+  const multiHost = cfg.hosts.length > 1;
+  const host = (name: string) => {
+    const h = cfg.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`unknown host ${name}`);
+    return h;
+  };
+  const nginxPort = cfg.tls ? PORTS.nginxTls : PORTS.nginx;
+  const bases: Record<Kind, number> = {
+    couchdb: cfg.ports.couchdb,
+    redis: cfg.ports.redis,
+    sentinel: cfg.ports.sentinel,
+    prism: cfg.ports.prism,
+    store: cfg.ports.store,
+    storeNginx: cfg.ports.storeNginx ?? (cfg.tls ? 8443 : 8080),
+    front: cfg.ports.front ?? (cfg.tls ? 443 : 80),
+  };
+  // On one host only what end users hit is published: store nginx and the front (or prisms without a front).
+  const publish = (kind: Kind) =>
+    multiHost || kind === "storeNginx" || kind === "front" || (kind === "prism" && !cfg.front);
+  const slots = new Map<string, number>();
+  const service = (kind: Kind, name: string, hostName: string, port: number, container: string): Service => {
+    const h = host(hostName);
+    let published: number | undefined;
+    if (publish(kind)) {
+      const slot = slots.get(`${hostName}/${kind}`) ?? 0;
+      slots.set(`${hostName}/${kind}`, slot + 1);
+      published = bases[kind] + slot;
+    }
+    const reach = multiHost ? { host: h.address, port: published! } : { host: container, port };
+    return { kind, name, host: h, container, port, published, reach };
+  };
+  const c = (name: string) => `${cfg.prefix}-${name}`;
+  const all = cfg.hosts.map((h) => h.name);
+  const couchHosts = cfg.couchdb.hosts ?? all;
+  const redisHosts = cfg.redis.hosts ?? all;
+  const count = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+  const couchdb = count(cfg.couchdb.nodes).map((i) =>
+    service("couchdb", `couchdb${i + 1}`, spread(couchHosts, i), PORTS.couchdb, c(`couchdb${i + 1}`)),
+  );
+  const redis = count(1 + cfg.redis.replicas).map((i) =>
+    service("redis", `redis${i + 1}`, spread(redisHosts, i), PORTS.redis, c(`redis${i + 1}`)),
+  );
+  const sentinels = count(cfg.redis.sentinels).map((i) =>
+    service("sentinel", `sentinel${i + 1}`, spread(redisHosts, i), PORTS.sentinel, c(`sentinel${i + 1}`)),
+  );
+  const prisms = cfg.prisms.map((p) => service("prism", p.name, p.host, PORTS.prism, c(p.name)));
+  const stores = cfg.stores.map((s) => service("store", s.name, s.host, PORTS.store, c(s.name)));
+  const storeNginx = cfg.stores.map((s) => service("storeNginx", s.name, s.host, nginxPort, c(`${s.name}-nginx`)));
+  const frontHost = cfg.frontHost ?? cfg.prisms[0]!.host;
+  const front = cfg.front ? service("front", "front", frontHost, nginxPort, c("front")) : undefined;
+
+  // What end users type: the default port of the scheme is left out.
+  const external = (hostname: string, port: number | undefined) =>
+    `${cfg.tls ? "https" : "http"}://${hostname}${port === (cfg.tls ? 443 : 80) ? "" : `:${port}`}`;
+  return {
+    multiHost,
+    network: cfg.prefix,
+    couchdb,
+    redis,
+    sentinels,
+    prisms,
+    stores,
+    storeNginx,
+    front,
+    jobHost: host(cfg.prisms[0]!.host),
+    frontUrl: front && external(cfg.domain, front.published),
+    publicUrl(store) {
+      const s = storeNginx.find((n) => n.name === store);
+      if (!s) throw new Error(`unknown store ${store}`);
+      return external(`${store}.${cfg.domain}`, s.published);
+    },
+  };
+}
+
+export const services = (l: Layout): Service[] => [
+  ...l.couchdb,
+  ...l.redis,
+  ...l.sentinels,
+  ...l.prisms,
+  ...l.stores,
+  ...l.storeNginx,
+  ...(l.front ? [l.front] : []),
+];
+
+/** Placements the schema cannot rule out: clashing ports or names, CouchDB replicas sharing a host. */
+export function layoutProblems(cfg: LayoutInput): string[] {
+  const l = planLayout(cfg);
+  const problems: string[] = [];
+  const used = new Map<string, string>();
+  const claim = (host: string, port: number, what: string) => {
+    if (port > 65535) problems.push(`${what}: published port ${port} is out of range`);
+    const prior = used.get(`${host}:${port}`);
+    if (prior) problems.push(`host ${host}: port ${port} is published by both ${prior} and ${what} (see ports)`);
+    used.set(`${host}:${port}`, what);
+  };
+  const names = new Set<string>();
+  for (const s of services(l)) {
+    if (names.has(s.container)) problems.push(`container name ${s.container} is used twice; rename the node`);
+    names.add(s.container);
+    if (s.published !== undefined) claim(s.host.name, s.published, `${s.kind} ${s.name}`);
+  }
+  if (l.multiHost && l.couchdb.length > 1) {
+    const hosts = new Set(l.couchdb.map((s) => s.host.name));
+    if (hosts.size < l.couchdb.length)
+      problems.push(`couchdb: ${l.couchdb.length} nodes need as many distinct hosts (couchdb.hosts or hosts)`);
+    for (const s of l.couchdb) {
+      for (const p of ERLANG_PORTS) claim(s.host.name, p, `couchdb ${s.name} (erlang)`);
+      // Erlang long node names are couchdb@<address>, and need a dot in it.
+      if (!s.host.address.includes("."))
+        problems.push(`hosts ${s.host.name}: address needs a dot (IP or FQDN) for CouchDB`);
+    }
+  }
+  return [...new Set(problems)];
+}
