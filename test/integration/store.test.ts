@@ -90,7 +90,8 @@ test_("put writes the file, records the inventory and answers 201 {hash}", async
   t.is(typeof doc?.verifiedAt, "number");
   t.deepEqual(filesUnder(s1.tmpDir), []);
 
-  // The same content again: same single file, same record.
+  // The same content again, from a client that sends no Content-Type: same single file, same record.
+  t.is((await raw(s1, "PUT", `/content/put/${hash}.txt`, data)).status, 201);
   const again = await s1.client.put(`${hash}.txt`, data);
   t.is(again.hash, hash);
   t.is(filesFor(s1, hash).length, 1);
@@ -130,6 +131,14 @@ test_("download sends the bytes, with Range", async (t) => {
   t.deepEqual(bytes, data.subarray(10, 100));
   const tail = await s1.client.download(hash, { start: 99_990 });
   t.deepEqual(Buffer.concat(await tail.body.toArray()), data.subarray(99_990));
+  const suffix = await fetch(`${s1.url}/content/download`, {
+    method: "POST",
+    headers: { authorization: auth, "content-type": "application/json", range: "bytes=-10" },
+    body: JSON.stringify({ hash }),
+  });
+  t.is(suffix.status, 206);
+  t.is(suffix.headers.get("content-range"), "bytes 99990-99999/100000");
+  t.deepEqual(Buffer.from(await suffix.arrayBuffer()), data.subarray(99_990));
   const past = await t.throwsAsync(s1.client.download(hash, { start: 100_000 }));
   t.like(past, { status: 416, code: "RANGE_NOT_SATISFIABLE" });
   t.like(await t.throwsAsync(s1.client.download(sha1(randomBytes(4)))), { status: 404, code: "CONTENT_NOT_FOUND" });

@@ -1,0 +1,88 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import test from "ava";
+import { atMostPattern, renderStoreNginx, type StoreNginxOptions } from "../../nginx/store.js";
+
+const BASE: StoreNginxOptions = {
+  name: "store1",
+  listen: { host: "127.0.0.1", port: 18080 },
+  contentRoot: "/var/lib/oose/store1/content",
+  signingKey: "test-signing-key-0123456789",
+  denyStaticTypes: ["mp4", "MKV", "mp3"],
+};
+
+test("atMostPattern matches exactly the integers 1..n, without leading zeros", (t) => {
+  for (const n of [1, 5, 9, 10, 11, 99, 100, 101, 109, 110, 199, 200, 999, 1000, 1024, 1234, 2048]) {
+    const re = new RegExp(`^(?:${atMostPattern(n)})$`);
+    for (let k = 0; k <= n * 2 + 20; k++) t.is(re.test(String(k)), k >= 1 && k <= n, `n=${n} k=${k}`);
+    t.false(re.test("01"));
+    t.false(re.test(""));
+  }
+  const cap = 1_048_576;
+  const re = new RegExp(`^(?:${atMostPattern(cap)})$`);
+  for (const k of [1, 65_536, 1_048_575, 1_048_576]) t.true(re.test(String(k)), String(k));
+  for (const k of [0, 1_048_577, 1_049_000, 9_999_999, 10_000_000, 99_999_999_999])
+    t.false(re.test(String(k)), String(k));
+  t.throws(() => atMostPattern(0));
+});
+
+test("the rendered config passes nginx -t", (t) => {
+  const prefix = mkdtempSync(path.join(tmpdir(), "oose-nginx-t-"));
+  try {
+    for (const d of ["conf", "logs", "temp", "content"]) mkdirSync(path.join(prefix, d));
+    for (const [name, o] of Object.entries({
+      plain: { ...BASE, contentRoot: path.join(prefix, "content") },
+      tuned: {
+        ...BASE,
+        contentRoot: path.join(prefix, "content"),
+        denyStaticTypes: [],
+        rate: { fastBytes: 65_536, bytesPerSecond: 262_144, requestsPerSecond: 5, burst: 10 },
+      },
+    })) {
+      const file = path.join(prefix, "conf", `${name}.conf`);
+      writeFileSync(file, renderStoreNginx(o));
+      t.notThrows(() => execFileSync("nginx", ["-t", "-q", "-p", prefix, "-c", file], { stdio: "pipe" }), name);
+    }
+  } finally {
+    rmSync(prefix, { recursive: true, force: true });
+  }
+});
+
+test("the config carries the delivery rules", (t) => {
+  const conf = renderStoreNginx(BASE);
+  t.regex(conf, /secure_link \$arg_md5,\$arg_expires;/);
+  t.regex(conf, /secure_link_md5 "\$secure_link_expires\$uri test-signing-key-0123456789";/);
+  t.regex(conf, /if \(\$secure_link = ""\) \{ return 403; \}/);
+  t.regex(conf, /if \(\$secure_link = "0"\) \{ return 410; \}/);
+  t.regex(conf, /location ~\* "\\\.\(\?:mp4\|mkv\|mp3\)\$" \{ return 403; \}/);
+  t.regex(conf, /limit_rate_after 10485760;/);
+  t.regex(conf, /limit_rate \$oose_rate;/);
+  t.regex(conf, /default 1048576;/);
+  t.regex(conf, /add_header X-Peer "store1" always;/);
+  t.regex(conf, /autoindex off;/);
+  t.regex(conf, /location = \/nginx_status \{\s+stub_status;\s+allow 127\.0\.0\.1;\s+allow ::1;\s+deny all;/);
+  // Every signed location checks the link itself: nested locations do not inherit `if`.
+  t.is(conf.match(/\$secure_link = ""/g)?.length, 3);
+  t.notRegex(conf, /autoindex on/);
+});
+
+test("TLS adds ssl to listen and the certificate paths", (t) => {
+  const conf = renderStoreNginx({ ...BASE, tls: { cert: "/etc/oose/tls.crt", key: "/etc/oose/tls.key" } });
+  t.regex(conf, /listen 127\.0\.0\.1:18080 ssl default_server;/);
+  t.regex(conf, /ssl_certificate "\/etc\/oose\/tls\.crt";/);
+  t.regex(conf, /ssl_certificate_key "\/etc\/oose\/tls\.key";/);
+});
+
+test("inputs that could break out of nginx syntax are refused", (t) => {
+  t.throws(() => renderStoreNginx({ ...BASE, signingKey: 'key"; return 200; #xxxxxxxx' }));
+  t.throws(() => renderStoreNginx({ ...BASE, signingKey: "key$uri-0123456789" }));
+  t.throws(() => renderStoreNginx({ ...BASE, contentRoot: "relative/content" }));
+  t.throws(() => renderStoreNginx({ ...BASE, contentRoot: "/srv/a b" }));
+  t.throws(() => renderStoreNginx({ ...BASE, contentRoot: "/srv/x;" }));
+  t.throws(() => renderStoreNginx({ ...BASE, name: "Store_1" }));
+  t.throws(() => renderStoreNginx({ ...BASE, denyStaticTypes: ["mp4|.*"] }));
+  t.throws(() => renderStoreNginx({ ...BASE, rate: { bytesPerSecond: 0 } }));
+  t.throws(() => renderStoreNginx({ ...BASE, listen: { host: "127.0.0.1; evil", port: 80 } }));
+});
