@@ -96,7 +96,8 @@ export function createCluster(cfg: StackConfig) {
       env: envOf(firstPrism),
       couchReady: couchdb.ready,
     },
-    { dependsOn: [couchdb] },
+    // Some migrations move purchases into Redis, so it must be up too.
+    { dependsOn: [couchdb, redis] },
   );
 
   const app = (node: ClusterNode, service: Service) => ({

@@ -21,23 +21,10 @@ export const HostSchema = T.Object({
   name: T.String({ pattern: NAME }),
   /** The Docker daemon: ssh://user@host, tcp://host:2376 or unix:///var/run/docker.sock. */
   docker: T.String({ pattern: "^(ssh|tcp|unix)://" }),
-  /** How other hosts and end users reach this host's published ports. */
-  address: T.String({ minLength: 1, pattern: "^[A-Za-z0-9.:-]+$" }),
+  /** How other hosts and end users reach this host's published ports: an IPv4 address or a DNS name. */
+  address: T.String({ pattern: "^[A-Za-z0-9.-]+$" }),
   sshOpts: T.Optional(T.Array(T.String())),
 });
-
-/** Stack keys holding secrets: set them with `pulumi config set --secret`; missing ones are generated. */
-export const SECRET_KEYS = [
-  "couchdbPassword",
-  "prismPassword",
-  "storePassword",
-  "signingKey",
-  "redisPassword",
-  "tlsCert",
-  "tlsKey",
-  "registryPassword",
-] as const;
-export type SecretKey = (typeof SECRET_KEYS)[number];
 
 // Passwords land in redis.conf, URLs and JSON: no whitespace, quotes or backslashes.
 const Password = T.Optional(T.String({ pattern: "^[^\\s\"'\\\\]{12,}$" }));
@@ -52,6 +39,9 @@ const SecretsSchema = T.Object({
   tlsKey: T.Optional(T.String({ pattern: "PRIVATE KEY" })),
   registryPassword: T.Optional(T.String({ minLength: 1 })),
 });
+/** Stack keys holding secrets: set them with `pulumi config set --secret`; missing ones are generated. */
+export type SecretKey = keyof Static<typeof SecretsSchema>;
+export const SECRET_KEYS = Object.keys(SecretsSchema.properties) as SecretKey[];
 
 const SettingsSchema = T.Object({
   /** Prefix of container, volume and network names; unique per Docker host. */

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { containerOpts, type HostContext, JOB_DEFAULTS, jobSucceeded, secretEnv } from "./common.js";
 
 // `oose migrate up`, once, with the app image and a node's env, after CouchDB
-// is set up. A new app image replaces the job, so an upgrade migrates before
+// is set up (and Redis is up: see the caller). A new app image replaces the job, so an upgrade migrates before
 // any prism or store is replaced; a failed migration fails the deployment.
 
 export interface MigrateArgs {

@@ -109,6 +109,7 @@ export class RedisHa extends pulumi.ComponentResource {
           command: ["redis-server", "/data/sentinel.conf", "--sentinel"],
           uploads: upload("/data/sentinel.conf", conf),
           healthcheck: ping(s.port),
+          wait: true,
         },
         containerOpts(ctx(s), this, { dependsOn: [this.primary] }),
       );

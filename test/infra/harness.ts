@@ -4,11 +4,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import type { createCluster } from "../../infra/cluster.js";
 
-type Cluster = ReturnType<typeof createCluster>;
-
 // Runs the program (what infra/index.ts runs: the stack config read and
 // validated, then createCluster) against Pulumi mocks with the config of an
 // example stack file, and records every resource in registration order.
+
+type Cluster = ReturnType<typeof createCluster>;
 
 export const ROOT = new URL("../../", import.meta.url);
 const SIG = pulumi.runtime.specialSigKey;

@@ -141,10 +141,14 @@ export function invariantTests(file: string, secrets?: Record<string, string>): 
     t.notThrows(() => loadConfig(envOf(container(d, "migrate-job"))));
   });
 
-  test("CouchDB setup, then the migration job, come before every app container", (t) => {
+  test("CouchDB and Redis, then the migration job, come before every app container", (t) => {
     const setup = container(d, "couchdb-setup");
     const migrate = container(d, "migrate-job");
     t.deepEqual(plain(migrate.inputs.command), ["node", "bin/oose.js", "migrate", "up"]);
+    const couchNodes = containers(d).filter((x) => /^couchdb-couchdb\d+$/.test(x.name));
+    const redisNodes = containers(d).filter((x) => x.name.startsWith("redis-"));
+    for (const c of couchNodes) t.true(c.order < setup.order, c.name);
+    for (const c of [...couchNodes, ...redisNodes]) t.true(c.order < migrate.order, c.name);
     t.true(setup.order < migrate.order);
     for (const c of appContainers(d)) t.true(migrate.order < c.order, c.name);
   });
