@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { Agent, type Dispatcher, request } from "undici";
 import { AppError, PeerUnavailable } from "../errors.js";
 import type { Credentials } from "../topology/env.js";
@@ -58,18 +58,30 @@ export async function errorFrom(res: Dispatcher.ResponseData, name: string): Pro
  * Passes a request body through, aborting when no byte moves for `ms`: undici's
  * timeouts start after the body is sent, so a stalled upload needs its own.
  */
-function idleGuard(body: Readable, ms: number, ctl: AbortController): Readable {
-  const guard = new PassThrough({ highWaterMark: 256 * 1024 });
-  let timer = setTimeout(() => ctl.abort(), ms);
-  const poke = () => {
+function idleGuard(body: Readable, ms: number, ctl: AbortController): { stream: Readable; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const arm = () => {
     clearTimeout(timer);
-    timer = setTimeout(() => ctl.abort(), ms);
+    if (!stopped) timer = setTimeout(() => ctl.abort(), ms);
   };
-  guard.on("data", poke);
-  guard.on("close", () => clearTimeout(timer));
-  body.on("error", (err) => guard.destroy(err));
-  body.pipe(guard);
-  return guard;
+  // A Transform, not a 'data' listener: it sees chunks as they are written, without forcing flowing mode.
+  const stream = new Transform({
+    highWaterMark: 256 * 1024,
+    transform(chunk, _enc, done) {
+      arm();
+      done(null, chunk);
+    },
+  });
+  const stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+  arm();
+  stream.on("close", stop);
+  body.on("error", (err) => stream.destroy(err));
+  body.pipe(stream);
+  return { stream, stop };
 }
 
 export class HttpClient {
@@ -100,13 +112,14 @@ export class HttpClient {
       body = JSON.stringify(opts.json);
     }
     const ctl = new AbortController();
-    if (body && typeof body !== "string" && !Buffer.isBuffer(body)) body = idleGuard(body, timeoutMs, ctl);
+    const guard =
+      body && typeof body !== "string" && !Buffer.isBuffer(body) ? idleGuard(body, timeoutMs, ctl) : undefined;
     let res: Dispatcher.ResponseData;
     try {
       res = await request(`${this.baseUrl}${path}`, {
         method,
         headers,
-        body,
+        body: guard?.stream ?? body,
         dispatcher: this.dispatcher,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
@@ -114,6 +127,9 @@ export class HttpClient {
       });
     } catch (err) {
       throw new PeerUnavailable(`${this.name} unreachable (${method} ${path})`, undefined, err);
+    } finally {
+      // Headers are in: the upload is over (or refused), and headersTimeout/bodyTimeout take it from here.
+      guard?.stop();
     }
     if (res.statusCode >= 400) throw await errorFrom(res, this.name);
     return res;

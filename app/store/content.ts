@@ -36,7 +36,8 @@ export class StoreContent {
 
   /** Streams an upload to tmp while hashing, then commits it if the hash matches its name. */
   async put(id: ContentId, body: Readable): Promise<PutReply> {
-    return this.commit(await this.blobs.receive(id.type, body, this.deps.config.limits.uploadMaxBytes), id);
+    const { uploadMaxBytes, requestTimeoutMs } = this.deps.config.limits;
+    return this.commit(await this.blobs.receive(id.type, body, uploadMaxBytes, requestTimeoutMs), id);
   }
 
   /**

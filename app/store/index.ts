@@ -18,7 +18,12 @@ export const build: BuildRole = async (deps) => {
   const { config, couch, log } = deps;
   const app = createNodeApp(deps);
   const content = new StoreContent(deps);
-  const staging = new Staging(content.blobs, config.limits.stageLife, log.child({ part: "staging" }));
+  const { stageLife, uploadMaxBytes, requestTimeoutMs } = config.limits;
+  const staging = new Staging(
+    content.blobs,
+    { ttlMs: stageLife, maxBytes: uploadMaxBytes, idleMs: requestTimeoutMs },
+    log.child({ part: "staging" }),
+  );
   const key = peerKey("store", config.name, config.prism);
   const capacity = new CapacityReporter(couch, key, config.dataRoot, config.heartbeat.capacityRefresh, log);
   const ctx: StoreContext = { ...deps, app, content, staging };

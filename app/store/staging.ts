@@ -25,12 +25,12 @@ export class Staging {
 
   constructor(
     private readonly blobs: BlobStore,
-    private readonly ttlMs: number,
+    private readonly limits: { ttlMs: number; maxBytes: number; idleMs: number },
     private readonly log: Logger,
   ) {}
 
   start(): void {
-    this.sweeper = setInterval(() => void this.sweep(), Math.max(1000, Math.min(this.ttlMs, 60_000)));
+    this.sweeper = setInterval(() => void this.sweep(), Math.max(1000, Math.min(this.limits.ttlMs, 60_000)));
     this.sweeper.unref();
   }
 
@@ -44,12 +44,12 @@ export class Staging {
     return id;
   }
 
-  async receive(id: string, source: Readable, hashType: HashType, maxBytes: number): Promise<Staged> {
+  async receive(id: string, source: Readable, hashType: HashType): Promise<Staged> {
     Staging.checkId(id);
     if (this.stages.has(id) || this.receiving.has(id)) throw new BadRequest("Upload id already used");
     this.receiving.set(id, false);
     try {
-      const received = await this.blobs.receive(hashType, source, maxBytes);
+      const received = await this.blobs.receive(hashType, source, this.limits.maxBytes, this.limits.idleMs);
       if (this.receiving.get(id)) {
         await this.blobs.discard(received.tmp);
         throw new NotFound("Staged upload was aborted");
@@ -85,7 +85,7 @@ export class Staging {
 
   async sweep(now = Date.now()): Promise<void> {
     for (const [id, s] of this.stages) {
-      if (now - s.at < this.ttlMs) continue;
+      if (now - s.at < this.limits.ttlMs) continue;
       this.log.warn({ id, size: s.size }, "staged upload expired without commit or abort");
       await this.abort(id);
     }

@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 import { type Couch, openCouch } from "../../app/adapters/couch/index.js";
 import { ensureDatabases } from "../../app/adapters/couch/setup.js";
 import { StoreClient } from "../../app/client/store.js";
+import type { PeerDoc } from "../../app/core/peer.js";
 import { type Credentials, nodeEnv } from "../../app/topology/env.js";
 import type { ClusterSpec, StoreNode as StoreSpecNode } from "../../app/topology/model.js";
 import { freePort, httpOk, type Proc, startProc, waitFor } from "../../infra/local/proc.js";
@@ -128,16 +129,20 @@ export async function startStore(b: Backends, o: StoreNodeOptions): Promise<Runn
     { prismAuth: { username: "prism", password: "prism-secret" }, storeAuth: STORE_AUTH, signingKey: SIGNING_KEY },
     { OOSE_HEARTBEAT__CAPACITY_REFRESH: "0", ...o.env },
   );
+  const peers = b.couch.db<PeerDoc>("peer");
   const launch = async () => {
+    const launched = new Date().toISOString();
     const proc = startProc(o.name, process.execPath, tsxArgs(MAIN), {
       logDir: b.logDir,
       env: { ...process.env, ...env },
     });
+    // Ready once start() is done: it ends with the capacity write, after registration.
     await waitFor(
       o.name,
       async () => {
         if (proc.child.exitCode !== null) throw new Error(`${o.name} exited with ${proc.child.exitCode}`);
-        return httpOk(`${url}/ping`);
+        const doc = await peers.get(`store:${prism}:${o.name}`).catch(() => undefined);
+        return (doc?.capacity?.at ?? "") >= launched && (await httpOk(`${url}/ping`));
       },
       30_000,
     );

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
+import { Readable } from "node:stream";
 import anyTest, { type TestFn } from "ava";
 import { getCopy } from "../../app/adapters/couch/inventory.js";
 import { closeSharedAgent } from "../../app/client/http.js";
@@ -57,11 +58,36 @@ function raw(s: RunningStore, method: string, urlPath: string, body?: Buffer, he
   });
 }
 
+/** Sends a PUT's head and the first body bytes, keeps the socket open, and returns the first response. */
+function partialPut(s: RunningStore, file: string, length: number, first: Buffer) {
+  return new Promise<string>((resolve, reject) => {
+    const sock = net.connect(Number(new URL(s.url).port), "127.0.0.1", () => {
+      sock.write(
+        `PUT /content/put/${file} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\n` +
+          `Content-Type: application/octet-stream\r\nContent-Length: ${length}\r\n\r\n`,
+      );
+      sock.write(first);
+    });
+    let text = "";
+    sock.on("data", (c) => {
+      text += c.toString();
+      if (/\r\n\r\n\{.*\}$/s.test(text)) {
+        sock.destroy();
+        resolve(text);
+      }
+    });
+    sock.on("error", reject);
+    sock.on("close", () => resolve(text));
+  });
+}
+
+const LIMIT = 4 * 1024 * 1024;
 let failed = false;
 test.before(async (t) => {
   const b = await startBackends();
+  const limits = { OOSE_LIMITS__UPLOAD_MAX_BYTES: String(LIMIT), OOSE_LIMITS__REQUEST_TIMEOUT_MS: "2000" };
   const [s1, s2] = await Promise.all([
-    startStore(b, { name: "store1" }),
+    startStore(b, { name: "store1", env: limits }),
     startStore(b, { name: "store2", prism: "prism2" }),
   ]);
   t.context = { b, s1, s2 };
@@ -229,6 +255,37 @@ test_("a client that disconnects mid-upload leaves no file and no temp file", as
   t.deepEqual(filesFor(s1, hash), []);
   t.true(await s1.client.ping());
   t.is((await s1.client.put(`${hash}.bin`, data)).hash, hash);
+});
+
+test_("a stalled upload times out on the client and leaves nothing on the store", async (t) => {
+  const { s1 } = t.context;
+  const hash = sha1(randomBytes(8));
+  const slow = new StoreClient({ baseUrl: s1.url, auth: STORE_AUTH, timeoutMs: 500 });
+  const body = new Readable({ read() {} });
+  body.push(randomBytes(10_000));
+  const started = performance.now();
+  t.like(await t.throwsAsync(slow.put(`${hash}.bin`, body, 100_000)), { status: 503, code: "PEER_UNAVAILABLE" });
+  t.true(performance.now() - started < 3000);
+  await waitFor("temp file cleanup", async () => filesUnder(s1.tmpDir).length === 0, 5000);
+  t.deepEqual(filesFor(s1, hash), []);
+});
+
+test_("the store drops an upload that stalls, and refuses one over the size limit", async (t) => {
+  const { s1 } = t.context;
+  const hash = sha1(randomBytes(8));
+  const started = performance.now();
+  const stalled = await partialPut(s1, `${hash}.bin`, 1_000_000, randomBytes(10_000));
+  t.regex(stalled, /^HTTP\/1\.1 400/);
+  t.regex(stalled, /"code":"CLIENT_ABORTED"/);
+  t.true(performance.now() - started < 5000);
+  t.deepEqual(filesUnder(s1.tmpDir), []);
+  const big = await partialPut(s1, `${hash}.bin`, LIMIT + 1, Buffer.alloc(0));
+  t.regex(big, /^HTTP\/1\.1 413/);
+  t.regex(big, /"code":"PAYLOAD_TOO_LARGE"/);
+  const chunked = s1.client.put(`${hash}.bin`, Readable.from([randomBytes(LIMIT), randomBytes(10)]));
+  t.true((await t.throwsAsync(chunked)) instanceof AppError);
+  t.deepEqual(filesFor(s1, hash), []);
+  await waitFor("temp file cleanup", async () => filesUnder(s1.tmpDir).length === 0, 5000);
 });
 
 test_("concurrent PUTs of one hash all succeed and leave exactly one file", async (t) => {

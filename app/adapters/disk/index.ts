@@ -39,15 +39,47 @@ export interface Digest {
 
 const ABORTED = new Set(["ECONNRESET", "ERR_STREAM_PREMATURE_CLOSE", "ECONNABORTED", "EPIPE"]);
 
-class ByteLimit extends Transform {
+/** Caps an upload's size, and fails it when no byte arrives for `idleMs` (a stalled client must not pin a temp file). */
+class UploadGuard extends Transform {
   private seen = 0;
-  constructor(private readonly max: number) {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly max: number,
+    private readonly idleMs: number,
+  ) {
     super();
+    this.arm();
   }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    if (this.idleMs > 0) {
+      this.timer = setTimeout(
+        () => this.destroy(new ClientAborted(`No upload data for ${this.idleMs} ms`)),
+        this.idleMs,
+      );
+    }
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.seen += chunk.length;
-    if (this.seen > this.max) done(new PayloadTooLarge(`Upload exceeds ${this.max} bytes`));
-    else done(null, chunk);
+    if (this.seen > this.max) {
+      done(new PayloadTooLarge(`Upload exceeds ${this.max} bytes`));
+      return;
+    }
+    this.arm();
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    clearTimeout(this.timer);
+    done();
+  }
+
+  override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
+    clearTimeout(this.timer);
+    done(err);
   }
 }
 
@@ -99,13 +131,13 @@ export class BlobStore {
    * Streams `source` into a temp file while hashing it. The caller compares the
    * digest and then commits or discards. On any failure no temp file is left.
    */
-  async receive(type: HashType, source: Readable, maxBytes: number): Promise<Received> {
+  async receive(type: HashType, source: Readable, maxBytes: number, idleMs = 0): Promise<Received> {
     const tmp = path.join(this.tmpDir, `${randomUUID()}.part`);
     const hasher = new HashingStream(type);
     try {
       await pipeline(
         source,
-        new ByteLimit(maxBytes),
+        new UploadGuard(maxBytes, idleMs),
         hasher,
         createWriteStream(tmp, { flags: "wx", mode: 0o644, flush: true }),
       );

@@ -48,7 +48,7 @@ async function streamRoutes(app: NodeApp, ctx: StoreContext): Promise<void> {
     async (req, reply) => {
       announcedSize(req, max);
       const type = req.query.hashType ?? config.defaultHashType;
-      const staged = await staging.receive(req.params.id, req.raw, type, max);
+      const staged = await staging.receive(req.params.id, req.raw, type);
       return reply.code(201).send({ id: req.params.id, hash: staged.hash, size: staged.size });
     },
   );
