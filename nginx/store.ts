@@ -102,9 +102,10 @@ ${o.tls ? `  ssl_certificate "${o.tls.cert}";\n  ssl_certificate_key "${o.tls.ke
   limit_req zone=oose_req burst=${positive("rate.burst", rate.burst)} nodelay;
   limit_rate_after ${positive("rate.fastBytes", rate.fastBytes)};
   limit_rate $oose_rate;
-  # Lookup errors are not cached: a copy that lands after a 404 must be served at once.
+  # Short revalidation so a removed or corrupt copy stops being served soon; lookup
+  # errors are not cached, so a copy that lands after a 404 is served at once.
   open_file_cache max=100000 inactive=2m;
-  open_file_cache_valid 60s;
+  open_file_cache_valid 10s;
   open_file_cache_errors off;
 
   location = / {

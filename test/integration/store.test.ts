@@ -124,6 +124,23 @@ test_("put writes the file, records the inventory and answers 201 {hash}", async
   t.is((await getCopy(b.couch, hash, "prism1", "store1"))?.createdAt, doc?.createdAt);
 });
 
+test_("the hash type comes from the hash's length", async (t) => {
+  const { s1 } = t.context;
+  const data = randomBytes(7000);
+  for (const type of ["md5", "sha256", "sha512"]) {
+    const hash = createHash(type).update(data).digest("hex");
+    t.is((await s1.client.put(`${hash}.bin`, data)).hash, hash, type);
+    t.like(await s1.client.verify(`${hash}.bin`, true), { status: "ok", actualHash: hash }, type);
+    // The right length but another type's digest is a mismatch, not a silent accept.
+    const wrong = createHash("sha1").update(data).digest("hex");
+    t.like(
+      await t.throwsAsync(s1.client.put(`${wrong.slice(0, hash.length).padEnd(hash.length, "0")}.bin`, data)),
+      { status: 422 },
+      type,
+    );
+  }
+});
+
 test_("exists answers OOSE's single and bulk shapes", async (t) => {
   const { s1 } = t.context;
   const hash = (await s1.client.put("a03f181dc7dedcfb577511149b8844711efdb04f.txt", Buffer.from("The fox is brown")))
