@@ -101,14 +101,15 @@ export async function startTestCluster(o: TestClusterOptions = {}): Promise<Test
 }
 
 /**
- * One cluster for a test file: started before the first test, stopped after
- * the last. If any test failed the data and logs are kept and their path is
+ * One cluster for a test file: started before the first test (and before the
+ * file's own before hooks), stopped after the last. If any test failed the data and logs are kept and their path is
  * printed; otherwise the temp dir is removed.
  */
 export function useCluster<C>(test: TestFn<C>, opts: TestClusterOptions = {}): () => TestCluster {
   let cluster: TestCluster | undefined;
   let failed = false;
-  test.before(async () => {
+  // Serial, so the file's own before hooks (which ava otherwise runs concurrently) see a running cluster.
+  test.serial.before(async () => {
     cluster = await startTestCluster(opts);
   });
   test.afterEach.always((t) => {
