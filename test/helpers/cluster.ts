@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { TestFn } from "ava";
@@ -40,14 +40,37 @@ function ephemeralRange(): [number, number] {
   return [49152, 65535];
 }
 
-/** A random base port in 20000–60000 whose whole block is free (and outside the ephemeral range). */
+/**
+ * Test files run in parallel processes, and a block that is free now may be
+ * taken by another file's cluster a second later: a block is claimed with a
+ * lock file (kept until this process exits; a dead owner's claim is taken over).
+ */
+function claim(base: number): boolean {
+  const file = path.join(os.tmpdir(), `oose-ports-${base}.lock`);
+  try {
+    writeFileSync(file, String(process.pid), { flag: "wx" });
+  } catch {
+    const owner = Number(readFileSync(file, "utf8"));
+    try {
+      if (owner) process.kill(owner, 0);
+      return false;
+    } catch {
+      rmSync(file, { force: true }); // the owner is gone
+      return claim(base);
+    }
+  }
+  process.once("exit", () => rmSync(file, { force: true }));
+  return true;
+}
+
+/** A random base port in 20000–60000 whose whole block is free and claimed (and outside the ephemeral range). */
 export async function freeBlock(attempts = 50): Promise<number> {
   const [lo, hi] = ephemeralRange();
   for (let i = 0; i < attempts; i++) {
-    const base = 20000 + Math.floor(Math.random() * (60000 - BLOCK_SIZE - 20000));
+    const base = 20000 + BLOCK_SIZE * Math.floor((Math.random() * (60000 - 20000)) / BLOCK_SIZE);
     if (base + BLOCK_SIZE > lo && base <= hi) continue;
     const ports = Array.from({ length: BLOCK_SIZE }, (_, k) => base + k);
-    if ((await Promise.all(ports.map((p) => portFree(p)))).every(Boolean)) return base;
+    if ((await Promise.all(ports.map((p) => portFree(p)))).every(Boolean) && claim(base)) return base;
   }
   throw new Error(`no free block of ${BLOCK_SIZE} ports found in ${attempts} attempts`);
 }
