@@ -1,7 +1,8 @@
-import { registerSelf, setAvailable } from "../adapters/couch/peers.js";
+import { PeerTable } from "../adapters/couch/peers.js";
 import { peerKey } from "../core/peer.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp, type NodeApp } from "../http/node.js";
+import { joinCluster } from "../jobs/membership.js";
 import type { BuildRole } from "../node.js";
 import { CapacityReporter } from "./capacity.js";
 import { StoreContent } from "./content.js";
@@ -11,8 +12,9 @@ import { uploadRoutes } from "./routes/upload.js";
 import { Staging } from "./staging.js";
 
 // A store: one disk of content behind basic auth (/, /ping, /stats and
-// /healthz stay public). On start it registers as available, keeping an
-// operator's active: false; on stop it marks itself unavailable.
+// /healthz stay public). On start it joins the cluster (registers as available,
+// keeping an operator's active: false, and runs the heartbeat); on stop it
+// marks itself unavailable.
 
 export const build: BuildRole = async (deps) => {
   const { config, couch, log } = deps;
@@ -37,21 +39,19 @@ export const build: BuildRole = async (deps) => {
     await contentRoutes(ctx, priv);
   });
 
-  let registered = false;
+  const peers = new PeerTable(couch, config.heartbeat.peerRefresh, log);
+  let leave: (() => Promise<void>) | undefined;
   return {
     app,
     async start() {
-      await registerSelf(couch, config);
-      registered = true;
+      leave = await joinCluster(deps, peers);
       staging.start();
       await capacity.start();
     },
     async stop() {
       capacity.stop();
       await staging.stop();
-      if (registered) {
-        await setAvailable(couch, key, false).catch((err) => log.warn({ err: err.message }, "could not step down"));
-      }
+      await leave?.();
     },
   };
 };
