@@ -1,5 +1,5 @@
-import type { Readable } from "node:stream";
-import { FormData } from "undici";
+import { Readable } from "node:stream";
+import type { ReadableStream as WebStream } from "node:stream/web";
 import type { ExistenceRecord } from "../core/existence.js";
 import type { PurchaseHash } from "../core/purchase.js";
 import { type ClientOptions, type CallOptions, HttpClient } from "./http.js";
@@ -79,7 +79,16 @@ export class PrismClient extends HttpClient {
       const blob = Buffer.isBuffer(f.data) ? new Blob([new Uint8Array(f.data)], { type: f.type ?? "application/octet-stream" }) : f.data;
       form.append(f.field ?? "file", blob, f.name);
     }
-    return this.json("POST", "/content/upload", this.withToken({ body: form as unknown as Readable }));
+    // Response encodes the multipart body (boundary included) as a stream, so big Blobs are never buffered.
+    const encoded = new Response(form);
+    return this.json(
+      "POST",
+      "/content/upload",
+      this.withToken({
+        body: Readable.fromWeb(encoded.body as WebStream),
+        headers: { "content-type": encoded.headers.get("content-type")! },
+      }),
+    );
   }
 
   retrieve(url: string, extra: { hashType?: string; extension?: string } = {}): Promise<Record<string, unknown>> {

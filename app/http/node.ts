@@ -46,6 +46,8 @@ export function createNodeApp(deps: NodeDeps, opts: { bodyLimit?: number } = {})
     requestTimeout: 0,
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Scalars only: fastify's default ("array") turns a one-element array into a string, so bulk lookups broke.
+    ajv: { customOptions: { coerceTypes: true } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as NodeApp;
   installErrorHandling(app);
 

@@ -1,3 +1,4 @@
+import { InvalidFileName } from "../errors.js";
 import type { InventoryDoc } from "../core/inventory.js";
 import type { Peer } from "../core/peer.js";
 import type { StorePool } from "./stores.js";
@@ -29,4 +30,10 @@ export function forwardedProto(headers: Record<string, string | string[] | undef
   const raw = headers["x-forwarded-proto"] ?? headers["x-forwarded-protocol"];
   const value = (Array.isArray(raw) ? raw[0] : raw)?.split(",")[0]?.trim().toLowerCase();
   return value === "https" || value === "http" ? value : fallback;
+}
+
+/** The cosmetic file name in delivery URLs: never a path (OOSE ignored it entirely). */
+export function checkDisplayName(name: string): string {
+  if (/[/\\\0]/.test(name) || name.includes("..")) throw new InvalidFileName("Invalid file name");
+  return name;
 }

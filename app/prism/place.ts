@@ -27,6 +27,8 @@ export interface Placed {
   copies: string[];
   /** Copies this upload added (0 for a duplicate). */
   added: number;
+  /** Stores that got a copy from this upload, for undoing it. */
+  addedTo: string[];
 }
 
 interface Stage extends Branch {
@@ -86,6 +88,8 @@ export class Placer {
     return stages.filter((s, i) => {
       const o = outcomes[i]!;
       if (o.status === "fulfilled" && o.value.hash === hash && o.value.size === size) return true;
+      const got = o.status === "fulfilled" ? `${o.value.hash}/${o.value.size}` : (o.reason as Error).message;
+      this.log.warn({ store: s.peer.name, expected: `${hash}/${size}`, got }, "upload: store staged something else");
       s.failed = true;
       return false;
     });
@@ -126,12 +130,13 @@ export class Placer {
     }
     this.existence.invalidate(hash);
     const after = await this.existence.liveCopies(hash);
-    const added = after.filter((c) => !holders.some((h) => h.name === c.peer.name)).length;
+    const made = after.map((c) => c.peer).filter((p) => !holders.some((h) => h.name === p.name));
     if (after.length < this.replicas) {
-      await this.rollback(hash, after.map((c) => c.peer).filter((p) => !holders.some((h) => h.name === p.name)));
+      await this.rollback(hash, made);
       throw new NoPlacement(`Only ${after.length} of ${this.replicas} copies could be written`);
     }
-    return { hash, hashType, ext, size, copies: after.map((c) => `${c.copy.prism}:${c.copy.store}`), added };
+    const copies = after.map((c) => `${c.copy.prism}:${c.copy.store}`);
+    return { hash, hashType, ext, size, copies, added: made.length, addedTo: made.map((p) => p.name) };
   }
 
   /** Store-to-store copies onto the next best stores, from any copy that landed. */
@@ -152,6 +157,12 @@ export class Placer {
         release();
       }
     }
+  }
+
+  /** Removes the copies an upload made, when the request around it fails after the fact. */
+  async undo(placed: Placed): Promise<void> {
+    const peers = placed.addedTo.flatMap((name) => this.pool.peer(name) ?? []);
+    await this.rollback(placed.hash, peers);
   }
 
   private async rollback(hash: string, made: Peer[]): Promise<void> {

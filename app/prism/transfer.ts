@@ -1,4 +1,4 @@
-import { PassThrough } from "node:stream";
+import { Transform } from "node:stream";
 import { Agent, request } from "undici";
 import type { Credentials } from "../topology/env.js";
 import { AppError, PeerUnavailable } from "../errors.js";
@@ -49,16 +49,25 @@ export class StoreTransport {
    * Opens a staging upload. Write the bytes to `sink`, end it, then await `result`.
    * An idle watchdog aborts the upload when no byte moves for timeoutMs.
    */
-  stage(peer: Peer, id: string, hashType: HashType): { sink: PassThrough; result: Promise<StageResult>; abort(): void } {
-    const sink = new PassThrough({ highWaterMark: 256 * 1024 });
+  stage(peer: Peer, id: string, hashType: HashType): { sink: Transform; result: Promise<StageResult>; abort(): void } {
     const ctl = new AbortController();
     let timer = setTimeout(() => ctl.abort(), this.timeoutMs);
     const poke = () => {
       clearTimeout(timer);
       timer = setTimeout(() => ctl.abort(), this.timeoutMs);
     };
-    sink.on("data", poke);
-    sink.on("end", poke);
+    // Pokes the watchdog as bytes pass; a 'data' listener here would start the flow before undici reads.
+    const sink = new Transform({
+      highWaterMark: 256 * 1024,
+      transform(chunk, _enc, done) {
+        poke();
+        done(null, chunk);
+      },
+      flush(done) {
+        poke();
+        done();
+      },
+    });
     const result = request(`${peer.url}/content/stage/${id}?hashType=${hashType}`, {
       method: "PUT",
       dispatcher: this.agent,

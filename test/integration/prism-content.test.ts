@@ -2,7 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import test from "ava";
-import { request } from "undici";
+import { FormData, request } from "undici";
+import { PrismClient } from "../../app/client/prism.js";
 import { relativePath } from "../../app/core/layout.js";
 import { useCluster } from "../helpers/cluster.js";
 import { allFiles, FOX, FOX_SHA1, holdersOnDisk, inventoryOf, loggedIn, zoneOf } from "../helpers/prism.js";
@@ -50,9 +51,14 @@ test.serial("existence answers right after upload, single and bulk, on both pris
   t.like(single, { hash, exists: true, count: 2, mimeExtension: "bin" });
   t.is(single.map.length, 2);
   const bogus = `${hash.slice(0, 39)}${hash.endsWith("0") ? "1" : "0"}`;
-  const bulk = await p2.exists([hash, bogus]);
+  const bulk = await p2.detail([hash, bogus]);
   t.is(bulk[hash]!.count, 2);
   t.like(bulk[bogus], { exists: false, count: 0, map: [] });
+  // exists is the private twin of detail: basic auth, not a session.
+  const operator = new PrismClient({ baseUrl: cluster().info.prisms[1]!.url, auth: cluster().info.prismAuth });
+  const viaExists = await operator.exists([hash]);
+  t.is(viaExists[hash]?.count, 2, JSON.stringify(viaExists));
+  t.is((await t.throwsAsync(p2.exists(hash)) as { status?: number }).status, 401);
 });
 
 test.serial("several files in one request, and a re-upload adds nothing", async (t) => {

@@ -4,7 +4,7 @@ import { request } from "undici";
 import { normalizeHash } from "../../core/hash.js";
 import { BadRequest, ContentNotFound, Forbidden, PeerUnavailable } from "../../errors.js";
 import type { PrismContext } from "../context.js";
-import { forwardedProto, publicBase, readOrder } from "../pick.js";
+import { checkDisplayName, forwardedProto, publicBase, readOrder } from "../pick.js";
 
 // Existence (detail/exists, single and bulk), API download and static redirects.
 
@@ -75,6 +75,7 @@ export async function contentRoutes(ctx: PrismContext): Promise<void> {
     { schema: { params: T.Object({ hash: T.String({ maxLength: 200 }), filename: T.String({ maxLength: 255 }) }) } },
     async (req, reply) => {
       const hash = normalizeHash(req.params.hash);
+      checkDisplayName(req.params.filename);
       const copies = await existence.liveCopies(hash);
       const first = copies[0]?.copy ?? (await existence.copies(hash))[0];
       if (!first) throw new ContentNotFound("Content does not exist");

@@ -5,7 +5,7 @@ import { referrerAllowed } from "../../core/referrer.js";
 import { type DeliveryOptions, signedDeliveryUrl } from "../../core/signing.js";
 import { ContentNotFound, PeerUnavailable, PurchaseExpired, PurchaseNotFound, ReferrerDenied } from "../../errors.js";
 import type { PrismContext } from "../context.js";
-import { forwardedProto, publicBase, readOrder } from "../pick.js";
+import { checkDisplayName, forwardedProto, publicBase, readOrder } from "../pick.js";
 import { checkToken, type Purchases } from "../purchases.js";
 
 // GET /:token/:filename, the hot path: one Redis read, the in-memory peer table
@@ -28,6 +28,7 @@ export async function deliverRoutes(ctx: PrismContext, purchases: Purchases): Pr
 
   app.get("/:token/:filename", { schema: { params: Params, querystring: Query } }, async (req, reply) => {
     const token = checkToken(req.params.token);
+    checkDisplayName(req.params.filename);
     const purchase = await purchases.get(token);
     if (!purchase) throw new PurchaseNotFound();
     const now = Date.now();

@@ -4,6 +4,7 @@ import { isHashType } from "../../core/hash.js";
 import { normalizeExt } from "../../core/layout.js";
 import { BadRequest, UnsupportedMediaType } from "../../errors.js";
 import type { PrismContext } from "../context.js";
+import type { Placed } from "../place.js";
 import type { Retriever } from "../retrieve.js";
 import mime from "mime-types";
 
@@ -29,38 +30,51 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
     let hashType = config.defaultHashType;
     const fields: Record<string, unknown> = {};
     const files: Record<string, Record<string, unknown>> = {};
-    for await (const part of req.parts()) {
-      if (part.type === "field") {
-        if (Object.keys(files).length > 0) {
-          throw new BadRequest(`Field "${part.fieldname}" after a file: send fields first`);
-        }
-        if (part.fieldname === "hashType") {
-          if (!isHashType(part.value)) throw new BadRequest(`Unsupported hashType: ${String(part.value).slice(0, 20)}`);
-          hashType = part.value;
-        }
-        fields[part.fieldname] = part.value;
-        continue;
-      }
-      const ext = extensionFor(part.filename, part.mimetype);
-      const placed = await placer.place(part.file, ext, hashType);
-      app.counters.inc("stat:prism:content:upload");
-      app.counters.inc("stat:prism:content:bytesUploaded", placed.size);
-      files[part.fieldname] = {
-        key: part.fieldname,
-        name: part.filename,
-        encoding: part.encoding,
-        mimetype: part.mimetype,
-        ext,
-        hash: placed.hash,
-        [placed.hashType]: placed.hash,
-        hashType: placed.hashType,
-        size: placed.size,
-        copies: placed.copies,
-        added: placed.added,
-      };
+    const placedHere: Placed[] = [];
+    try {
+      await readParts();
+    } catch (err) {
+      // All or nothing: a request that fails part-way keeps none of the files it placed.
+      await Promise.all(placedHere.map((p) => placer.undo(p)));
+      throw err;
     }
     if (Object.keys(files).length === 0) throw new BadRequest("No file in the upload");
     return { success: "File(s) uploaded", data: { fields }, files };
+
+    async function readParts() {
+      for await (const part of req.parts()) {
+        if (part.type === "field") {
+          if (Object.keys(files).length > 0) {
+            throw new BadRequest(`Field "${part.fieldname}" after a file: send fields first`);
+          }
+          if (part.fieldname === "hashType") {
+            if (!isHashType(part.value))
+              throw new BadRequest(`Unsupported hashType: ${String(part.value).slice(0, 20)}`);
+            hashType = part.value;
+          }
+          fields[part.fieldname] = part.value;
+          continue;
+        }
+        const ext = extensionFor(part.filename, part.mimetype);
+        const placed = await placer.place(part.file, ext, hashType);
+        placedHere.push(placed);
+        app.counters.inc("stat:prism:content:upload");
+        app.counters.inc("stat:prism:content:bytesUploaded", placed.size);
+        files[part.fieldname] = {
+          key: part.fieldname,
+          name: part.filename,
+          encoding: part.encoding,
+          mimetype: part.mimetype,
+          ext,
+          hash: placed.hash,
+          [placed.hashType]: placed.hash,
+          hashType: placed.hashType,
+          size: placed.size,
+          copies: placed.copies,
+          added: placed.added,
+        };
+      }
+    }
   });
 }
 
@@ -82,6 +96,13 @@ export async function retrieveRoutes(ctx: PrismContext, retriever: Retriever): P
       : extensionFor(new URL(fetched.url).pathname.split("/").pop(), fetched.contentType?.split(";")[0]);
     const placed = await placer.place(fetched.body, ext, hashType);
     app.counters.inc("stat:prism:content:retrieve");
-    return { hash: placed.hash, extension: ext, [hashType]: placed.hash, hashType, size: placed.size, copies: placed.copies };
+    return {
+      hash: placed.hash,
+      extension: ext,
+      [hashType]: placed.hash,
+      hashType,
+      size: placed.size,
+      copies: placed.copies,
+    };
   });
 }
