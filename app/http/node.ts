@@ -46,6 +46,8 @@ export function createNodeApp(deps: NodeDeps, opts: { bodyLimit?: number } = {})
     requestTimeout: 0,
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Long enough that an over-long id reaches the route's schema (a clear 400) instead of a bare 404.
+    maxParamLength: 1024,
     // Scalars only: fastify's default ("array") turns a one-element array into a string, so bulk lookups broke.
     ajv: { customOptions: { coerceTypes: true } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as NodeApp;
