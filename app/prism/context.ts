@@ -4,7 +4,6 @@ import type { NodeApp, NodeDeps } from "../http/node.js";
 import type { Existence } from "./existence.js";
 import type { Placer } from "./place.js";
 import type { StorePool } from "./stores.js";
-import type { StoreTransport } from "./transfer.js";
 
 export type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -14,7 +13,6 @@ export interface PrismContext extends NodeDeps {
   peers: PeerTable;
   existence: Existence;
   pool: StorePool;
-  transport: StoreTransport;
   placer: Placer;
   /** Session routes: X-OOSE-Token, or the prism's basic auth. */
   session: Guard;

@@ -17,22 +17,20 @@ import { Purchases } from "./purchases.js";
 import { Sessions } from "./sessions.js";
 import { retrieveRoutes, uploadRoutes } from "./routes/upload.js";
 import { StorePool } from "./stores.js";
-import { StoreTransport } from "./transfer.js";
 
 export const build: BuildRole = async (deps) => {
   const { config, couch, redis, log } = deps;
   const app = createNodeApp(deps);
   const peers = new PeerTable(couch, config.heartbeat.peerRefresh, log);
   const existence = new Existence(couch, peers, redis, config.redis.prefix, config.existsCacheLife, log);
-  const pool = new StorePool(peers);
-  const transport = new StoreTransport(config.auth.store, config.limits.requestTimeoutMs);
-  const placer = new Placer(pool, transport, existence, config.replicas, log);
+  const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs);
+  const placer = new Placer(pool, existence, config.replicas, log);
   const retriever = new Retriever(config.retrieve);
   const privateAuth = await useBasicAuth(app, config.auth.prism);
   const sessions = new Sessions(couch, redis, config.redis.prefix, config.session.life);
   const purchases = new Purchases(redis, { prefix: config.redis.prefix, ...config.purchase });
   const session = sessionGuard(sessions, privateAuth);
-  const ctx: PrismContext = { ...deps, app, peers, existence, pool, transport, placer, privateAuth, session };
+  const ctx: PrismContext = { ...deps, app, peers, existence, pool, placer, privateAuth, session };
 
   await uploadRoutes(ctx);
   await retrieveRoutes(ctx, retriever);
@@ -53,7 +51,7 @@ export const build: BuildRole = async (deps) => {
     async stop() {
       await leave?.();
       existence.stop();
-      await Promise.all([transport.close(), retriever.close()]);
+      await retriever.close();
     },
   };
 };

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type HashType, HashingStream } from "../core/hash.js";
 import { type Candidate, rankStores } from "../core/placement.js";
@@ -9,7 +9,7 @@ import type { Logger } from "../log.js";
 import type { Existence } from "./existence.js";
 import { type Branch, fanOut } from "./fanout.js";
 import { holderOf, type StorePool } from "./stores.js";
-import type { StageResult, StoreTransport } from "./transfer.js";
+import type { StageReply } from "../store/schemas.js";
 
 // The write path. Bytes stream from the client straight to `replicas` stores
 // while the prism hashes them (no prism temp file). Once the hash is known the
@@ -33,15 +33,13 @@ export interface Placed {
 
 interface Stage extends Branch {
   peer: Peer;
-  result: Promise<StageResult>;
-  abort(): void;
+  result: Promise<StageReply>;
   release(): void;
 }
 
 export class Placer {
   constructor(
     private readonly pool: StorePool,
-    private readonly transport: StoreTransport,
     private readonly existence: Existence,
     private readonly replicas: number,
     private readonly log: Logger,
@@ -69,8 +67,9 @@ export class Placer {
 
   private openStage(c: Candidate, id: string, hashType: HashType): Stage {
     const peer = this.pool.peer(c.name)!;
-    const { sink, result, abort } = this.transport.stage(peer, id, hashType);
-    const stage: Stage = { peer, sink, result, abort, failed: false, release: this.pool.begin(c.name) };
+    const sink = new PassThrough({ highWaterMark: 256 * 1024 });
+    const result = this.pool.client(peer).stage(id, sink, hashType);
+    const stage: Stage = { peer, sink, result, failed: false, release: this.pool.begin(c.name) };
     result.then(
       () => undefined,
       (err) => {
@@ -114,7 +113,7 @@ export class Placer {
     await Promise.all(
       chosen.map(async (s) => {
         try {
-          await this.transport.call(s.peer, "/content/commit", { id, file });
+          await this.pool.client(s.peer).commit(id, file);
           committed.push(s.peer);
         } catch (err) {
           this.log.warn({ store: s.peer.name, err: (err as Error).message }, "upload: commit failed");
@@ -149,7 +148,7 @@ export class Placer {
       const peer = this.pool.peer(target.name)!;
       const release = this.pool.begin(target.name);
       try {
-        await this.transport.call(from, "/content/send", { file, store: `${peer.prism}:${peer.name}` });
+        await this.pool.client(from).send(file, `${peer.prism}:${peer.name}`);
         missing--;
       } catch (err) {
         this.log.warn({ from: from.name, to: peer.name, err: (err as Error).message }, "upload: top-up failed");
@@ -168,7 +167,7 @@ export class Placer {
   private async rollback(hash: string, made: Peer[]): Promise<void> {
     await Promise.all(
       made.map((p) =>
-        this.transport.call(p, "/content/remove", { hash }).catch((err) => {
+        this.pool.client(p).remove(hash).catch((err) => {
           this.log.error({ store: p.name, hash, err: (err as Error).message }, "upload: rollback failed");
         }),
       ),
@@ -178,9 +177,9 @@ export class Placer {
 
   private dropStages(stages: Stage[], id: string): void {
     for (const s of stages) {
-      s.abort();
+      s.sink.destroy();
       s.release();
-      void this.transport.call(s.peer, "/content/abort", { id }).catch(() => undefined);
+      void this.pool.client(s.peer).abort(id).catch(() => undefined);
     }
   }
 }

@@ -1,14 +1,22 @@
 import type { PeerTable } from "../adapters/couch/peers.js";
+import { StoreClient } from "../client/store.js";
 import type { Candidate, Holder } from "../core/placement.js";
 import type { Peer } from "../core/peer.js";
+import type { Credentials } from "../topology/env.js";
 
-// The prism's view of the stores it can write to: live peers from the table,
-// plus the transfers this prism has in flight to each (its share of their load).
+// The prism's view of the stores: live peers from the table, a client per
+// store, and the transfers this prism has in flight to each (its share of
+// their load, which placement and reads balance on).
 
 export class StorePool {
   private readonly inflight = new Map<string, number>();
+  private readonly clients = new Map<string, StoreClient>();
 
-  constructor(private readonly peers: PeerTable) {}
+  constructor(
+    private readonly peers: PeerTable,
+    private readonly auth: Credentials,
+    private readonly timeoutMs: number,
+  ) {}
 
   /** Live, writable stores as placement candidates. */
   candidates(): Candidate[] {
@@ -20,6 +28,14 @@ export class StorePool {
 
   peer(name: string): Peer | undefined {
     return this.peers.store(name);
+  }
+
+  client(peer: Peer): StoreClient {
+    const known = this.clients.get(peer.name);
+    if (known && known.baseUrl === peer.url) return known;
+    const client = new StoreClient({ baseUrl: peer.url, auth: this.auth, timeoutMs: this.timeoutMs, name: peer.name });
+    this.clients.set(peer.name, client);
+    return client;
   }
 
   /** Counts a transfer against a store until the returned function is called. */

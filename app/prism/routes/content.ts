@@ -1,6 +1,4 @@
 import { Type as T } from "@sinclair/typebox";
-import type { FastifyReply } from "fastify";
-import { request } from "undici";
 import { normalizeHash } from "../../core/hash.js";
 import { BadRequest, ContentNotFound, Forbidden, PeerUnavailable } from "../../errors.js";
 import type { PrismContext } from "../context.js";
@@ -22,7 +20,7 @@ function hashesOf(body: { hash?: string | string[]; sha1?: string | string[] }, 
 }
 
 export async function contentRoutes(ctx: PrismContext): Promise<void> {
-  const { app, config, existence, pool, transport } = ctx;
+  const { app, config, existence, pool } = ctx;
 
   const lookup = (counter: string) => async (req: { body: { hash?: string | string[]; sha1?: string | string[] } }) => {
     app.counters.inc(`stat:prism:content:${counter}`);
@@ -45,22 +43,14 @@ export async function contentRoutes(ctx: PrismContext): Promise<void> {
       for (const { peer, copy } of readOrder(copies, pool)) {
         const release = pool.begin(peer.name);
         try {
-          const res = await request(`${peer.url}/content/download`, {
-            method: "POST",
-            dispatcher: transport.agent,
-            headers: { authorization: transport.authHeader, "content-type": "application/json" },
-            body: JSON.stringify({ hash }),
-            headersTimeout: config.limits.requestTimeoutMs,
-            bodyTimeout: config.limits.requestTimeoutMs,
-          });
-          if (res.statusCode !== 200) {
-            await res.body.dump();
-            continue;
-          }
+          const res = await pool.client(peer).download(hash);
           res.body.once("close", release);
           app.counters.inc("stat:prism:content:download");
           app.counters.inc("stat:prism:content:bytesDownloaded", copy.size);
-          return send(reply, res, copy.mimeType);
+          return reply
+            .header("content-length", res.length)
+            .type(copy.mimeType || "application/octet-stream")
+            .send(res.body);
         } catch (err) {
           release();
           req.log.warn({ store: peer.name, err: (err as Error).message }, "download: holder failed, trying the next");
@@ -88,10 +78,4 @@ export async function contentRoutes(ctx: PrismContext): Promise<void> {
       return reply.redirect(`${base}/static/${pick.copy.relativePath}`, 302);
     },
   );
-}
-
-function send(reply: FastifyReply, res: Awaited<ReturnType<typeof request>>, mimeType: string) {
-  const length = res.headers["content-length"];
-  if (length) reply.header("content-length", length);
-  return reply.type(mimeType || "application/octet-stream").send(res.body);
 }

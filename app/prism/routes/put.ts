@@ -1,15 +1,14 @@
 import { Type as T } from "@sinclair/typebox";
-import { request } from "undici";
 import { parseFileName } from "../../core/layout.js";
 import { rankStores } from "../../core/placement.js";
-import { NoPlacement, PeerUnavailable } from "../../errors.js";
+import { NoPlacement } from "../../errors.js";
 import type { PrismContext } from "../context.js";
 
 // PUT /content/put/:file (private): OOSE's prism→prism hop. The receiving prism
 // streams the body to one of its own stores, which verifies the hash.
 
 export async function putRoutes(ctx: PrismContext): Promise<void> {
-  const { app, config, pool, transport } = ctx;
+  const { app, config, pool } = ctx;
   app.addContentTypeParser("application/octet-stream", (_req, _payload, done) => done(null));
 
   app.put(
@@ -23,18 +22,8 @@ export async function putRoutes(ctx: PrismContext): Promise<void> {
       const peer = pool.peer(target.name)!;
       const release = pool.begin(peer.name);
       try {
-        const res = await request(`${peer.url}/content/put/${hash}.${ext}`, {
-          method: "PUT",
-          dispatcher: transport.agent,
-          headers: { authorization: transport.authHeader, "content-type": "application/octet-stream" },
-          body: req.raw,
-          headersTimeout: config.limits.requestTimeoutMs,
-          bodyTimeout: config.limits.requestTimeoutMs,
-        }).catch((err) => {
-          throw new PeerUnavailable(`Store ${peer.name} unreachable`, undefined, err);
-        });
-        const body = (await res.body.json().catch(() => ({}))) as Record<string, unknown>;
-        if (res.statusCode >= 400) return reply.status(res.statusCode).send(body);
+        const length = req.headers["content-length"];
+        await pool.client(peer).put(`${hash}.${ext}`, req.raw, length === undefined ? undefined : Number(length));
         ctx.existence.invalidate(hash);
         return reply.status(201).send({ success: "File uploaded", file: `${hash}.${ext}`, store: peer.name });
       } finally {
