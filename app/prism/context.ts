@@ -3,7 +3,7 @@ import type { PeerTable } from "../adapters/couch/peers.js";
 import type { NodeApp, NodeDeps } from "../http/node.js";
 import type { Existence } from "./existence.js";
 import type { Placer } from "./place.js";
-import type { StorePool } from "./stores.js";
+import type { StorePool } from "../client/pool.js";
 
 export type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 

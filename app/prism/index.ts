@@ -1,6 +1,7 @@
 import { PeerTable } from "../adapters/couch/peers.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp } from "../http/node.js";
+import { Copies } from "../jobs/copies.js";
 import { joinCluster } from "../jobs/membership.js";
 import type { BuildRole } from "../node.js";
 import type { PrismContext } from "./context.js";
@@ -16,7 +17,7 @@ import { sessionGuard, userRoutes } from "./routes/user.js";
 import { Purchases } from "./purchases.js";
 import { Sessions } from "./sessions.js";
 import { retrieveRoutes, uploadRoutes } from "./routes/upload.js";
-import { StorePool } from "./stores.js";
+import { StorePool } from "../client/pool.js";
 
 export const build: BuildRole = async (deps) => {
   const { config, couch, redis, log } = deps;
@@ -24,7 +25,7 @@ export const build: BuildRole = async (deps) => {
   const peers = new PeerTable(couch, config.heartbeat.peerRefresh, log);
   const existence = new Existence(couch, peers, redis, config.redis.prefix, config.existsCacheLife, log);
   const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs);
-  const placer = new Placer(pool, existence, config.replicas, log);
+  const placer = new Placer(pool, new Copies(couch, pool), existence, config.replicas, log);
   const retriever = new Retriever(config.retrieve);
   const privateAuth = await useBasicAuth(app, config.auth.prism);
   const sessions = new Sessions(couch, redis, config.redis.prefix, config.session.life);

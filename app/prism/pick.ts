@@ -1,7 +1,7 @@
 import { InvalidFileName } from "../errors.js";
 import type { InventoryDoc } from "../core/inventory.js";
 import type { Peer } from "../core/peer.js";
-import type { StorePool } from "./stores.js";
+import type { StorePool } from "../client/pool.js";
 
 export interface LiveCopy {
   copy: InventoryDoc;

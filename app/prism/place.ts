@@ -8,7 +8,8 @@ import { NoPlacement } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Existence } from "./existence.js";
 import { type Branch, fanOut } from "./fanout.js";
-import { holderOf, type StorePool } from "./stores.js";
+import type { StorePool } from "../client/pool.js";
+import type { Copies } from "../jobs/copies.js";
 import type { StageReply } from "../store/schemas.js";
 
 // The write path. Bytes stream from the client straight to `replicas` stores
@@ -40,6 +41,7 @@ interface Stage extends Branch {
 export class Placer {
   constructor(
     private readonly pool: StorePool,
+    private readonly copies: Copies,
     private readonly existence: Existence,
     private readonly replicas: number,
     private readonly log: Logger,
@@ -124,8 +126,9 @@ export class Placer {
       all.filter((s) => !chosen.includes(s)),
       id,
     );
-    if (committed.length < needed) {
-      await this.topUp(file, needed - committed.length, [...holders, ...committed], committed);
+    // A store lost on the way is replaced by a store-to-store copy from one that landed.
+    if (committed.length < needed && committed.length + holders.length > 0) {
+      await this.copies.add(hash, needed - committed.length);
     }
     this.existence.invalidate(hash);
     const after = await this.existence.liveCopies(hash);
@@ -136,26 +139,6 @@ export class Placer {
     }
     const copies = after.map((c) => `${c.copy.prism}:${c.copy.store}`);
     return { hash, hashType, ext, size, copies, added: made.length, addedTo: made.map((p) => p.name) };
-  }
-
-  /** Store-to-store copies onto the next best stores, from any copy that landed. */
-  private async topUp(file: string, missing: number, have: Peer[], sources: Peer[]): Promise<void> {
-    const from = sources[0] ?? have[0];
-    if (!from) return;
-    const ranked = rankStores(this.pool.candidates(), missing, have.map(holderOf));
-    for (const target of ranked) {
-      if (missing === 0) break;
-      const peer = this.pool.peer(target.name)!;
-      const release = this.pool.begin(target.name);
-      try {
-        await this.pool.client(from).send(file, `${peer.prism}:${peer.name}`);
-        missing--;
-      } catch (err) {
-        this.log.warn({ from: from.name, to: peer.name, err: (err as Error).message }, "upload: top-up failed");
-      } finally {
-        release();
-      }
-    }
   }
 
   /** Removes the copies an upload made, when the request around it fails after the fact. */

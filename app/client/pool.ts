@@ -1,5 +1,5 @@
 import type { PeerTable } from "../adapters/couch/peers.js";
-import { StoreClient } from "../client/store.js";
+import { StoreClient } from "./store.js";
 import type { Candidate, Holder } from "../core/placement.js";
 import type { Peer } from "../core/peer.js";
 import type { Credentials } from "../topology/env.js";

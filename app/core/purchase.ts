@@ -1,0 +1,84 @@
+// Purchase records in Redis: `<prefix>:purchase:<token>`, a HASH of string fields
+// in OOSE 2.2-final's shape (hash, ext, referrer comma-joined, life,
+// expirationDate in ms, token), so records a 2.2 cluster wrote stay readable.
+// The key lives until expirationDate + afterlife; delivery refuses it once
+// expirationDate has passed. Pure helpers: no I/O.
+
+export interface Purchase {
+  token: string;
+  hash: string;
+  /** File extension without the dot. */
+  ext: string;
+  /** Allowed referrers; empty means any. */
+  referrer: string[];
+  /** Lifetime in ms the purchase was created with. */
+  life: number;
+  /** When delivery stops (ms since epoch). */
+  expirationDate: number;
+}
+
+export type PurchaseHash = Record<keyof Purchase, string>;
+
+export const purchaseKey = (prefix: string, token: string) => `${prefix}:purchase:${token}`;
+
+/** Every Redis key pattern a purchase lives under (for SCAN). */
+export const purchaseKeyPattern = (prefix: string) => `${prefix}:purchase:*`;
+
+export function toRedisHash(p: Purchase): PurchaseHash {
+  return {
+    hash: p.hash,
+    ext: p.ext,
+    referrer: p.referrer.join(","),
+    life: String(Math.trunc(p.life)),
+    expirationDate: String(Math.trunc(p.expirationDate)),
+    token: p.token,
+  };
+}
+
+/** A timestamp as OOSE stored it: ms as a number or numeric string, or a date string. */
+export function parseTimestamp(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? Math.trunc(value) : undefined;
+  if (typeof value !== "string" || value.trim() === "") return undefined;
+  if (/^\s*-?\d+(\.\d+)?\s*$/.test(value)) return Math.trunc(Number(value));
+  const parsed = Date.parse(value);
+  return Number.isNaN(parsed) ? undefined : parsed;
+}
+
+/** Referrers as OOSE stored them: an array (≤2.2.0-tag) or a comma-joined string (2.2-final+). */
+export function parseReferrer(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : [];
+  return list
+    .filter((r): r is string => typeof r === "string")
+    .map((r) => r.trim())
+    .filter((r) => r !== "");
+}
+
+/**
+ * Reads a purchase HASH (HGETALL's answer). Undefined when the hash is empty or
+ * lacks what delivery needs (hash, expirationDate). `token` fills in a missing
+ * token field from the key.
+ */
+export function fromRedisHash(fields: Record<string, string> | null | undefined, token?: string): Purchase | undefined {
+  if (!fields) return undefined;
+  const hash = fields.hash?.trim();
+  const expirationDate = parseTimestamp(fields.expirationDate);
+  const tok = fields.token || token;
+  if (!hash || expirationDate === undefined || !tok) return undefined;
+  const life = parseTimestamp(fields.life);
+  return {
+    token: tok,
+    hash,
+    ext: (fields.ext ?? "").replace(/^\./, ""),
+    referrer: parseReferrer(fields.referrer),
+    life: life ?? 0,
+    expirationDate,
+  };
+}
+
+/** Remaining Redis lifetime: until expirationDate + afterlife. Zero or less means the record is gone. */
+export function ttlMs(expirationDate: number, afterlife: number, now: number): number {
+  return Math.floor(expirationDate + afterlife - now);
+}
+
+/** Delivery is refused once the expiration date has passed (the record may still exist in its afterlife). */
+export const isExpired = (p: Pick<Purchase, "expirationDate">, now: number) => p.expirationDate <= now;

@@ -1,0 +1,102 @@
+import { copiesOf } from "../adapters/couch/inventory.js";
+import type { Couch } from "../adapters/couch/index.js";
+import { holderOf, type StorePool } from "../client/pool.js";
+import type { InventoryDoc } from "../core/inventory.js";
+import { isLive, type Peer } from "../core/peer.js";
+import { type Holder, rankStores } from "../core/placement.js";
+
+// Adding and removing copies of one file, shared by the repair job, clonetool
+// and hot-content scaling. New copies go where placement would put them
+// (failure domains, then space and load); removals take the copies whose
+// domains are most crowded. Stores announce every change, so caches follow.
+
+export interface Transfer {
+  from: string;
+  to: string;
+  bytes: number;
+  ms: number;
+}
+
+export interface LiveHolder {
+  copy: InventoryDoc;
+  peer: Peer;
+}
+
+export class Copies {
+  constructor(
+    private readonly couch: Couch,
+    private readonly pool: StorePool,
+    private readonly transferTimeoutMs = 600_000,
+  ) {}
+
+  /** Every inventory copy of `hash`, and which of them sit on live stores. */
+  async holders(hash: string): Promise<{ all: InventoryDoc[]; live: LiveHolder[] }> {
+    const all = await copiesOf(this.couch, hash);
+    const live = all.flatMap((copy) => {
+      const peer = this.pool.peer(copy.store);
+      return peer && isLive(peer) ? [{ copy, peer }] : [];
+    });
+    return { all, live };
+  }
+
+  /** Copies `hash` onto `count` more stores; resolves with the transfers that succeeded. */
+  async add(hash: string, count: number, opts: { onto?: string; exclude?: Set<string> } = {}): Promise<Transfer[]> {
+    const { all, live } = await this.holders(hash);
+    if (live.length === 0 || count <= 0) return [];
+    const held: Holder[] = all.flatMap((c) => {
+      const p = this.pool.peer(c.store);
+      return p ? [holderOf(p)] : [];
+    });
+    const targets = opts.onto
+      ? this.pool.candidates().filter((c) => c.name === opts.onto)
+      : rankStores(
+          this.pool.candidates().filter((c) => !opts.exclude?.has(c.name)),
+          count,
+          held,
+        );
+    const done: Transfer[] = [];
+    for (const target of targets) {
+      if (done.length >= count) break;
+      const peer = this.pool.peer(target.name)!;
+      const source = [...live].sort((a, b) => this.pool.load(a.peer.name) - this.pool.load(b.peer.name))[0]!;
+      const release = [this.pool.begin(source.peer.name), this.pool.begin(peer.name)];
+      const started = performance.now();
+      try {
+        await this.pool
+          .client(source.peer)
+          .send(`${hash}.${source.copy.mimeExtension}`, `${peer.prism}:${peer.name}`, this.transferTimeoutMs);
+        done.push({ from: source.peer.name, to: peer.name, bytes: source.copy.size, ms: performance.now() - started });
+      } catch {
+        // Try the next candidate; the caller sees fewer transfers than asked for.
+      } finally {
+        for (const r of release) r();
+      }
+    }
+    return done;
+  }
+
+  /** Removes `count` copies, never from `protectedStores`, crowded domains first. Returns the stores emptied. */
+  async drop(hash: string, count: number, protectedStores: Set<string> = new Set(), only?: string): Promise<string[]> {
+    const { live } = await this.holders(hash);
+    const removable = live.filter((h) => !protectedStores.has(h.peer.name) && (!only || h.peer.name === only));
+    // The copy to keep longest is the one rankStores would have placed first.
+    const keepOrder = rankStores(
+      live.map((h) => ({ ...holderOf(h.peer), free: h.peer.capacity?.free, load: 0 })),
+      live.length,
+      [],
+      () => 0.5,
+    ).map((c) => c.name);
+    removable.sort((a, b) => keepOrder.indexOf(b.peer.name) - keepOrder.indexOf(a.peer.name));
+    const dropped: string[] = [];
+    for (const h of removable) {
+      if (dropped.length >= count) break;
+      try {
+        await this.pool.client(h.peer).remove(hash);
+        dropped.push(h.peer.name);
+      } catch {
+        // A failed verify already removed a corrupt copy; anything else leaves it for the next run.
+      }
+    }
+    return dropped;
+  }
+}
