@@ -9,8 +9,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const PROGRAMS = ["redis-server", "redis-sentinel", "nginx"];
-const APT_PACKAGES = ["redis-server", "redis-sentinel", "nginx"];
+// Benchmarks also drive load with wrk.
+const BENCH = process.argv.includes("--bench");
+const PROGRAMS = ["redis-server", "redis-sentinel", "nginx", ...(BENCH ? ["wrk"] : [])];
+const APT_PACKAGES = ["redis-server", "redis-sentinel", "nginx", ...(BENCH ? ["wrk"] : [])];
 // Debian keeps nginx in /usr/sbin, which a normal user's PATH often lacks; the cluster looks there too.
 const SEARCH = [...(process.env.PATH ?? "").split(path.delimiter).filter(Boolean), "/usr/sbin", "/sbin"];
 

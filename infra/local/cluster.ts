@@ -1,14 +1,16 @@
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig } from "../../app/config.js";
 import { type Credentials, type Endpoint, nodeEnv } from "../../app/topology/env.js";
 import { type ClusterNode, type ClusterSpec, checkSpec, nodesOf } from "../../app/topology/model.js";
 import { renderFrontNginx } from "../../nginx/front.js";
-import { renderStoreNginx } from "../../nginx/store.js";
+import { renderStoreNginx, type StoreNginxOptions } from "../../nginx/store.js";
 import { HOST, localAddressing, neededPorts } from "./addressing.js";
 import { bootstrapCouch } from "./bootstrap.js";
-import { httpOk, type Proc, portFree, startProc, waitFor } from "./proc.js";
+import { Agent, request } from "undici";
+import { ensureClusterPki, pkiPaths } from "./pki.js";
+import { type Proc, portFree, startProc, waitFor } from "./proc.js";
 import { loadOrCreateSecrets } from "./secrets.js";
 import { startCouch, startNginx, startRedisHa, tsxArgs } from "./services.js";
 
@@ -31,13 +33,22 @@ export interface StartOptions {
   /** Keep the stand-in's data under <dataDir>/couchdb (default true). */
   persist?: boolean;
   extraEnv?: (node: ClusterNode) => Record<string, string>;
+  /** Plain HTTP on the node APIs and the front nginx (default: HTTPS with the cluster CA). */
+  http?: boolean;
+  /** Where the CA and node certificates live (default <dataDir>/tls); created on first start, then reused. */
+  tlsDir?: string;
+  /** Store nginx request and bandwidth limits (benchmarks lift them). */
+  storeRate?: StoreNginxOptions["rate"];
 }
 
 /** The cluster.json shape. */
 export interface ClusterInfo {
+  /** Every URL carries its scheme: https for the node APIs and the front, unless started with --http. */
   prisms: { name: string; url: string }[];
   stores: { name: string; prism: string; zone: string; url: string; public: string }[];
   front: string | null;
+  /** The cluster CA's certificate (PEM file) that node certificates are checked against; null over HTTP. */
+  ca: string | null;
   couchdb: string;
   redis: { sentinels: Endpoint[]; name: string };
   admin: Credentials;
@@ -90,7 +101,8 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
   const problems = checkSpec(o.spec);
   if (problems.length > 0) throw new Error(`bad cluster spec:\n  ${problems.join("\n  ")}`);
   const externalCouch = o.couchdbUrl || process.env.COUCHDB_URL || undefined;
-  const at = localAddressing(o.spec, o.basePort, o.dataDir, externalCouch);
+  const tlsFiles = o.http ? undefined : pkiPaths(path.resolve(o.tlsDir ?? path.join(o.dataDir, "tls")));
+  const at = localAddressing(o.spec, o.basePort, o.dataDir, externalCouch, tlsFiles);
   const { ports } = at;
 
   const needed = neededPorts(o.spec, ports, !externalCouch);
@@ -103,6 +115,16 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
   if (o.fresh) wipe(o.dataDir);
   mkdirSync(o.dataDir, { recursive: true });
   const secrets = loadOrCreateSecrets(o.dataDir);
+  // The CA and a certificate per node (and the front nginx) on first start; kept afterwards.
+  const pki = tlsFiles && (await ensureClusterPki(tlsFiles.dir, [...nodesOf(o.spec).map((n) => n.name), "nginx-front"]));
+  const caPem = pki && readFileSync(pki.ca, "utf8");
+  // Health checks reach the nodes as their peers do: verified against the cluster CA.
+  const checks = new Agent({ connect: caPem ? { ca: caPem } : {} });
+  const apiOk = async (url: string) => {
+    const res = await request(url, { dispatcher: checks, signal: AbortSignal.timeout(1000) });
+    await res.body.dump();
+    return res.statusCode >= 200 && res.statusCode < 300;
+  };
   const env: Record<string, Record<string, string>> = {};
   for (const node of nodesOf(o.spec)) {
     env[node.name] = nodeEnv(o.spec, node, at, secrets, o.extraEnv?.(node) ?? {});
@@ -134,7 +156,7 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
   const nodes = new Map(nodesOf(o.spec).map((n) => [n.name, n]));
   const isReady = (name: string) => async () => {
     const node = nodes.get(name);
-    if (node) return httpOk(`${at.api(node).advertiseUrl}/healthz`);
+    if (node) return apiOk(`${at.api(node).advertiseUrl}/healthz`);
     return !(await portFree(servicePort.get(name)!, HOST));
   };
 
@@ -143,6 +165,7 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
     stopped ??= (async () => {
       for (const group of [...groups].reverse())
         await Promise.all(group.map((name) => procs[name]?.stop().catch(() => undefined)));
+      await checks.close();
     })();
     return stopped;
   };
@@ -171,11 +194,14 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
         contentRoot,
         signingKey: config.signingKey,
         denyStaticTypes: config.denyStaticTypes,
+        rate: o.storeRate,
       }),
       logDir: o.logDir,
       readyUrl: `${at.publicUrl(s)}/`,
     });
   };
+  // The front terminates TLS with its own certificate and verifies the prisms against the CA.
+  const frontUrl = `${pki ? "https" : "http"}://${HOST}:${ports.front}`;
   const frontNginx = () =>
     startNginx({
       name: "nginx-front",
@@ -183,9 +209,12 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
       conf: renderFrontNginx({
         listen: { host: HOST, port: ports.front },
         prisms: [...nodes.values()].filter((n) => n.role === "prism").map((n) => at.api(n).listen),
+        tls: pki && { cert: pki.cert("nginx-front"), key: pki.key("nginx-front") },
+        upstreamTls: pki && { ca: pki.ca, name: "localhost" },
       }),
       logDir: o.logDir,
-      readyUrl: `http://${HOST}:${ports.front}/nginx_status`,
+      readyUrl: `${frontUrl}/nginx_status`,
+      ca: caPem,
     });
 
   try {
@@ -236,7 +265,8 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
       url: at.api(nodes.get(s.name)!).advertiseUrl,
       public: at.publicUrl(nodes.get(s.name)!)!,
     })),
-    front: o.spec.front ? `http://${HOST}:${ports.front}` : null,
+    front: o.spec.front ? frontUrl : null,
+    ca: pki?.ca ?? null,
     couchdb: at.couchdbUrl,
     redis: { sentinels: at.redis.sentinels ?? [], name: o.spec.redis.name },
     admin: secrets.admin,

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { type InventoryDoc, INVENTORY_CHANNEL, hashRange, inventoryKey } from "../../core/inventory.js";
-import { type Couch, couch, getOrUndefined, isNotFound, upsert } from "./index.js";
+import { type Couch, couch, getOrUndefined, isConflict, isNotFound, upsert } from "./index.js";
 
 export async function copiesOf(db: Couch, hash: string): Promise<InventoryDoc[]> {
   const res = await couch(`inventory ${hash}`, () =>
@@ -17,10 +17,16 @@ export async function copiesOfMany(db: Couch, hashes: string[]): Promise<Map<str
 }
 
 export async function putCopy(db: Couch, doc: InventoryDoc): Promise<void> {
-  await upsert<InventoryDoc>(db.db<InventoryDoc>("inventory"), inventoryKey(doc.hash, doc.prism, doc.store), (cur) => ({
-    ...doc,
-    createdAt: cur?.createdAt ?? doc.createdAt,
-  }));
+  const inv = db.db<InventoryDoc>("inventory");
+  const id = inventoryKey(doc.hash, doc.prism, doc.store);
+  // New copies are the common case: one blind insert, and read-modify-write only if the doc exists.
+  try {
+    await couch(`put ${id}`, () => inv.insert({ ...doc, _id: id }));
+    return;
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+  }
+  await upsert<InventoryDoc>(inv, id, (cur) => ({ ...doc, createdAt: cur?.createdAt ?? doc.createdAt }));
 }
 
 export async function getCopy(db: Couch, hash: string, prism: string, store: string) {

@@ -166,12 +166,15 @@ export class BlobStore {
       const ext = extOf(name, loc.base);
       if (ext && ext !== id.ext) await rm(path.join(loc.dir, name), { force: true });
     }
-    // The file's own entry, then every directory this commit created.
+    // The file's own entry, then every directory this commit created. Issued together, so the
+    // filesystem folds them into one journal commit instead of one round per level.
     const stop = firstCreated ? path.dirname(firstCreated) : loc.dir;
+    const dirs: string[] = [];
     for (let dir = loc.dir; ; dir = path.dirname(dir)) {
-      await fsyncDir(dir);
+      dirs.push(dir);
       if (dir === stop || dir === this.contentRoot) break;
     }
+    await Promise.all(dirs.map(fsyncDir));
     const found = await this.find(id.hash);
     if (!found) throw new Internal("Committed file vanished");
     return found;
