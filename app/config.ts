@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { type Static, Type as T } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { HASH_TYPE_NAMES } from "./core/hash.js";
+import { tlsProblems } from "./tls.js";
 
 // One schema → validation + types. Values come from an optional JSON file
 // (OOSE_CONFIG) and OOSE_* environment variables; `__` nests, e.g.
@@ -56,6 +57,8 @@ export const ConfigSchema = T.Object({
       /** Replicas that must hold a purchase before it is acknowledged (Redis WAIT); 0 for a lone Redis. */
       waitReplicas: T.Integer({ minimum: 0, default: 1 }),
       waitTimeoutMs: Ms(1000),
+      /** A prism's in-memory copy of a purchase lives this long; removals and updates are announced. */
+      cacheLife: Ms(5000),
     },
     { default: {} },
   ),
@@ -78,6 +81,23 @@ export const ConfigSchema = T.Object({
     },
     { default: {} },
   ),
+  /** Prism: re-replication of content held by stores down longer than heartbeat.repairAfter. */
+  repair: T.Object(
+    {
+      enabled: T.Boolean({ default: true }),
+      /** How often a prism looks for stores to repair (one prism at a time runs it). */
+      interval: Ms(60_000),
+      /** Copies made at once. */
+      concurrency: T.Integer({ minimum: 1, default: 4 }),
+      /** Bytes per second the repair may copy, summed over its transfers; 0 for no cap. */
+      bandwidth: T.Integer({ minimum: 0, default: 50 * 1024 ** 2 }),
+      /** The runner's lock in Redis lives this long unless renewed. */
+      lease: Ms(30_000),
+      /** Inventory docs read per CouchDB request. */
+      pageSize: T.Integer({ minimum: 1, default: 500 }),
+    },
+    { default: {} },
+  ),
   existsCacheLife: Ms(30_000),
   denyStaticTypes: T.Array(T.String(), {
     default: "aac ape asf avi dv flac flv m2v m3a m4v mkv mp2 mp3 mp4 mov moov mpeg mpg ogg ogm ts webm wmv".split(" "),
@@ -94,6 +114,8 @@ export const ConfigSchema = T.Object({
       requestTimeoutMs: Ms(30_000),
       /** Store: a staged upload nobody commits or aborts is dropped after this long. */
       stageLife: Ms(900_000),
+      /** Prism: how long a store may take to answer a download before the next holder is tried. */
+      failoverTimeoutMs: Ms(5000),
     },
     { default: {} },
   ),
@@ -109,6 +131,10 @@ export const ConfigSchema = T.Object({
   auth: T.Object({ prism: Credentials, store: Credentials }),
   /** Key that signs delivery URLs; the store's nginx checks them with secure_link. */
   signingKey: T.String({ minLength: 16 }),
+  /**
+   * HTTPS on the API port: OOSE's single `pem` (key + certificate) or a `cert` + `key` pair.
+   * `ca` is the cluster CA: calls to other nodes trust it alone (unset: the system's CAs).
+   */
   tls: T.Optional(
     T.Object({
       pem: T.Optional(T.String()),
@@ -180,6 +206,8 @@ export function parseConfig(raw: Record<string, unknown>): Config {
   const config = value as Config;
   if (config.role === "store" && !config.prism) throw new ConfigError(["prism: a store needs its parent prism"]);
   if (!config.redis.url && !config.redis.sentinels) throw new ConfigError(["redis: set either url or sentinels"]);
+  const tls = tlsProblems(config.tls, config.advertiseUrl);
+  if (tls.length > 0) throw new ConfigError(tls);
   // OOSE's ports: 5971 for prisms, 5972 for stores.
   const port = config.listen.port ?? (config.role === "prism" ? 5971 : 5972);
   return { ...config, prism: config.prism ?? config.name, listen: { ...config.listen, port } };

@@ -1,67 +1,75 @@
-import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import { copiesOf } from "../adapters/couch/inventory.js";
 import type { Couch } from "../adapters/couch/index.js";
 import type { PeerTable } from "../adapters/couch/peers.js";
+import type { Channels } from "../adapters/redis/channels.js";
 import { type ExistenceRecord, existenceRecord } from "../core/existence.js";
 import { INVENTORY_CHANNEL, type InventoryDoc } from "../core/inventory.js";
 import { isLive } from "../core/peer.js";
 import { AppError } from "../errors.js";
-import type { Logger } from "../log.js";
 
 /**
  * Existence with a short-lived in-process cache of each hash's copies. Stores
  * announce every put/remove on Redis and the entry is dropped at once, so a
  * fresh upload is never "not found". Availability is applied on every read from
  * the peer table, so a dead store drops out of the map without waiting for the cache.
- * Negatives are not cached. When CouchDB is down, an expired entry still answers.
+ * Negatives are not cached. An expired entry answers at once while one request
+ * refreshes it, so a slow or unreachable CouchDB never holds up a delivery of
+ * known content; without an entry, an unreachable CouchDB is a 503.
  */
 export class Existence {
   private readonly cache: LRUCache<string, InventoryDoc[]>;
-  private sub?: Redis;
+  private readonly refreshing = new Map<string, Promise<InventoryDoc[]>>();
 
   constructor(
     private readonly couch: Couch,
     private readonly peers: PeerTable,
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    channels: Channels,
+    prefix: string,
     life: number,
-    private readonly log: Logger,
   ) {
     this.cache = new LRUCache({ max: 200_000, ttl: Math.max(life, 1), noDeleteOnStaleGet: true });
-  }
-
-  async start(): Promise<void> {
-    this.sub = this.redis.duplicate();
-    this.sub.on("error", () => undefined);
-    this.sub.on("message", (_channel: string, hash: string) => this.invalidate(hash));
-    // Reconnects resubscribe by themselves (ioredis autoResubscribe); a missed message only costs a TTL.
-    await this.sub.subscribe(INVENTORY_CHANNEL(this.prefix)).catch((err) => {
-      this.log.warn({ err: err.message }, "existence: inventory channel not subscribed; relying on TTL");
-    });
-  }
-
-  stop(): void {
-    this.sub?.disconnect();
+    channels.on(INVENTORY_CHANNEL(prefix), (hash) => this.invalidate(hash));
   }
 
   invalidate(hash: string): void {
     this.cache.delete(hash);
+    // A read already on its way may predate the change: its answer is not cached.
+    this.refreshing.delete(hash);
   }
 
   async copies(hash: string): Promise<InventoryDoc[]> {
     const fresh = this.cache.get(hash);
     if (fresh) return fresh;
-    try {
-      const copies = await copiesOf(this.couch, hash);
-      if (copies.length > 0) this.cache.set(hash, copies);
-      else this.cache.delete(hash);
-      return copies;
-    } catch (err) {
-      const stale = this.cache.get(hash, { allowStale: true });
-      if (stale && err instanceof AppError && err.status === 503) return stale;
-      throw err;
+    const stale = this.cache.get(hash, { allowStale: true });
+    if (stale) {
+      this.load(hash).catch(() => undefined);
+      return stale;
     }
+    return this.load(hash);
+  }
+
+  /** One CouchDB read per hash at a time, however many requests wait for it. */
+  private load(hash: string): Promise<InventoryDoc[]> {
+    const known = this.refreshing.get(hash);
+    if (known) return known;
+    const pending: Promise<InventoryDoc[]> = copiesOf(this.couch, hash)
+      .then((copies) => {
+        if (this.refreshing.get(hash) !== pending) return copies;
+        if (copies.length > 0) this.cache.set(hash, copies);
+        else this.cache.delete(hash);
+        return copies;
+      })
+      .catch((err) => {
+        const stale = this.cache.get(hash, { allowStale: true });
+        if (stale && err instanceof AppError && err.status === 503) return stale;
+        throw err;
+      })
+      .finally(() => {
+        if (this.refreshing.get(hash) === pending) this.refreshing.delete(hash);
+      });
+    this.refreshing.set(hash, pending);
+    return pending;
   }
 
   liveStore = (name: string): boolean => {

@@ -5,6 +5,7 @@ import { Copies } from "../jobs/copies.js";
 import { joinCluster } from "../jobs/membership.js";
 import type { BuildRole } from "../node.js";
 import type { PrismContext } from "./context.js";
+import { Channels } from "../adapters/redis/channels.js";
 import { Existence } from "./existence.js";
 import { Placer } from "./place.js";
 import { Retriever } from "./retrieve.js";
@@ -23,13 +24,14 @@ export const build: BuildRole = async (deps) => {
   const { config, couch, redis, log } = deps;
   const app = createNodeApp(deps);
   const peers = new PeerTable(couch, config.heartbeat.peerRefresh, log);
-  const existence = new Existence(couch, peers, redis, config.redis.prefix, config.existsCacheLife, log);
+  const channels = new Channels(redis, log);
+  const existence = new Existence(couch, peers, channels, config.redis.prefix, config.existsCacheLife);
   const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs);
   const placer = new Placer(pool, new Copies(couch, pool), existence, config.replicas, log);
   const retriever = new Retriever(config.retrieve);
   const privateAuth = await useBasicAuth(app, config.auth.prism);
   const sessions = new Sessions(couch, redis, config.redis.prefix, config.session.life);
-  const purchases = new Purchases(redis, { prefix: config.redis.prefix, ...config.purchase });
+  const purchases = new Purchases(redis, { prefix: config.redis.prefix, ...config.purchase }, channels);
   const session = sessionGuard(sessions, privateAuth);
   const ctx: PrismContext = { ...deps, app, peers, existence, pool, placer, privateAuth, session };
 
@@ -46,12 +48,12 @@ export const build: BuildRole = async (deps) => {
   return {
     app,
     async start() {
-      await existence.start();
+      await channels.start();
       leave = await joinCluster(deps, peers);
     },
     async stop() {
       await leave?.();
-      existence.stop();
+      channels.stop();
       await retriever.close();
     },
   };

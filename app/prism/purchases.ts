@@ -1,5 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { Redis } from "ioredis";
+import { LRUCache } from "lru-cache";
+import type { Channels } from "../adapters/redis/channels.js";
 import { redisCall } from "../adapters/redis/index.js";
 import { fromRedisHash, type Purchase, purchaseKey, toRedisHash, ttlMs } from "../core/purchase.js";
 import { BackendUnavailable, InvalidToken, PurchaseNotFound } from "../errors.js";
@@ -28,21 +30,42 @@ export interface PurchaseSettings {
   afterlife: number;
   waitReplicas: number;
   waitTimeoutMs: number;
+  /** How long a prism may answer from its own copy of a purchase; changes are announced at once. */
+  cacheLife: number;
 }
 
+export const PURCHASE_CHANNEL = (prefix: string) => `${prefix}:purchase:changed`;
+
 export class Purchases {
+  private readonly cache: LRUCache<string, Purchase>;
+
   constructor(
     private readonly redis: Redis,
     private readonly s: PurchaseSettings,
-  ) {}
+    channels: Channels,
+  ) {
+    this.cache = new LRUCache({ max: 500_000, ttl: Math.max(s.cacheLife, 1) });
+    channels.on(PURCHASE_CHANNEL(s.prefix), (token) => this.cache.delete(token));
+  }
 
   private key(token: string) {
     return purchaseKey(this.s.prefix, token);
   }
 
+  /** The purchase as delivery sees it: from this prism's short-lived copy, else one Redis read. */
   async get(token: string): Promise<Purchase | undefined> {
+    const cached = this.cache.get(token);
+    if (cached) return cached;
     const fields = await redisCall("purchase get", () => this.redis.hgetall(this.key(token)));
-    return fromRedisHash(fields, token);
+    const found = fromRedisHash(fields, token);
+    // Absence is not cached: a purchase made a moment ago on another prism must deliver here at once.
+    if (found) this.cache.set(token, found);
+    return found;
+  }
+
+  private async announce(token: string): Promise<void> {
+    this.cache.delete(token);
+    await this.redis.publish(PURCHASE_CHANNEL(this.s.prefix), token).catch(() => undefined);
   }
 
   async find(token: string): Promise<Purchase> {
@@ -66,6 +89,7 @@ export class Purchases {
         throw new BackendUnavailable(`Purchase not replicated (${acked}/${this.s.waitReplicas} replicas)`);
       }
     }
+    await this.announce(p.token);
   }
 
   async create(input: Omit<Purchase, "token" | "expirationDate">, now = Date.now()): Promise<Purchase> {
@@ -82,6 +106,8 @@ export class Purchases {
   }
 
   async remove(token: string): Promise<number> {
-    return redisCall("purchase remove", () => this.redis.del(this.key(checkToken(token))));
+    const count = await redisCall("purchase remove", () => this.redis.del(this.key(checkToken(token))));
+    await this.announce(token);
+    return count;
   }
 }
