@@ -5,6 +5,7 @@ import type { Redis } from "ioredis";
 import type { Couch } from "../adapters/couch/index.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
+import { serverTls } from "../tls.js";
 import { VERSION } from "../version.js";
 import { installErrorHandling } from "./errors.js";
 import { Counters } from "./stats.js";
@@ -39,7 +40,7 @@ async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; ms: 
 
 export function createNodeApp(deps: NodeDeps, opts: { bodyLimit?: number } = {}): NodeApp {
   const { config, couch, redis, log } = deps;
-  const app = Fastify({
+  const options = {
     loggerInstance: log,
     disableRequestLogging: true,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
@@ -50,16 +51,29 @@ export function createNodeApp(deps: NodeDeps, opts: { bodyLimit?: number } = {})
     maxParamLength: 1024,
     // Scalars only: fastify's default ("array") turns a one-element array into a string, so bulk lookups broke.
     ajv: { customOptions: { coerceTypes: true } },
-  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as NodeApp;
+  };
+  // HTTPS when the node has a certificate (config.tls), as OOSE's nodes had; the routes are the same.
+  const https = serverTls(config.tls);
+  const base = (https ? Fastify({ ...options, https }) : Fastify(options)) as unknown as FastifyInstance;
+  const app = base.withTypeProvider<TypeBoxTypeProvider>() as unknown as NodeApp;
   installErrorHandling(app);
 
   const counters = new Counters(redis, `${config.redis.prefix}:counter:${config.role}:${config.name}`, log);
   app.decorate("counters", counters);
+  // Counter names per route, built once rather than on every response.
+  const routeCounters = new Map<string, string>();
   app.addHook("onResponse", async (req, reply) => {
     counters.inc(`stat:${config.role}:requests`);
     if (reply.statusCode >= 400) counters.inc(`error:${config.role}:status${reply.statusCode}`);
     const route = req.routeOptions.url;
-    if (route && route !== "/ping") counters.inc(`stat:${config.role}:route:${req.method}${route.replaceAll(":", "=")}`);
+    if (!route || route === "/ping") return;
+    const key = req.method + route;
+    let name = routeCounters.get(key);
+    if (!name) {
+      name = `stat:${config.role}:route:${req.method}${route.replaceAll(":", "=")}`;
+      routeCounters.set(key, name);
+    }
+    counters.inc(name);
   });
   app.addHook("onReady", async () => counters.start());
   app.addHook("onClose", async () => counters.stop());
