@@ -157,7 +157,7 @@ const camel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: stri
 
 // Only structured values are parsed here; Value.Convert turns "5000" into a number
 // where the schema wants one, so a password like "1e3" stays a string.
-function parseValue(raw: string): unknown {
+export function parseValue(raw: string): unknown {
   if (!/^\s*[[{]/.test(raw)) return raw;
   try {
     return JSON.parse(raw);
@@ -213,14 +213,16 @@ export function parseConfig(raw: Record<string, unknown>): Config {
   return { ...config, prism: config.prism ?? config.name, listen: { ...config.listen, port } };
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  let fromFile: Record<string, unknown> = {};
-  if (env.OOSE_CONFIG) {
-    try {
-      fromFile = JSON.parse(readFileSync(env.OOSE_CONFIG, "utf8"));
-    } catch (err) {
-      throw new ConfigError([`OOSE_CONFIG (${env.OOSE_CONFIG}): ${(err as Error).message}`]);
-    }
+/** The JSON file named by OOSE_CONFIG, or {} when none is set. */
+export function readConfigFile(env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  if (!env.OOSE_CONFIG) return {};
+  try {
+    return JSON.parse(readFileSync(env.OOSE_CONFIG, "utf8"));
+  } catch (err) {
+    throw new ConfigError([`OOSE_CONFIG (${env.OOSE_CONFIG}): ${(err as Error).message}`]);
   }
-  return parseConfig(merge(fromFile, envToObject(env)));
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfig(merge(readConfigFile(env), envToObject(env)));
 }

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type Static, type TSchema, Type as T } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { parseValue } from "../app/config.js";
 import { SIGNING_KEY_PATTERN } from "../app/core/signing.js";
 import { ClusterSpecSchema, checkSpec } from "../app/topology/model.js";
 import { VERSION } from "../app/version.js";
@@ -178,15 +179,6 @@ function checkPlacement(cfg: Omit<StackConfig, "tls">, parsed: Parsed): string[]
   return problems;
 }
 
-// Structured values arrive as JSON; scalars stay strings and Value.Convert types them.
-function parseValue(raw: string): unknown {
-  if (!/^\s*[[{]/.test(raw)) return raw;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return raw;
-  }
-}
 
 /** Reads every `<project>:*` key of the current stack and validates it. */
 export function readStackConfig(project = pulumi.getProject()): StackConfig {
