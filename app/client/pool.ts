@@ -1,4 +1,5 @@
 import type { PeerTable } from "../adapters/couch/peers.js";
+import { StoreHealth } from "./health.js";
 import { StoreClient } from "./store.js";
 import type { Candidate, Holder } from "../core/placement.js";
 import type { Peer } from "../core/peer.js";
@@ -6,7 +7,8 @@ import type { Credentials } from "../topology/env.js";
 
 // The prism's view of the stores: live peers from the table, a client per
 // store, and the transfers this prism has in flight to each (its share of
-// their load, which placement and reads balance on).
+// their load, which placement and reads balance on). Stores this prism has
+// just seen fail (see StoreHealth) are left out of placement and read last.
 
 export class StorePool {
   private readonly inflight = new Map<string, number>();
@@ -16,13 +18,14 @@ export class StorePool {
     private readonly peers: PeerTable,
     private readonly auth: Credentials,
     private readonly timeoutMs: number,
+    readonly health: StoreHealth = new StoreHealth(),
   ) {}
 
-  /** Live, writable stores as placement candidates. */
+  /** Live, writable stores as placement candidates; none this prism currently suspects. */
   candidates(): Candidate[] {
     return this.peers
       .liveStores()
-      .filter((p) => p.writable)
+      .filter((p) => p.writable && !this.health.isSuspect(p.name))
       .map((p) => ({ ...holderOf(p), free: p.capacity?.free, load: this.inflight.get(p.name) ?? 0 }));
   }
 

@@ -42,11 +42,16 @@ export class StoreClient extends HttpClient {
     });
   }
 
-  /** The bytes of a hash; `range` is inclusive, like HTTP's. The caller must consume or destroy `body`. */
-  async download(hash: string, range?: { start: number; end?: number }): Promise<Download> {
+  /**
+   * The bytes of a hash; `range` is inclusive, like HTTP's. The caller must consume or destroy `body`.
+   * `timeoutMs` bounds the wait for the answer and any stall of the body while it is being read
+   * (a reader that applies backpressure does not count), so a hung store can be failed over quickly.
+   */
+  async download(hash: string, range?: { start: number; end?: number }, timeoutMs?: number): Promise<Download> {
     const res = await this.call("POST", "/content/download", {
       json: { hash },
       headers: range ? { range: `bytes=${range.start}-${range.end ?? ""}` } : {},
+      timeoutMs,
     });
     const length = Number(res.headers["content-length"] ?? 0);
     const total = /\/(\d+)$/.exec(String(res.headers["content-range"] ?? ""))?.[1];

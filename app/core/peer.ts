@@ -17,6 +17,8 @@ export const PeerDocSchema = T.Object({
   writable: T.Boolean(),
   createdAt: T.String(),
   updatedAt: T.Optional(T.String()),
+  /** When the heartbeat (or a clean stop) marked the peer unavailable; gone once it is back. Repair waits on it. */
+  unavailableSince: T.Optional(T.String()),
   /** Stores: disk space, refreshed while running; placement prefers room. */
   capacity: T.Optional(T.Object({ free: T.Integer(), total: T.Integer(), at: T.String() })),
 });

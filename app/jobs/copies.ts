@@ -4,6 +4,7 @@ import { holderOf, type StorePool } from "../client/pool.js";
 import type { InventoryDoc } from "../core/inventory.js";
 import { isLive, type Peer } from "../core/peer.js";
 import { type Holder, rankStores } from "../core/placement.js";
+import { AppError, PeerUnavailable } from "../errors.js";
 
 // Adding and removing copies of one file, shared by the repair job, clonetool
 // and hot-content scaling. New copies go where placement would put them
@@ -54,22 +55,33 @@ export class Copies {
           count,
           held,
         );
+    const rank = (name: string) => (this.pool.health.isSuspect(name) ? 1e9 : 0) + this.pool.load(name);
     const done: Transfer[] = [];
     for (const target of targets) {
       if (done.length >= count) break;
       const peer = this.pool.peer(target.name)!;
-      const source = [...live].sort((a, b) => this.pool.load(a.peer.name) - this.pool.load(b.peer.name))[0]!;
-      const release = [this.pool.begin(source.peer.name), this.pool.begin(peer.name)];
-      const started = performance.now();
-      try {
-        await this.pool
-          .client(source.peer)
-          .send(`${hash}.${source.copy.mimeExtension}`, `${peer.prism}:${peer.name}`, this.transferTimeoutMs);
-        done.push({ from: source.peer.name, to: peer.name, bytes: source.copy.size, ms: performance.now() - started });
-      } catch {
-        // Try the next candidate; the caller sees fewer transfers than asked for.
-      } finally {
-        for (const r of release) r();
+      // Sources in order of preference; one that cannot be reached or holds a bad copy gives way to the next.
+      for (const source of [...live].sort((a, b) => rank(a.peer.name) - rank(b.peer.name))) {
+        const release = [this.pool.begin(source.peer.name), this.pool.begin(peer.name)];
+        const started = performance.now();
+        try {
+          await this.pool
+            .client(source.peer)
+            .send(`${hash}.${source.copy.mimeExtension}`, `${peer.prism}:${peer.name}`, this.transferTimeoutMs);
+          done.push({ from: source.peer.name, to: peer.name, bytes: source.copy.size, ms: performance.now() - started });
+          break;
+        } catch (err) {
+          if (!(err instanceof AppError) || err instanceof PeerUnavailable) {
+            this.pool.health.failed(source.peer.name);
+            continue;
+          }
+          if (err.code === "VERIFY_FAILED" || err.code === "CONTENT_NOT_FOUND") continue;
+          // The target failed (the source could not reach it, or it refused the bytes): try the next target.
+          if (err.code === "PEER_UNAVAILABLE") this.pool.health.failed(peer.name);
+          break;
+        } finally {
+          for (const r of release) r();
+        }
       }
     }
     return done;

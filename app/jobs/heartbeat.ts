@@ -7,9 +7,11 @@ import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 
 // The ping net: every node pings every active peer on a sliding interval.
-// After `retries` straight failures it votes the peer down; a majority of the
-// other active peers marks it unavailable, and any successful ping restores it
-// and clears the votes. Votes expire after voteLife and are pruned.
+// After `retries` straight failures it votes the peer down (and renews the
+// vote each round while the peer stays silent); a majority of the other
+// active, available peers marks it unavailable. A successful ping takes back
+// this node's own vote, and restores an unavailable peer, clearing every vote
+// against it. Votes expire after voteLife and are pruned.
 
 export interface HeartbeatDeps {
   couch: Couch;
@@ -20,10 +22,15 @@ export interface HeartbeatDeps {
   log: Logger;
   now?: () => number;
   random?: () => number;
+  /** Told of every ping's outcome, e.g. so request routing can avoid a silent peer before the vote. */
+  onPing?: (peer: Peer, ok: boolean) => void;
 }
 
 export class Heartbeat {
   private readonly failures = new Map<string, number>();
+  /** Peers this node holds a vote against. */
+  private readonly voted = new Set<string>();
+  private inRound?: Promise<void>;
   private readonly agent: Agent;
   private roundTimer?: NodeJS.Timeout;
   private pruneTimer?: NodeJS.Timeout;
@@ -48,10 +55,12 @@ export class Heartbeat {
     this.pruneTimer.unref();
   }
 
+  /** Waits for a round in progress: pings cut short by the shutdown must not turn into votes. */
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.roundTimer);
     clearInterval(this.pruneTimer);
+    await this.inRound?.catch(() => undefined);
     await this.agent.close();
   }
 
@@ -59,7 +68,9 @@ export class Heartbeat {
     if (!this.running) return;
     this.roundTimer = setTimeout(async () => {
       const started = this.now();
-      await this.round().catch((err) => this.d.log.warn({ err: err.message }, "heartbeat round failed"));
+      this.inRound = this.round().catch((err) => this.d.log.warn({ err: err.message }, "heartbeat round failed"));
+      await this.inRound;
+      this.inRound = undefined;
       const { frequency, jitter } = this.d.settings;
       this.schedule(Math.max(0, nextDelay(frequency, jitter, this.d.random) - (this.now() - started)));
     }, delay);
@@ -78,14 +89,18 @@ export class Heartbeat {
   }
 
   private async check(peer: Peer): Promise<void> {
-    if (await this.ping(peer)) {
+    const ok = await this.ping(peer);
+    if (!this.running) return;
+    this.d.onPing?.(peer, ok);
+    if (ok) {
       this.failures.set(peer.key, 0);
       if (!peer.available) await this.restore(peer);
+      else if (this.voted.has(peer.key)) await this.withdraw(peer);
       return;
     }
     const count = (this.failures.get(peer.key) ?? 0) + 1;
     this.failures.set(peer.key, count);
-    if (count > this.d.settings.retries) await this.voteDown(peer, `${count} failed pings`);
+    if (count >= Math.max(1, this.d.settings.retries)) await this.voteDown(peer, `${count} failed pings`);
   }
 
   async ping(peer: Peer): Promise<boolean> {
@@ -105,11 +120,19 @@ export class Heartbeat {
   private async voteDown(peer: Peer, reason: string): Promise<void> {
     const vote: Vote = { castee: peer.key, caster: this.d.self, castAt: this.now(), reason };
     await upsert<Vote>(this.votes, voteKey(peer.key, this.d.self), () => vote);
+    this.voted.add(peer.key);
     const res = await couch("votes", () => this.votes.list({ ...votesAgainst(peer.key), include_docs: true }));
     const votes = res.rows.flatMap((r) => (r.doc ? [r.doc as Vote] : []));
-    const voters = new Set(this.d.peers.all().filter((p) => p.active && p.key !== peer.key).map((p) => p.key));
+    // Voters: the active peers other than the castee that can vote at all (an unavailable one cannot).
+    const voters = new Set(
+      this.d.peers
+        .all()
+        .filter((p) => p.active && p.key !== peer.key && (p.available || p.key === this.d.self))
+        .map((p) => p.key),
+    );
+    voters.add(this.d.self);
     if (peer.available && isDown(votes, voters, this.now(), this.d.settings.voteLife)) {
-      this.d.log.warn({ peer: peer.key, votes: votes.length }, "heartbeat: marking peer unavailable");
+      this.d.log.warn({ peer: peer.key, votes: votes.length, voters: voters.size }, "heartbeat: marking peer unavailable");
       await setAvailable(this.d.couch, peer.key, false);
       await this.d.peers.refresh().catch(() => undefined);
     }
@@ -118,8 +141,21 @@ export class Heartbeat {
   private async restore(peer: Peer): Promise<void> {
     this.d.log.info({ peer: peer.key }, "heartbeat: peer answers again, restoring");
     await this.clearVotes(peer.key);
+    this.voted.delete(peer.key);
     await setAvailable(this.d.couch, peer.key, true);
     await this.d.peers.refresh().catch(() => undefined);
+  }
+
+  /** The peer answers this node again: its own vote no longer stands (others keep theirs until they see it too). */
+  private async withdraw(peer: Peer): Promise<void> {
+    const id = voteKey(peer.key, this.d.self);
+    const res = await couch("votes", () => this.votes.list({ keys: [id] }));
+    const rows = res.rows.flatMap((r) => {
+      const value = (r as { value?: { rev: string; deleted?: boolean } }).value;
+      return value && !value.deleted ? [{ id, rev: value.rev }] : [];
+    });
+    await this.deleteRows(rows);
+    this.voted.delete(peer.key);
   }
 
   private async clearVotes(castee: string): Promise<void> {

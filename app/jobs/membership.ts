@@ -1,13 +1,24 @@
 import { type PeerTable, registerSelf, setAvailable } from "../adapters/couch/peers.js";
 import type { NodeDeps } from "../http/node.js";
-import { Heartbeat } from "./heartbeat.js";
+import { Heartbeat, type HeartbeatDeps } from "./heartbeat.js";
 
 /** Joins the cluster: registers this node, loads the peer table, starts the heartbeat. Returns the way out. */
-export async function joinCluster(deps: NodeDeps, peers: PeerTable): Promise<() => Promise<void>> {
+export async function joinCluster(
+  deps: NodeDeps,
+  peers: PeerTable,
+  hooks: Pick<HeartbeatDeps, "onPing"> = {},
+): Promise<() => Promise<void>> {
   const self = await registerSelf(deps.couch, deps.config);
   await peers.start();
   const heartbeat = deps.config.heartbeat.enabled
-    ? new Heartbeat({ couch: deps.couch, peers, self, settings: deps.config.heartbeat, log: deps.log.child({ job: "heartbeat" }) })
+    ? new Heartbeat({
+        couch: deps.couch,
+        peers,
+        self,
+        settings: deps.config.heartbeat,
+        log: deps.log.child({ job: "heartbeat" }),
+        ...hooks,
+      })
     : undefined;
   await heartbeat?.start();
   return async () => {

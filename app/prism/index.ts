@@ -19,6 +19,8 @@ import { Purchases } from "./purchases.js";
 import { Sessions } from "./sessions.js";
 import { retrieveRoutes, uploadRoutes } from "./routes/upload.js";
 import { StorePool } from "../client/pool.js";
+import { StoreHealth } from "../client/health.js";
+import { Repair } from "../jobs/repair.js";
 
 export const build: BuildRole = async (deps) => {
   const { config, couch, redis, log } = deps;
@@ -26,11 +28,18 @@ export const build: BuildRole = async (deps) => {
   const peers = new PeerTable(couch, config.heartbeat.peerRefresh, log);
   const channels = new Channels(redis, log);
   const existence = new Existence(couch, peers, channels, config.redis.prefix, config.existsCacheLife);
-  const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs);
-  const placer = new Placer(pool, new Copies(couch, pool), existence, config.replicas, log);
+  // What this prism sees of each store, ahead of the heartbeat's votes: requests route around a silent store at once.
+  const health = new StoreHealth({ log: log.child({ part: "health" }) });
+  peers.onChange((all) => health.track(all.filter((p) => p.type === "store" && p.active)));
+  const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs, health);
+  const copies = new Copies(couch, pool);
+  const placer = new Placer(pool, copies, existence, config.replicas, log);
   const retriever = new Retriever(config.retrieve);
   const privateAuth = await useBasicAuth(app, config.auth.prism);
-  const sessions = new Sessions(couch, redis, config.redis.prefix, config.session.life);
+  const sessions = new Sessions(couch, redis, config.redis.prefix, config.session.life, {
+    replicas: config.purchase.waitReplicas,
+    timeoutMs: config.purchase.waitTimeoutMs,
+  });
   const purchases = new Purchases(redis, { prefix: config.redis.prefix, ...config.purchase }, channels);
   const session = sessionGuard(sessions, privateAuth);
   const ctx: PrismContext = { ...deps, app, peers, existence, pool, placer, privateAuth, session };
@@ -44,15 +53,27 @@ export const build: BuildRole = async (deps) => {
   await purchaseRoutes(ctx, purchases);
   await deliverRoutes(ctx, purchases);
 
+  const repair = config.repair.enabled
+    ? new Repair({ couch, redis, peers, pool, copies, config, log: log.child({ job: "repair" }) })
+    : undefined;
+  const onPing = (peer: { type: string; name: string }, ok: boolean) => {
+    if (peer.type !== "store") return;
+    if (ok) health.answered(peer.name);
+    else health.failed(peer.name, "ping");
+  };
+
   let leave: (() => Promise<void>) | undefined;
   return {
     app,
     async start() {
       await channels.start();
-      leave = await joinCluster(deps, peers);
+      leave = await joinCluster(deps, peers, { onPing });
+      repair?.start();
     },
     async stop() {
+      await repair?.stop();
       await leave?.();
+      health.stop();
       channels.stop();
       await retriever.close();
     },

@@ -9,13 +9,13 @@ export interface LiveCopy {
 }
 
 /**
- * Orders live copies for reading: least transfers in flight first, random among
- * equals, so every copy takes a share (OOSE sent each new token to the
- * alphabetically first holder).
+ * Orders live copies for reading: stores this prism suspects last, then least
+ * transfers in flight first, random among equals, so every copy takes a share
+ * (OOSE sent each new token to the alphabetically first holder).
  */
 export function readOrder(copies: LiveCopy[], pool: StorePool, random: () => number = Math.random): LiveCopy[] {
   return copies
-    .map((c) => ({ c, key: pool.load(c.peer.name) + random() }))
+    .map((c) => ({ c, key: (pool.health.isSuspect(c.peer.name) ? 1e9 : 0) + pool.load(c.peer.name) + random() }))
     .sort((a, b) => a.key - b.key)
     .map((x) => x.c);
 }

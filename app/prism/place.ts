@@ -4,7 +4,7 @@ import { pipeline } from "node:stream/promises";
 import { type HashType, HashingStream } from "../core/hash.js";
 import { type Candidate, rankStores } from "../core/placement.js";
 import type { Peer } from "../core/peer.js";
-import { NoPlacement } from "../errors.js";
+import { AppError, NoPlacement, PeerUnavailable } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Existence } from "./existence.js";
 import { type Branch, fanOut } from "./fanout.js";
@@ -67,6 +67,11 @@ export class Placer {
     return this.commit(id, hash, ext, hashType, hasher.bytes, staged, stages);
   }
 
+  /** A transport failure (not an answer) makes the store suspect, so the next choices route around it. */
+  private noteFailure(peer: Peer, err: unknown): void {
+    if (!(err instanceof AppError) || err instanceof PeerUnavailable) this.pool.health.failed(peer.name);
+  }
+
   private openStage(c: Candidate, id: string, hashType: HashType): Stage {
     const peer = this.pool.peer(c.name)!;
     const sink = new PassThrough({ highWaterMark: 256 * 1024 });
@@ -77,6 +82,7 @@ export class Placer {
       (err) => {
         stage.failed = true;
         sink.destroy();
+        this.noteFailure(peer, err);
         this.log.warn({ store: peer.name, err: err.message }, "upload: store dropped out");
       },
     );
@@ -107,7 +113,14 @@ export class Placer {
   ): Promise<Placed> {
     const file = `${hash}.${ext}`;
     this.existence.invalidate(hash);
-    const holders = (await this.existence.liveCopies(hash)).map((c) => c.peer);
+    let holders: Peer[];
+    try {
+      holders = (await this.existence.liveCopies(hash)).map((c) => c.peer);
+    } catch (err) {
+      // CouchDB is out: nothing is committed, and nothing staged may stay behind.
+      this.dropStages(all, id);
+      throw err;
+    }
     const needed = Math.max(0, this.replicas - holders.length);
     const fresh = staged.filter((s) => !holders.some((h) => h.name === s.peer.name));
     const chosen = fresh.slice(0, needed);
@@ -118,27 +131,36 @@ export class Placer {
           await this.pool.client(s.peer).commit(id, file);
           committed.push(s.peer);
         } catch (err) {
+          this.noteFailure(s.peer, err);
           this.log.warn({ store: s.peer.name, err: (err as Error).message }, "upload: commit failed");
         }
       }),
     );
     this.dropStages(
-      all.filter((s) => !chosen.includes(s)),
+      all.filter((s) => !committed.includes(s.peer)),
       id,
     );
-    // A store lost on the way is replaced by a store-to-store copy from one that landed.
-    if (committed.length < needed && committed.length + holders.length > 0) {
-      await this.copies.add(hash, needed - committed.length);
+    const sent: Peer[] = [];
+    try {
+      // A store lost on the way is replaced by a store-to-store copy from one that landed.
+      if (committed.length < needed && committed.length + holders.length > 0) {
+        const transfers = await this.copies.add(hash, needed - committed.length);
+        sent.push(...transfers.flatMap((t) => this.pool.peer(t.to) ?? []));
+      }
+      this.existence.invalidate(hash);
+      const after = await this.existence.liveCopies(hash);
+      const made = after.map((c) => c.peer).filter((p) => !holders.some((h) => h.name === p.name));
+      if (after.length < this.replicas) {
+        await this.rollback(hash, [...new Map([...made, ...committed, ...sent].map((p) => [p.name, p])).values()]);
+        throw new NoPlacement(`Only ${after.length} of ${this.replicas} copies could be written`);
+      }
+      const copies = after.map((c) => `${c.copy.prism}:${c.copy.store}`);
+      return { hash, hashType, ext, size, copies, added: made.length, addedTo: made.map((p) => p.name) };
+    } catch (err) {
+      // All or nothing: whatever this upload wrote goes when it cannot finish (a backend outage included).
+      if (!(err instanceof NoPlacement)) await this.rollback(hash, [...committed, ...sent]);
+      throw err;
     }
-    this.existence.invalidate(hash);
-    const after = await this.existence.liveCopies(hash);
-    const made = after.map((c) => c.peer).filter((p) => !holders.some((h) => h.name === p.name));
-    if (after.length < this.replicas) {
-      await this.rollback(hash, made);
-      throw new NoPlacement(`Only ${after.length} of ${this.replicas} copies could be written`);
-    }
-    const copies = after.map((c) => `${c.copy.prism}:${c.copy.store}`);
-    return { hash, hashType, ext, size, copies, added: made.length, addedTo: made.map((p) => p.name) };
   }
 
   /** Removes the copies an upload made, when the request around it fails after the fact. */

@@ -8,6 +8,8 @@ import { BackendUnavailable, InvalidCredentials, Unauthorized } from "../errors.
 // A login checks the password against CouchDB's /_session, then issues our own
 // random token kept in Redis with a TTL. Only its SHA-256 is stored, so a Redis
 // dump holds no usable tokens. OOSE accepted any token; we accept only these.
+// A login is acknowledged once a replica holds the session (WAIT), so a
+// Sentinel failover does not log anyone out.
 
 export interface Session {
   token: string;
@@ -24,6 +26,7 @@ export class Sessions {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly lifeMs: number,
+    private readonly wait: { replicas: number; timeoutMs: number } = { replicas: 0, timeoutMs: 0 },
   ) {}
 
   private key(token: string): string {
@@ -49,6 +52,12 @@ export class Sessions {
     const session: Session = { token, ip, data: { userCtx: { name: username, roles }, createdAt: new Date().toISOString() } };
     const { token: _omit, ...stored } = session;
     await redisCall("session set", () => this.redis.set(this.key(token), JSON.stringify(stored), "PX", this.lifeMs));
+    if (this.wait.replicas > 0) {
+      const acked = await redisCall("session wait", () => this.redis.wait(this.wait.replicas, this.wait.timeoutMs));
+      if (acked < this.wait.replicas) {
+        throw new BackendUnavailable(`Session not replicated (${acked}/${this.wait.replicas} replicas)`);
+      }
+    }
     return session;
   }
 

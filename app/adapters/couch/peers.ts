@@ -27,10 +27,16 @@ export async function registerSelf(db: Couch, config: Config): Promise<string> {
   return key;
 }
 
+/** Flips `available`; going down records `unavailableSince` (kept if already set), coming back clears it. */
 export async function setAvailable(db: Couch, key: string, available: boolean): Promise<void> {
-  await upsert<PeerDoc>(db.db<PeerDoc>("peer"), key, (cur) =>
-    cur && cur.available !== available ? { ...cur, available, updatedAt: new Date().toISOString() } : undefined,
-  );
+  await upsert<PeerDoc>(db.db<PeerDoc>("peer"), key, (cur) => {
+    if (!cur || (cur.available === available && (available ? !cur.unavailableSince : cur.unavailableSince))) return undefined;
+    const now = new Date().toISOString();
+    const { unavailableSince, ...rest } = cur;
+    return available
+      ? { ...rest, available, updatedAt: now }
+      : { ...rest, available, updatedAt: now, unavailableSince: unavailableSince ?? now };
+  });
 }
 
 export async function listPeers(db: Couch): Promise<Peer[]> {
@@ -52,6 +58,7 @@ export class PeerTable {
   private peers: Peer[] = [];
   private timer?: NodeJS.Timeout;
   private loaded = false;
+  private failing = false;
   private readonly listeners = new Set<(peers: Peer[]) => void>();
 
   constructor(
@@ -74,13 +81,20 @@ export class PeerTable {
     return this.loaded;
   }
 
+  /** False while the last refresh failed: CouchDB is unreachable and the table may be stale. */
+  get healthy(): boolean {
+    return !this.failing;
+  }
+
   async refresh(): Promise<void> {
     try {
       this.peers = await listPeers(this.db);
       this.loaded = true;
+      this.failing = false;
       for (const fn of this.listeners) fn(this.peers);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, "peer table refresh failed; keeping the last one");
+      if (!this.failing) this.log.warn({ err: (err as Error).message }, "peer table refresh failed; keeping the last one");
+      this.failing = true;
       throw err;
     }
   }

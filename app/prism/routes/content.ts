@@ -1,6 +1,6 @@
 import { Type as T } from "@sinclair/typebox";
 import { normalizeHash } from "../../core/hash.js";
-import { BadRequest, ContentNotFound, Forbidden, PeerUnavailable } from "../../errors.js";
+import { AppError, BadRequest, ContentNotFound, Forbidden, PeerUnavailable } from "../../errors.js";
 import type { PrismContext } from "../context.js";
 import { checkDisplayName, forwardedProto, publicBase, readOrder } from "../pick.js";
 
@@ -39,11 +39,12 @@ export async function contentRoutes(ctx: PrismContext): Promise<void> {
       const hash = normalizeHash(req.body.hash ?? req.body.sha1);
       const copies = await existence.liveCopies(hash);
       if (copies.length === 0) throw new ContentNotFound();
-      // Fall over to the next holder on a connection error, before any byte is sent.
+      // Fall over to the next holder on a connection error or a slow answer, before any byte is sent.
       for (const { peer, copy } of readOrder(copies, pool)) {
         const release = pool.begin(peer.name);
         try {
-          const res = await pool.client(peer).download(hash);
+          const res = await pool.client(peer).download(hash, undefined, config.limits.failoverTimeoutMs);
+          pool.health.answered(peer.name);
           res.body.once("close", release);
           app.counters.inc("stat:prism:content:download");
           app.counters.inc("stat:prism:content:bytesDownloaded", copy.size);
@@ -53,6 +54,8 @@ export async function contentRoutes(ctx: PrismContext): Promise<void> {
             .send(res.body);
         } catch (err) {
           release();
+          // Unreachable or timed out (not an answer such as 404): route around it until it answers again.
+          if (!(err instanceof AppError) || err instanceof PeerUnavailable) pool.health.failed(peer.name);
           req.log.warn({ store: peer.name, err: (err as Error).message }, "download: holder failed, trying the next");
         }
       }

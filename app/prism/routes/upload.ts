@@ -2,7 +2,7 @@ import multipart from "@fastify/multipart";
 import { Type as T } from "@sinclair/typebox";
 import { isHashType } from "../../core/hash.js";
 import { normalizeExt } from "../../core/layout.js";
-import { BadRequest, UnsupportedMediaType } from "../../errors.js";
+import { BackendUnavailable, BadRequest, UnsupportedMediaType } from "../../errors.js";
 import type { PrismContext } from "../context.js";
 import type { Placed } from "../place.js";
 import type { Retriever } from "../retrieve.js";
@@ -19,6 +19,11 @@ export function extensionFor(filename: string | undefined, mimetype: string | un
   return fromMime ? normalizeExt(fromMime) : "bin";
 }
 
+/** Uploads need the inventory: while CouchDB is known to be out, refuse before reading a byte. */
+function needInventory(ctx: PrismContext): void {
+  if (!ctx.peers.healthy) throw new BackendUnavailable("CouchDB unavailable: uploads are paused");
+}
+
 export async function uploadRoutes(ctx: PrismContext): Promise<void> {
   const { app, config, placer } = ctx;
   await app.register(multipart, {
@@ -27,6 +32,7 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
 
   app.post("/content/upload", { preHandler: ctx.session }, async (req) => {
     if (!req.isMultipart()) throw new UnsupportedMediaType("Expected multipart/form-data");
+    needInventory(ctx);
     let hashType = config.defaultHashType;
     const fields: Record<string, unknown> = {};
     const files: Record<string, Record<string, unknown>> = {};
@@ -90,6 +96,7 @@ export async function retrieveRoutes(ctx: PrismContext, retriever: Retriever): P
   app.post("/content/retrieve", { preHandler: ctx.session, schema: { body: RetrieveBody } }, async (req) => {
     const hashType = req.body.hashType ?? config.defaultHashType;
     if (!isHashType(hashType)) throw new BadRequest(`Unsupported hashType: ${hashType.slice(0, 20)}`);
+    needInventory(ctx);
     const fetched = await retriever.fetch(req.body.request.url);
     const ext = req.body.extension
       ? normalizeExt(req.body.extension)

@@ -1,0 +1,184 @@
+import net from "node:net";
+import type { Peer } from "../core/peer.js";
+import type { Logger } from "../log.js";
+
+// What this node itself knows about each store's reachability, ahead of the
+// heartbeat's votes: those take a majority and a peer-table refresh, and a
+// redirect to a dead nginx in the meantime is a failed delivery.
+//
+// Three sources mark a store suspect:
+// - a watch: an idle TCP connection to the store's API and to its nginx. A
+//   process that dies closes its sockets, so the close arrives at once; a
+//   reconnect that is refused marks the store suspect until one succeeds;
+// - request failures (connection errors, timeouts) on the way to the store;
+// - this node's own heartbeat pings, which also catch a store that hangs with
+//   its sockets open (a watch cannot see that: the kernel still accepts).
+// Suspicion from requests and pings lasts `holdMs` unless a success clears it.
+
+export interface HealthOptions {
+  /** Delay before a refused watch reconnects, doubled up to maxRetryMs. */
+  retryMs?: number;
+  maxRetryMs?: number;
+  /** How long a failed request or ping keeps a store suspect without a success. */
+  holdMs?: number;
+  log?: Logger;
+  now?: () => number;
+}
+
+type Reason = "request" | "ping" | `refused:${string}`;
+
+class Watch {
+  private socket?: net.Socket;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private delay: number;
+
+  constructor(
+    readonly endpoint: string,
+    private readonly host: string,
+    private readonly port: number,
+    private readonly onRefused: () => void,
+    private readonly onOpen: () => void,
+    private readonly retryMs: number,
+    private readonly maxRetryMs: number,
+  ) {
+    this.delay = retryMs;
+  }
+
+  open(): void {
+    if (this.stopped) return;
+    let connectedAt = 0;
+    const socket = net.connect({ host: this.host, port: this.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on("connect", () => {
+      connectedAt = Date.now();
+      this.delay = this.retryMs;
+      socket.setKeepAlive(true, 5000);
+      this.onOpen();
+    });
+    socket.on("data", () => undefined);
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      if (this.stopped) return;
+      if (connectedAt > 0) {
+        // The peer closed an idle connection: it is dying, or just tidying up. Ask again now
+        // (after a pause if it keeps closing at once, so a fussy peer cannot spin this loop).
+        this.timer = setTimeout(() => this.open(), Date.now() - connectedAt < 1000 ? this.retryMs : 0);
+        this.timer.unref();
+        return;
+      }
+      this.onRefused();
+      this.timer = setTimeout(() => this.open(), this.delay);
+      this.timer.unref();
+      this.delay = Math.min(this.delay * 2, this.maxRetryMs);
+    });
+  }
+
+  close(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.socket?.destroy();
+  }
+}
+
+export class StoreHealth {
+  /** store name → reason → until (ms; Infinity for a watch's refusal). */
+  private readonly suspects = new Map<string, Map<Reason, number>>();
+  private readonly watches = new Map<string, Watch[]>();
+  private readonly now: () => number;
+  private readonly retryMs: number;
+  private readonly maxRetryMs: number;
+  private readonly holdMs: number;
+
+  constructor(private readonly o: HealthOptions = {}) {
+    this.now = o.now ?? Date.now;
+    this.retryMs = o.retryMs ?? 200;
+    this.maxRetryMs = o.maxRetryMs ?? 2000;
+    this.holdMs = o.holdMs ?? 30_000;
+  }
+
+  /** Watches the API and the public nginx of every store in `peers`; watches of stores gone from the list close. */
+  track(peers: Peer[]): void {
+    const wanted = new Map<string, string[]>();
+    for (const p of peers) {
+      if (p.type !== "store") continue;
+      wanted.set(p.name, [p.url, ...(p.publicUrl ? [p.publicUrl] : [])]);
+    }
+    for (const [name, watches] of this.watches) {
+      const urls = wanted.get(name);
+      if (urls && watches.length === urls.length && watches.every((w, i) => w.endpoint === urls[i])) continue;
+      for (const w of watches) w.close();
+      this.watches.delete(name);
+      const reasons = this.suspects.get(name);
+      for (const r of [...(reasons?.keys() ?? [])]) if (r.startsWith("refused:")) reasons!.delete(r);
+    }
+    for (const [name, urls] of wanted) {
+      if (this.watches.has(name)) continue;
+      const watches = urls.flatMap((u) => {
+        const url = new URL(u);
+        const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+        const reason: Reason = `refused:${url.host}`;
+        return [
+          new Watch(
+            u,
+            url.hostname.replace(/^\[|\]$/g, ""),
+            port,
+            () => this.mark(name, reason, Number.POSITIVE_INFINITY),
+            () => this.clear(name, reason),
+            this.retryMs,
+            this.maxRetryMs,
+          ),
+        ];
+      });
+      this.watches.set(name, watches);
+      for (const w of watches) w.open();
+    }
+  }
+
+  stop(): void {
+    for (const watches of this.watches.values()) for (const w of watches) w.close();
+    this.watches.clear();
+  }
+
+  /** A request to the store failed in transport (refused, reset, timed out). */
+  failed(name: string, why: "request" | "ping" = "request"): void {
+    this.mark(name, why, this.now() + this.holdMs);
+  }
+
+  /** The store answered a request or a ping: what those suspected is cleared (a refused watch is not). */
+  answered(name: string): void {
+    this.clear(name, "request");
+    this.clear(name, "ping");
+  }
+
+  isSuspect(name: string): boolean {
+    const reasons = this.suspects.get(name);
+    if (!reasons) return false;
+    const now = this.now();
+    for (const [reason, until] of reasons) {
+      if (until > now) return true;
+      reasons.delete(reason);
+    }
+    return false;
+  }
+
+  /** Suspect stores with their reasons, for /stats and logs. */
+  snapshot(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const [name, reasons] of this.suspects) if (this.isSuspect(name)) out[name] = [...reasons.keys()];
+    return out;
+  }
+
+  private mark(name: string, reason: Reason, until: number): void {
+    const reasons = this.suspects.get(name) ?? new Map<Reason, number>();
+    this.suspects.set(name, reasons);
+    if (!reasons.has(reason)) this.o.log?.warn({ store: name, reason }, "store suspect");
+    reasons.set(reason, until);
+  }
+
+  private clear(name: string, reason: Reason): void {
+    const reasons = this.suspects.get(name);
+    if (reasons?.delete(reason)) this.o.log?.info({ store: name, reason }, "store no longer suspect");
+  }
+}
