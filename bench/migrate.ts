@@ -105,8 +105,7 @@ try {
     "--json",
   ];
   const recordId = "migration:0002-legacy-2.0-split";
-  const scanned = async () =>
-    ((await getDoc(recordId))?.checkpoint as { scanned?: number } | undefined)?.scanned ?? 0;
+  const scanned = async () => ((await getDoc(recordId))?.checkpoint as { scanned?: number } | undefined)?.scanned ?? 0;
 
   /** One runner; `stopAt` kills it (SIGKILL by pid) once that many rows are checkpointed. */
   async function run(label: string, stopAt?: number) {
@@ -192,4 +191,3 @@ try {
   await redisProc.stop();
   rmSync(dir, { recursive: true, force: true });
 }
-
