@@ -1,8 +1,10 @@
 import { openCouch } from "./adapters/couch/index.js";
 import { openRedis } from "./adapters/redis/index.js";
+import { trustNodeCa } from "./client/http.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { logger } from "./log.js";
 import type { BuildRole } from "./node.js";
+import { clusterCa, serverTls, TlsError } from "./tls.js";
 
 // Starts one node (prism or store) from OOSE_* env / OOSE_CONFIG, the same way
 // in a container as in the local cluster. SIGTERM/SIGINT stop it gracefully.
@@ -11,8 +13,11 @@ async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
+    // Certificates are read (and checked) now, so a bad path is a config error, not a crash.
+    serverTls(config.tls);
+    trustNodeCa(clusterCa(config.tls));
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof TlsError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }

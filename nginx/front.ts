@@ -9,13 +9,37 @@ export interface FrontNginx {
   listen: { host: string; port: number };
   prisms: { host: string; port: number }[];
   tls?: { cert: string; key: string };
+  /**
+   * The prisms speak HTTPS: verify them against `ca` (the cluster CA), for the
+   * name `name` (one every prism certificate carries, e.g. localhost locally).
+   */
+  upstreamTls?: { ca: string; name: string };
+}
+
+function checkPaths(o: FrontNginx): void {
+  for (const p of [o.tls?.cert, o.tls?.key, o.upstreamTls?.ca]) {
+    if (p !== undefined && (!p.startsWith("/") || /["'$;{}\\\s]/.test(p))) throw new Error(`front nginx: bad path ${p}`);
+  }
+  if (o.upstreamTls && !/^[A-Za-z0-9.:-]+$/.test(o.upstreamTls.name))
+    throw new Error(`front nginx: bad upstream name ${o.upstreamTls.name}`);
 }
 
 export function renderFrontNginx(o: FrontNginx): string {
   if (o.prisms.length === 0) throw new Error("front nginx needs at least one prism");
+  checkPaths(o);
   const servers = o.prisms.map((p) => `  server ${p.host}:${p.port} max_fails=1 fail_timeout=5s;`).join("\n");
   const listen = `${o.listen.host}:${o.listen.port}${o.tls ? " ssl" : ""}`;
   const tls = o.tls ? `\n  ssl_certificate ${o.tls.cert};\n  ssl_certificate_key ${o.tls.key};` : "";
+  const up = o.upstreamTls;
+  const upstream = up
+    ? `proxy_pass https://prisms;
+    proxy_ssl_verify on;
+    proxy_ssl_verify_depth 2;
+    proxy_ssl_trusted_certificate ${up.ca};
+    proxy_ssl_name ${up.name};
+    proxy_ssl_server_name on;
+    proxy_ssl_session_reuse on;`
+    : "proxy_pass http://prisms;";
   return renderNginx({
     http: `upstream prisms {
 ${servers}
@@ -45,7 +69,7 @@ ${servers}
     deny all;
   }
   location / {
-    proxy_pass http://prisms;
+    ${upstream}
   }
 }`,
   });

@@ -26,9 +26,29 @@ export interface CallOptions {
 }
 
 let shared: Agent | undefined;
+let trusted: string | string[] | undefined;
+
+/**
+ * Calls to other nodes verify certificates against the cluster CA alone, not
+ * the system's CAs: only a certificate the cluster issued passes for a node.
+ * Without a CA (plain HTTP, or certificates from a public CA) the system's CAs
+ * apply. Verification itself is never switched off.
+ */
+export function trustNodeCa(ca: string | string[] | undefined): void {
+  trusted = ca;
+  const old = shared;
+  shared = undefined;
+  void old?.close();
+}
+
+/** An undici Agent for calls to nodes, with the trust set by trustNodeCa. */
+export function nodeAgent(opts: Agent.Options = {}): Agent {
+  const connect = typeof opts.connect === "function" ? {} : opts.connect;
+  return new Agent({ ...opts, connect: { ...connect, ...(trusted ? { ca: trusted } : {}) } });
+}
 
 export function sharedAgent(): Agent {
-  shared ??= new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connections: 128 });
+  shared ??= nodeAgent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connections: 128 });
   return shared;
 }
 

@@ -1,4 +1,5 @@
-import { Agent, request } from "undici";
+import { type Agent, request } from "undici";
+import { nodeAgent } from "../client/http.js";
 import { type Couch, couch, upsert } from "../adapters/couch/index.js";
 import { setAvailable, type PeerTable } from "../adapters/couch/peers.js";
 import { allVotes, isCurrent, isDown, nextDelay, type Vote, voteKey, votesAgainst } from "../core/heartbeat.js";
@@ -39,7 +40,7 @@ export class Heartbeat {
 
   constructor(private readonly d: HeartbeatDeps) {
     this.now = d.now ?? Date.now;
-    this.agent = new Agent({ connect: { timeout: d.settings.pingTimeout }, keepAliveTimeout: 30_000 });
+    this.agent = nodeAgent({ connect: { timeout: d.settings.pingTimeout }, keepAliveTimeout: 30_000 });
   }
 
   private get votes() {

@@ -17,6 +17,11 @@ export interface Addressing {
   /** The store's nginx as end users see it (undefined: `<proto>://<name>.<domain>`). */
   publicUrl(node: ClusterNode): string | undefined;
   dataRoot(node: ClusterNode): string;
+  /**
+   * Certificate files as the node sees them (config.tls), or undefined for
+   * plain HTTP. The local cluster sets them; the Pulumi renderer does not yet.
+   */
+  tls?(node: ClusterNode): { pem?: string; cert?: string; key?: string; ca?: string } | undefined;
 }
 
 export interface Credentials {
@@ -49,6 +54,7 @@ export function nodeEnv(
   extra: Record<string, string> = {},
 ): Record<string, string> {
   const { listen, advertiseUrl } = at.api(node);
+  const tls = at.tls?.(node);
   const env: Record<string, string | undefined> = {
     OOSE_ROLE: node.role,
     OOSE_NAME: node.name,
@@ -75,6 +81,10 @@ export function nodeEnv(
     OOSE_AUTH__STORE__USERNAME: secrets.storeAuth.username,
     OOSE_AUTH__STORE__PASSWORD: secrets.storeAuth.password,
     OOSE_SIGNING_KEY: secrets.signingKey,
+    OOSE_TLS__PEM: tls?.pem,
+    OOSE_TLS__CERT: tls?.cert,
+    OOSE_TLS__KEY: tls?.key,
+    OOSE_TLS__CA: tls?.ca,
     ...extra,
   };
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

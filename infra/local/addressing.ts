@@ -55,15 +55,25 @@ export function neededPorts(spec: ClusterSpec, ports: LocalPorts, withCouch: boo
   ];
 }
 
-const url = (port: number) => `http://${HOST}:${port}`;
+const url = (port: number, scheme = "http") => `${scheme}://${HOST}:${port}`;
+
+/** Certificate files of a local cluster (see pki.ts); without them the node APIs speak plain HTTP. */
+export interface LocalTls {
+  ca: string;
+  cert(name: string): string;
+  key(name: string): string;
+}
 
 export function localAddressing(
   spec: ClusterSpec,
   base: number,
   dataDir: string,
   couchdbUrl?: string,
+  tls?: LocalTls,
 ): Addressing & { ports: LocalPorts } {
   const ports = localPorts(spec, base);
+  // Only the node APIs use TLS; a store's nginx (the bytes path) stays plain HTTP locally.
+  const apiScheme = tls ? "https" : "http";
   const port = (map: Map<string, number>, node: ClusterNode) => {
     const p = map.get(node.name);
     if (p === undefined) throw new Error(`${node.name} is not in the cluster spec`);
@@ -75,8 +85,9 @@ export function localAddressing(
     redis: { sentinels: ports.sentinels.map((p): Endpoint => ({ host: HOST, port: p })) },
     api: (node) => {
       const p = port(ports.api, node);
-      return { listen: { host: HOST, port: p }, advertiseUrl: url(p) };
+      return { listen: { host: HOST, port: p }, advertiseUrl: url(p, apiScheme) };
     },
+    tls: (node) => tls && { cert: tls.cert(node.name), key: tls.key(node.name), ca: tls.ca },
     publicUrl: (node) => (node.role === "store" ? url(port(ports.storeNginx, node)) : undefined),
     dataRoot: (node) => path.join(path.resolve(dataDir), node.name),
   };

@@ -21,6 +21,7 @@ const opts = new Command("oose-local")
   .option("--base-port <p>", "first port of the 100-port block the cluster uses", int(1, 65436), 15970)
   .option("--data <dir>", "data, secrets and logs directory", ".oose")
   .option("--fresh", "wipe the data directory first", false)
+  .option("--http", "plain HTTP on the node APIs and the front nginx (default: HTTPS with a cluster CA)", false)
   .parse()
   .opts<{
     prisms: number;
@@ -29,6 +30,7 @@ const opts = new Command("oose-local")
     basePort: number;
     data: string;
     fresh: boolean;
+    http: boolean;
   }>();
 
 function table(info: ClusterInfo): string {
@@ -39,6 +41,7 @@ function table(info: ClusterInfo): string {
       [`${s.name} nginx`, s.public],
     ]),
     ["front nginx", info.front ?? "(off)"],
+    ["cluster CA", info.ca ?? "(plain HTTP)"],
     ["couchdb", info.couchdb.replace(/\/\/[^@/]*@/, "//***@")],
     ...info.redis.sentinels.map((s, i): [string, string] => [`redis sentinel ${i + 1}`, `${s.host}:${s.port}`]),
     ["redis master name", info.redis.name],
@@ -71,6 +74,7 @@ async function main(): Promise<void> {
       basePort: opts.basePort,
       dataDir,
       fresh: opts.fresh,
+      http: opts.http,
       logDir: path.join(dataDir, "logs"),
     });
   } catch (err) {
@@ -93,6 +97,8 @@ async function main(): Promise<void> {
   console.log(`  store auth      ${info.storeAuth.username} / ${info.storeAuth.password}`);
   console.log(`\n  cluster.json    ${path.join(dataDir, "cluster.json")}`);
   console.log(`  logs            ${cluster.logDir}`);
+  const entry = info.front ?? info.prisms[0]!.url;
+  console.log(`  try it          curl ${info.ca ? `--cacert ${info.ca} ` : ""}${entry}/ping`);
   console.log("\nCtrl-C stops the cluster.");
 }
 

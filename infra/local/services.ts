@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
+import { Agent, request } from "undici";
 import type { Endpoint } from "../../app/topology/env.js";
 import { httpOk, type Proc, startProc, waitFor } from "./proc.js";
 
@@ -131,19 +132,27 @@ export async function startRedisHa(o: {
   };
 }
 
-/** nginx with its own prefix dir; `conf` is a full nginx.conf (see nginx/). */
-export async function startNginx(o: { name: string; prefix: string; conf: string; logDir: string; readyUrl: string }) {
+/** nginx with its own prefix dir; `conf` is a full nginx.conf (see nginx/). `ca` verifies an https readyUrl. */
+export async function startNginx(o: {
+  name: string;
+  prefix: string;
+  conf: string;
+  logDir: string;
+  readyUrl: string;
+  ca?: string;
+}) {
   for (const d of ["conf", "logs", "temp"]) mkdirSync(path.join(o.prefix, d), { recursive: true });
   const file = path.join(o.prefix, "conf", "nginx.conf");
   writeFileSync(file, o.conf);
   const proc = startProc(o.name, "nginx", ["-p", o.prefix, "-c", file, "-g", "daemon off;"], { logDir: o.logDir });
+  const agent = o.ca ? new Agent({ connect: { ca: o.ca } }) : undefined;
   await stopOnFailure(
     [proc],
     waitFor(o.name, async () => {
-      const res = await fetch(o.readyUrl, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
+      const res = await request(o.readyUrl, { dispatcher: agent, signal: AbortSignal.timeout(1000) });
+      await res.body.dump();
       return true;
     }),
-  );
+  ).finally(() => agent?.close());
   return proc;
 }

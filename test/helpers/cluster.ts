@@ -2,6 +2,8 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from "node:os";
 import path from "node:path";
 import type { TestFn } from "ava";
+import { Agent, setGlobalDispatcher } from "undici";
+import { trustNodeCa } from "../../app/client/http.js";
 import type { ClusterNode } from "../../app/topology/model.js";
 import { defaultSpec } from "../../app/topology/model.js";
 import { BLOCK_SIZE } from "../../infra/local/addressing.js";
@@ -10,12 +12,34 @@ import { portFree } from "../../infra/local/proc.js";
 
 // Integration tests run a real cluster (Redis HA, the CouchDB stand-in, nginx,
 // prisms and stores as processes) on a random free port block in a temp dir.
+// The node APIs speak HTTPS, as users get them; this process trusts the
+// cluster CA (undici's global dispatcher, which fetch uses too, and the typed
+// clients' agent), never by switching verification off.
 
 export interface TestClusterOptions {
   prisms?: number;
   storesPerPrism?: number;
   replicas?: number;
   extraEnv?: (node: ClusterNode) => Record<string, string>;
+  /** Plain HTTP on the node APIs and the front. */
+  http?: boolean;
+  /** The cluster's own CA and certificates here (default: one set shared by every test cluster of this user). */
+  tlsDir?: string;
+}
+
+/** Certificates take seconds to make; test clusters share one CA, made once and reused across runs. */
+export const SHARED_TLS_DIR = path.join(os.tmpdir(), `oose-test-tls-${process.getuid?.() ?? "user"}`);
+
+const trusted = new Set<string>();
+
+/** Makes this process trust a cluster CA for every request: fetch, undici and the typed clients. */
+export function trustClusterCa(caFile: string): void {
+  const pem = readFileSync(caFile, "utf8");
+  if (trusted.has(pem)) return;
+  trusted.add(pem);
+  const ca = [...trusted];
+  setGlobalDispatcher(new Agent({ connect: { ca } }));
+  trustNodeCa(ca);
 }
 
 export interface TestCluster extends LocalCluster {
@@ -106,11 +130,14 @@ export async function startTestCluster(o: TestClusterOptions = {}): Promise<Test
       logDir,
       persist: false,
       extraEnv: o.extraEnv,
+      http: o.http,
+      tlsDir: o.tlsDir ?? SHARED_TLS_DIR,
     });
   } catch (err) {
     throw new Error(`test cluster did not start (logs kept in ${logDir}): ${(err as Error).message}`);
   }
   live.add(cluster);
+  if (cluster.info.ca) trustClusterCa(cluster.info.ca);
   const stop = cluster.stop;
   return Object.assign(cluster, {
     stop: async () => {

@@ -4,9 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import test from "ava";
+import { Agent, request } from "undici";
 import { waitFor } from "../../infra/local/proc.js";
 import { tsxArgs } from "../../infra/local/services.js";
-import { freeBlock } from "../helpers/cluster.js";
+import { freeBlock, trustClusterCa } from "../helpers/cluster.js";
 
 // `npm start` end to end: the runner brings up the default cluster, writes
 // cluster.json, serves through every URL it lists, and a SIGINT leaves nothing behind.
@@ -66,9 +67,10 @@ test.serial("npm start runs the whole cluster and Ctrl-C stops every process", a
   const info = JSON.parse(readFileSync(infoFile, "utf8"));
   const pids = JSON.parse(readFileSync(path.join(dataDir, "pids.json"), "utf8")) as Record<string, number>;
 
-  const url = (port: number) => `http://127.0.0.1:${port}`;
+  const url = (port: number, scheme = "http") => `${scheme}://127.0.0.1:${port}`;
   t.deepEqual(Object.keys(info).sort(), [
     "admin",
+    "ca",
     "couchdb",
     "front",
     "prismAuth",
@@ -78,8 +80,8 @@ test.serial("npm start runs the whole cluster and Ctrl-C stops every process", a
     "stores",
   ]);
   t.deepEqual(info.prisms, [
-    { name: "prism1", url: url(base + 10) },
-    { name: "prism2", url: url(base + 11) },
+    { name: "prism1", url: url(base + 10, "https") },
+    { name: "prism2", url: url(base + 11, "https") },
   ]);
   t.deepEqual(
     info.stores,
@@ -87,11 +89,19 @@ test.serial("npm start runs the whole cluster and Ctrl-C stops every process", a
       name: `store${n}`,
       prism: n <= 2 ? "prism1" : "prism2",
       zone: `zone${((n - 1) % 2) + 1}`,
-      url: url(base + 39 + n),
+      url: url(base + 39 + n, "https"),
       public: url(base + 69 + n),
     })),
   );
-  t.is(info.front, url(base));
+  t.is(info.front, url(base, "https"));
+  // The node APIs and the front speak HTTPS with certificates from the cluster's own CA.
+  t.is(info.ca, path.join(dataDir, "tls", "ca.crt"));
+  const untrusting = new Agent();
+  await t.throwsAsync(request(`${info.prisms[0].url}/ping`, { dispatcher: untrusting }), {
+    code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  });
+  await untrusting.close();
+  trustClusterCa(info.ca);
   t.is(info.couchdb, url(base + 1));
   t.deepEqual(info.redis, {
     name: "oose",

@@ -88,5 +88,21 @@ test("front nginx: every prism upstream, streaming, safe retries, no cache, loca
   t.true(tls.includes("listen 0.0.0.0:443 ssl;"));
   t.true(tls.includes("ssl_certificate /etc/oose/cert.pem;"));
   t.true(tls.includes("ssl_certificate_key /etc/oose/key.pem;"));
+  t.true(tls.includes("proxy_pass http://prisms;"), "plain HTTP to the prisms unless told otherwise");
+  const verified = renderFrontNginx({
+    listen: { host: "0.0.0.0", port: 443 },
+    prisms: [{ host: "prism1", port: 5971 }],
+    upstreamTls: { ca: "/etc/oose/ca.crt", name: "localhost" },
+  });
+  for (const line of [
+    "proxy_pass https://prisms;",
+    "proxy_ssl_verify on;",
+    "proxy_ssl_trusted_certificate /etc/oose/ca.crt;",
+    "proxy_ssl_name localhost;",
+  ])
+    t.true(verified.includes(line), line);
+  t.throws(() =>
+    renderFrontNginx({ listen: { host: "0.0.0.0", port: 443 }, prisms: [{ host: "p", port: 1 }], upstreamTls: { ca: "ca;x", name: "n" } }),
+  );
   t.throws(() => renderFrontNginx({ listen: { host: "127.0.0.1", port: 1 }, prisms: [] }));
 });
