@@ -4,6 +4,7 @@ import { VERSION } from "./version.js";
 
 // The `oose` command. Each subcommand lives in app/cli/<name>.ts and registers
 // itself with defineCommand(); adding one is one import line here.
+import "./cli/config.js";
 import "./cli/migrate.js";
 
 const program = new Command("oose")
