@@ -1,11 +1,21 @@
 import { Command } from "commander";
+import { trustNodeCa } from "./client/http.js";
 import { registerCommands } from "./cli/common.js";
+import { toolCa } from "./tls.js";
 import { VERSION } from "./version.js";
 
 // The `oose` command. Each subcommand lives in app/cli/<name>.ts and registers
 // itself with defineCommand(); adding one is one import line here.
 import "./cli/config.js";
 import "./cli/migrate.js";
+
+// Commands that call nodes verify them as nodes do: against the cluster CA (OOSE_TLS__CA or tls.ca).
+try {
+  trustNodeCa(toolCa());
+} catch (err) {
+  process.stderr.write(`oose: ${(err as Error).message}\n`);
+  process.exit(2);
+}
 
 const program = new Command("oose")
   .description("OOSE: a self-hosted content-distribution cluster")

@@ -86,3 +86,19 @@ export function tlsProblems(tls: TlsPaths | undefined, advertiseUrl: string): st
     problems.push("advertiseUrl: the node serves HTTPS (tls is set), so peers must reach it at https://");
   return problems;
 }
+
+/**
+ * The cluster CA for a tool (the `oose` command), which calls nodes as nodes
+ * do: OOSE_TLS__CA, or tls.ca in the OOSE_CONFIG file.
+ */
+export function toolCa(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  let ca = env.OOSE_TLS__CA;
+  if (!ca && env.OOSE_CONFIG) {
+    try {
+      ca = (JSON.parse(readFileSync(env.OOSE_CONFIG, "utf8")) as { tls?: { ca?: string } }).tls?.ca;
+    } catch {
+      ca = undefined; // the command's own config loading reports a bad file
+    }
+  }
+  return clusterCa(ca ? { ca } : undefined);
+}

@@ -8,7 +8,7 @@ import { StoreClient } from "../../app/client/store.js";
 import { type ConfigError, parseConfig } from "../../app/config.js";
 import type { Peer } from "../../app/core/peer.js";
 import { Heartbeat } from "../../app/jobs/heartbeat.js";
-import { serverTls, splitPem, TlsError } from "../../app/tls.js";
+import { serverTls, splitPem, TlsError, toolCa } from "../../app/tls.js";
 import { createCa, ensureClusterPki, issueCert } from "../../infra/local/pki.js";
 import { type Proc, startProc, waitFor } from "../../infra/local/proc.js";
 import { tsxArgs } from "../../infra/local/services.js";
@@ -88,6 +88,16 @@ test("a node takes OOSE's single PEM or a cert/key pair; bad files and mixed set
     message: /does not match/,
   });
   t.throws(() => serverTls({ pem: path.join(scratch, "missing.pem") }), { instanceOf: TlsError, message: /tls\.pem/ });
+
+  // The oose command trusts the same CA: OOSE_TLS__CA, or tls.ca in the OOSE_CONFIG file.
+  const caFile = path.join(scratch, "tool-ca.crt");
+  writeFileSync(caFile, ca.cert);
+  const configFile = path.join(scratch, "tool.json");
+  writeFileSync(configFile, JSON.stringify({ tls: { ca: caFile } }));
+  t.is(toolCa({ OOSE_TLS__CA: caFile }), ca.cert);
+  t.is(toolCa({ OOSE_CONFIG: configFile }), ca.cert);
+  t.is(toolCa({}), undefined);
+  t.throws(() => toolCa({ OOSE_TLS__CA: pem.replace("oose.pem", "nope.crt") }), { instanceOf: TlsError });
 
   const base = {
     role: "prism",
