@@ -29,6 +29,8 @@ async function clusterSuites(): Promise<void> {
     dataDir,
     logDir: path.join(dataDir, "logs"),
     persist: false,
+    // Plain HTTP, like the nginx baselines each result is compared with.
+    http: true,
     // No shaping: the benchmark measures what the path can do, not the configured caps.
     storeRate: { requestsPerSecond: 1_000_000, burst: 1_000_000, bytesPerSecond: 1024 ** 4 },
     extraEnv: (node): Record<string, string> =>
