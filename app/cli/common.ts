@@ -1,8 +1,7 @@
-import { readFileSync } from "node:fs";
 import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { Command } from "commander";
-import { type Config, ConfigError, ConfigSchema, envToObject } from "../config.js";
+import { type Config, ConfigError, ConfigSchema, envToObject, readConfigFile } from "../config.js";
 
 // What every `oose` subcommand shares: self-registration (a subcommand module
 // calls defineCommand; app/cli.ts imports it in one line), and the tool config:
@@ -81,14 +80,7 @@ export function parseSentinels(list: string): { host: string; port: number }[] {
 
 /** The tool config: file, then env, then flags; validates only couchdb, redis (if any) and purchase. */
 export function loadToolConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ToolConfig {
-  let file: Record<string, unknown> = {};
-  if (env.OOSE_CONFIG) {
-    try {
-      file = JSON.parse(readFileSync(env.OOSE_CONFIG, "utf8"));
-    } catch (err) {
-      throw new ConfigError([`OOSE_CONFIG (${env.OOSE_CONFIG}): ${(err as Error).message}`]);
-    }
-  }
+  const file = readConfigFile(env);
   const fromEnv = envToObject(env);
   const couchdb = { ...section(file.couchdb), ...section(fromEnv.couchdb) };
   const redis = { ...section(file.redis), ...section(fromEnv.redis) };

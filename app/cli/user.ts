@@ -1,0 +1,106 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { openCouch } from "../adapters/couch/index.js";
+import { addUser, listUsers, removeUser, setPassword } from "../adapters/couch/users.js";
+import { addConnectionOptions, type ConnectionFlags, defineCommand, loadToolConfig } from "./common.js";
+
+// `oose user add|remove|passwd|list`: the API users prisms log in with.
+// Passwords come from --password-stdin (so they stay out of shell history) or
+// are generated and printed once.
+
+interface PasswordFlags extends ConnectionFlags {
+  passwordStdin?: boolean;
+  roles?: string;
+  json?: boolean;
+}
+
+const NAME = /^[A-Za-z0-9._@-]{1,128}$/;
+
+function password(flags: PasswordFlags): { value: string; generated: boolean } {
+  if (!flags.passwordStdin) return { value: randomBytes(18).toString("base64url"), generated: true };
+  const value = readFileSync(0, "utf8").replace(/\r?\n$/, "");
+  if (value.length < 8) throw new Error("password: at least 8 characters");
+  return { value, generated: false };
+}
+
+async function withCouch<T>(flags: ConnectionFlags, fn: (couch: ReturnType<typeof openCouch>) => Promise<T>) {
+  const couch = openCouch(loadToolConfig(flags).couchdb);
+  try {
+    return await fn(couch);
+  } finally {
+    await couch.close();
+  }
+}
+
+function checkName(name: string): string {
+  if (!NAME.test(name)) throw new Error(`user name: letters, digits and . _ @ - only (got "${name.slice(0, 40)}")`);
+  return name;
+}
+
+function fail(message: string): void {
+  console.error(`oose user: ${message}`);
+  process.exitCode = 1;
+}
+
+/** Runs an action, turning any failure into one line on stderr and exit code 1. */
+const guarded =
+  <A extends unknown[]>(action: (...args: A) => Promise<void>) =>
+  async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  };
+
+defineCommand((program: Command) => {
+  const user = program.command("user").description("manage the API users prisms log in with (CouchDB _users)");
+
+  addConnectionOptions(user.command("add <name>"), { redis: false })
+    .description("create a user; prints a generated password unless --password-stdin")
+    .option("--password-stdin", "read the password from standard input")
+    .option("--roles <list>", "comma-separated roles", "")
+    .action(
+      guarded(async (name: string, flags: PasswordFlags) => {
+        const pw = password(flags);
+        const roles = (flags.roles ?? "").split(",").filter(Boolean);
+        const created = await withCouch(flags, (couch) => addUser(couch, checkName(name), pw.value, roles));
+        if (!created) return fail(`${name} already exists (use passwd to change the password)`);
+        console.log(pw.generated ? `created ${name}; password: ${pw.value}` : `created ${name}`);
+      }),
+    );
+
+  addConnectionOptions(user.command("passwd <name>"), { redis: false })
+    .description("set a new password; prints a generated one unless --password-stdin")
+    .option("--password-stdin", "read the password from standard input")
+    .action(
+      guarded(async (name: string, flags: PasswordFlags) => {
+        const pw = password(flags);
+        const changed = await withCouch(flags, (couch) => setPassword(couch, checkName(name), pw.value));
+        if (!changed) return fail(`no user ${name}`);
+        console.log(pw.generated ? `password of ${name}: ${pw.value}` : `password of ${name} changed`);
+      }),
+    );
+
+  addConnectionOptions(user.command("remove <name>"), { redis: false })
+    .description("delete a user (existing sessions expire with their TTL)")
+    .action(
+      guarded(async (name: string, flags: ConnectionFlags) => {
+        const removed = await withCouch(flags, (couch) => removeUser(couch, checkName(name)));
+        if (!removed) return fail(`no user ${name}`);
+        console.log(`removed ${name}`);
+      }),
+    );
+
+  addConnectionOptions(user.command("list"), { redis: false })
+    .description("list users and their roles")
+    .option("--json", "print JSON")
+    .action(
+      guarded(async (flags: PasswordFlags) => {
+        const users = await withCouch(flags, (couch) => listUsers(couch));
+        if (flags.json) return console.log(JSON.stringify(users));
+        for (const u of users) console.log(`${u.name}${u.roles.length ? `\t${u.roles.join(",")}` : ""}`);
+      }),
+    );
+});
