@@ -9,7 +9,8 @@ import type { Logger } from "../log.js";
 // Three sources mark a store suspect:
 // - a watch: an idle TCP connection to the store's API and to its nginx. A
 //   process that dies closes its sockets, so the close arrives at once; a
-//   reconnect that is refused marks the store suspect until one succeeds;
+//   reconnect that is refused marks that endpoint suspect until one succeeds
+//   (the API for uploads and downloads, the nginx for deliveries);
 // - request failures (connection errors, timeouts) on the way to the store;
 // - this node's own heartbeat pings, which also catch a store that hangs with
 //   its sockets open (a watch cannot see that: the kernel still accepts).
@@ -25,7 +26,10 @@ export interface HealthOptions {
   now?: () => number;
 }
 
-type Reason = "request" | "ping" | `refused:${string}`;
+/** Which of a store's endpoints a caller needs: its API (prism→store calls) or its public nginx (deliveries). */
+export type Endpoint = "api" | "public";
+
+type Reason = "request" | "ping" | `refused:${Endpoint}`;
 
 class Watch {
   private socket?: net.Socket;
@@ -94,7 +98,7 @@ export class StoreHealth {
   constructor(private readonly o: HealthOptions = {}) {
     this.now = o.now ?? Date.now;
     this.retryMs = o.retryMs ?? 200;
-    this.maxRetryMs = o.maxRetryMs ?? 2000;
+    this.maxRetryMs = o.maxRetryMs ?? 1000;
     this.holdMs = o.holdMs ?? 30_000;
   }
 
@@ -105,6 +109,7 @@ export class StoreHealth {
       if (p.type !== "store") continue;
       wanted.set(p.name, [p.url, ...(p.publicUrl ? [p.publicUrl] : [])]);
     }
+    const kinds: Endpoint[] = ["api", "public"];
     for (const [name, watches] of this.watches) {
       const urls = wanted.get(name);
       if (urls && watches.length === urls.length && watches.every((w, i) => w.endpoint === urls[i])) continue;
@@ -115,10 +120,10 @@ export class StoreHealth {
     }
     for (const [name, urls] of wanted) {
       if (this.watches.has(name)) continue;
-      const watches = urls.flatMap((u) => {
+      const watches = urls.flatMap((u, i) => {
         const url = new URL(u);
         const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-        const reason: Reason = `refused:${url.host}`;
+        const reason: Reason = `refused:${kinds[i]!}`;
         return [
           new Watch(
             u,
@@ -152,13 +157,17 @@ export class StoreHealth {
     this.clear(name, "ping");
   }
 
-  isSuspect(name: string): boolean {
+  /** Whether `name` should be avoided for `via`: a failed request or ping counts for both endpoints. */
+  isSuspect(name: string, via: Endpoint = "api"): boolean {
     const reasons = this.suspects.get(name);
     if (!reasons) return false;
     const now = this.now();
     for (const [reason, until] of reasons) {
-      if (until > now) return true;
-      reasons.delete(reason);
+      if (until <= now) {
+        reasons.delete(reason);
+        continue;
+      }
+      if (!reason.startsWith("refused:") || reason === `refused:${via}`) return true;
     }
     return false;
   }
@@ -166,7 +175,9 @@ export class StoreHealth {
   /** Suspect stores with their reasons, for /stats and logs. */
   snapshot(): Record<string, string[]> {
     const out: Record<string, string[]> = {};
-    for (const [name, reasons] of this.suspects) if (this.isSuspect(name)) out[name] = [...reasons.keys()];
+    for (const [name, reasons] of this.suspects) {
+      if (this.isSuspect(name, "api") || this.isSuspect(name, "public")) out[name] = [...reasons.keys()];
+    }
     return out;
   }
 

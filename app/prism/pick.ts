@@ -1,6 +1,7 @@
 import { InvalidFileName } from "../errors.js";
 import type { InventoryDoc } from "../core/inventory.js";
 import type { Peer } from "../core/peer.js";
+import type { Endpoint } from "../client/health.js";
 import type { StorePool } from "../client/pool.js";
 
 export interface LiveCopy {
@@ -9,13 +10,19 @@ export interface LiveCopy {
 }
 
 /**
- * Orders live copies for reading: stores this prism suspects last, then least
- * transfers in flight first, random among equals, so every copy takes a share
- * (OOSE sent each new token to the alphabetically first holder).
+ * Orders live copies for reading: stores this prism suspects last (for the
+ * endpoint the reader will use: the API for downloads, nginx for redirects),
+ * then least transfers in flight first, random among equals, so every copy
+ * takes a share (OOSE sent each new token to the alphabetically first holder).
  */
-export function readOrder(copies: LiveCopy[], pool: StorePool, random: () => number = Math.random): LiveCopy[] {
+export function readOrder(
+  copies: LiveCopy[],
+  pool: StorePool,
+  via: Endpoint = "api",
+  random: () => number = Math.random,
+): LiveCopy[] {
   return copies
-    .map((c) => ({ c, key: (pool.health.isSuspect(c.peer.name) ? 1e9 : 0) + pool.load(c.peer.name) + random() }))
+    .map((c) => ({ c, key: (pool.health.isSuspect(c.peer.name, via) ? 1e9 : 0) + pool.load(c.peer.name) + random() }))
     .sort((a, b) => a.key - b.key)
     .map((x) => x.c);
 }

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import type { Channels } from "../adapters/redis/channels.js";
 import { redisCall } from "../adapters/redis/index.js";
+import { ReplicaWait } from "../adapters/redis/wait.js";
 import { fromRedisHash, type Purchase, purchaseKey, toRedisHash, ttlMs } from "../core/purchase.js";
 import { BackendUnavailable, InvalidToken, PurchaseNotFound } from "../errors.js";
 
@@ -38,6 +39,7 @@ export const PURCHASE_CHANNEL = (prefix: string) => `${prefix}:purchase:changed`
 
 export class Purchases {
   private readonly cache: LRUCache<string, Purchase>;
+  private readonly replicated: ReplicaWait;
 
   constructor(
     private readonly redis: Redis,
@@ -45,6 +47,7 @@ export class Purchases {
     channels: Channels,
   ) {
     this.cache = new LRUCache({ max: 500_000, ttl: Math.max(s.cacheLife, 1) });
+    this.replicated = new ReplicaWait(redis, s.waitReplicas, s.waitTimeoutMs);
     channels.on(PURCHASE_CHANNEL(s.prefix), (token) => this.cache.delete(token));
   }
 
@@ -83,12 +86,7 @@ export class Purchases {
       const failed = res?.find(([err]) => err);
       if (!res || failed) throw failed?.[0] ?? new Error("transaction aborted");
     });
-    if (this.s.waitReplicas > 0) {
-      const acked = await redisCall("purchase wait", () => this.redis.wait(this.s.waitReplicas, this.s.waitTimeoutMs));
-      if (acked < this.s.waitReplicas) {
-        throw new BackendUnavailable(`Purchase not replicated (${acked}/${this.s.waitReplicas} replicas)`);
-      }
-    }
+    await this.replicated.wait("purchase");
     await this.announce(p.token);
   }
 

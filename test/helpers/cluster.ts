@@ -7,7 +7,7 @@ import { trustNodeCa } from "../../app/client/http.js";
 import type { ClusterNode } from "../../app/topology/model.js";
 import { defaultSpec } from "../../app/topology/model.js";
 import { BLOCK_SIZE } from "../../infra/local/addressing.js";
-import { type LocalCluster, startCluster } from "../../infra/local/cluster.js";
+import { type LocalCluster, type StartOptions, startCluster } from "../../infra/local/cluster.js";
 import { portFree } from "../../infra/local/proc.js";
 
 // Integration tests run a real cluster (Redis HA, the CouchDB stand-in, nginx,
@@ -25,6 +25,10 @@ export interface TestClusterOptions {
   http?: boolean;
   /** The cluster's own CA and certificates here (default: one set shared by every test cluster of this user). */
   tlsDir?: string;
+  /** Keep the CouchDB stand-in's data on disk, so it survives a restart (default: in memory). */
+  persist?: boolean;
+  /** The store nginx request and bandwidth limits (default: production's). */
+  storeRate?: StartOptions["storeRate"];
 }
 
 /** Certificates take seconds to make; test clusters share one CA, made once and reused across runs. */
@@ -128,7 +132,8 @@ export async function startTestCluster(o: TestClusterOptions = {}): Promise<Test
       basePort: await freeBlock(),
       dataDir,
       logDir,
-      persist: false,
+      persist: o.persist ?? false,
+      storeRate: o.storeRate,
       extraEnv: o.extraEnv,
       http: o.http,
       tlsDir: o.tlsDir ?? SHARED_TLS_DIR,

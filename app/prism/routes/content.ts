@@ -2,6 +2,7 @@ import { Type as T } from "@sinclair/typebox";
 import { normalizeHash } from "../../core/hash.js";
 import { AppError, BadRequest, ContentNotFound, Forbidden, PeerUnavailable } from "../../errors.js";
 import type { PrismContext } from "../context.js";
+import { withDeadline } from "../deadline.js";
 import { checkDisplayName, forwardedProto, publicBase, readOrder } from "../pick.js";
 
 // Existence (detail/exists, single and bulk), API download and static redirects.
@@ -43,7 +44,13 @@ export async function contentRoutes(ctx: PrismContext): Promise<void> {
       for (const { peer, copy } of readOrder(copies, pool)) {
         const release = pool.begin(peer.name);
         try {
-          const res = await pool.client(peer).download(hash, undefined, config.limits.failoverTimeoutMs);
+          const deadline = config.limits.failoverTimeoutMs;
+          const res = await withDeadline(
+            pool.client(peer).download(hash, undefined, deadline),
+            deadline,
+            peer.name,
+            (late) => late.body.destroy(),
+          );
           pool.health.answered(peer.name);
           res.body.once("close", release);
           app.counters.inc("stat:prism:content:download");
@@ -74,7 +81,7 @@ export async function contentRoutes(ctx: PrismContext): Promise<void> {
       if (!first) throw new ContentNotFound("Content does not exist");
       // The stored extension decides, not the requested name (OOSE's bypass).
       if (config.denyStaticTypes.includes(first.mimeExtension)) throw new Forbidden("Invalid static file type");
-      const [pick] = readOrder(copies, pool);
+      const [pick] = readOrder(copies, pool, "public");
       if (!pick) throw new PeerUnavailable("File not available");
       app.counters.inc("stat:prism:content:static");
       const base = publicBase(pick.peer, config.domain, forwardedProto(req.headers, "http"));

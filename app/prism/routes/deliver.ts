@@ -35,7 +35,8 @@ export async function deliverRoutes(ctx: PrismContext, purchases: Purchases): Pr
     if (isExpired(purchase, now)) throw new PurchaseExpired();
     if (!referrerAllowed(purchase.referrer, req.headers.referer)) throw new ReferrerDenied();
     const copies = await existence.liveCopies(purchase.hash);
-    const [pick] = readOrder(copies, pool);
+    // Holders whose nginx this prism has just seen die go last: a redirect there would fail.
+    const [pick] = readOrder(copies, pool, "public");
     if (!pick) {
       if ((await existence.copies(purchase.hash)).length === 0) throw new ContentNotFound();
       throw new PeerUnavailable("File not available");
