@@ -41,7 +41,7 @@ class Watch {
     readonly endpoint: string,
     private readonly host: string,
     private readonly port: number,
-    private readonly onRefused: () => void,
+    private readonly onDown: () => void,
     private readonly onOpen: () => void,
     private readonly retryMs: number,
     private readonly maxRetryMs: number,
@@ -66,13 +66,17 @@ class Watch {
     socket.on("close", () => {
       if (this.stopped) return;
       if (connectedAt > 0) {
-        // The peer closed an idle connection: it is dying, or just tidying up. Ask again now
-        // (after a pause if it keeps closing at once, so a fussy peer cannot spin this loop).
-        this.timer = setTimeout(() => this.open(), Date.now() - connectedAt < 1000 ? this.retryMs : 0);
-        this.timer.unref();
+        // The peer closed an idle connection: it is dying, or just tidying up. Suspect it until a
+        // new connection says otherwise, and ask at once (after a pause if it keeps closing at once,
+        // so a fussy peer cannot spin this loop): a dead process is routed around within a round trip.
+        this.onDown();
+        if (Date.now() - connectedAt < 1000) {
+          this.timer = setTimeout(() => this.open(), this.retryMs);
+          this.timer.unref();
+        } else this.open();
         return;
       }
-      this.onRefused();
+      this.onDown();
       this.timer = setTimeout(() => this.open(), this.delay);
       this.timer.unref();
       this.delay = Math.min(this.delay * 2, this.maxRetryMs);
@@ -157,7 +161,11 @@ export class StoreHealth {
     this.clear(name, "ping");
   }
 
-  /** Whether `name` should be avoided for `via`: a failed request or ping counts for both endpoints. */
+  /**
+   * Whether `name` should be avoided for `via`. A failed request or ping counts for both endpoints, and so
+   * does a lost API for redirects (nginx and node share a host, so they tend to go together); a lost nginx
+   * does not keep prism-to-store calls away.
+   */
   isSuspect(name: string, via: Endpoint = "api"): boolean {
     const reasons = this.suspects.get(name);
     if (!reasons) return false;
@@ -167,7 +175,7 @@ export class StoreHealth {
         reasons.delete(reason);
         continue;
       }
-      if (!reason.startsWith("refused:") || reason === `refused:${via}`) return true;
+      if (reason !== "refused:public" || via === "public") return true;
     }
     return false;
   }

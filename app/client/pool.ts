@@ -21,11 +21,11 @@ export class StorePool {
     readonly health: StoreHealth = new StoreHealth(),
   ) {}
 
-  /** Live, writable stores as placement candidates; none this prism currently suspects. */
-  candidates(): Candidate[] {
+  /** Live, writable stores as placement candidates; none this prism currently suspects, unless asked. */
+  candidates(withSuspects = false): Candidate[] {
     return this.peers
       .liveStores()
-      .filter((p) => p.writable && !this.health.isSuspect(p.name))
+      .filter((p) => p.writable && (withSuspects || !this.health.isSuspect(p.name)))
       .map((p) => ({ ...holderOf(p), free: p.capacity?.free, load: this.inflight.get(p.name) ?? 0 }));
   }
 

@@ -48,13 +48,23 @@ export class Copies {
       const p = this.pool.peer(c.store);
       return p ? [holderOf(p)] : [];
     });
+    // Stores this prism suspects come last, as fallbacks.
+    const suspect = (name: string) => this.pool.health.isSuspect(name);
+    const pool = this.pool.candidates(true).filter((c) => !opts.exclude?.has(c.name));
     const targets = opts.onto
-      ? this.pool.candidates().filter((c) => c.name === opts.onto)
-      : rankStores(
-          this.pool.candidates().filter((c) => !opts.exclude?.has(c.name)),
-          count,
-          held,
-        );
+      ? pool.filter((c) => c.name === opts.onto)
+      : [
+          ...rankStores(
+            pool.filter((c) => !suspect(c.name)),
+            count,
+            held,
+          ),
+          ...rankStores(
+            pool.filter((c) => suspect(c.name)),
+            count,
+            held,
+          ),
+        ];
     const rank = (name: string) => (this.pool.health.isSuspect(name) ? 1e9 : 0) + this.pool.load(name);
     const done: Transfer[] = [];
     for (const target of targets) {

@@ -33,7 +33,7 @@ export const build: BuildRole = async (deps) => {
   peers.onChange((all) => health.track(all.filter((p) => p.type === "store" && p.active)));
   const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs, health);
   const copies = new Copies(couch, pool);
-  const placer = new Placer(pool, copies, existence, config.replicas, log);
+  const placer = new Placer(pool, copies, existence, config.replicas, log, config.limits.failoverTimeoutMs);
   const retriever = new Retriever(config.retrieve);
   const privateAuth = await useBasicAuth(app, config.auth.prism);
   const sessions = new Sessions(couch, redis, config.redis.prefix, config.session.life, {

@@ -45,10 +45,14 @@ export class Placer {
     private readonly existence: Existence,
     private readonly replicas: number,
     private readonly log: Logger,
+    /** A store that takes no bytes for this long during an upload is dropped from it (0: never). */
+    private readonly stallMs = 0,
   ) {}
 
   async place(source: Readable, ext: string, hashType: HashType): Promise<Placed> {
-    const ranked = rankStores(this.pool.candidates(), this.replicas);
+    let ranked = rankStores(this.pool.candidates(), this.replicas);
+    // Suspicion is this prism's guess; with too few stores above it, the suspects get their chance.
+    if (ranked.length < this.replicas) ranked = rankStores(this.pool.candidates(true), this.replicas);
     if (ranked.length < this.replicas) {
       source.resume();
       throw new NoPlacement(`Need ${this.replicas} live stores, ${ranked.length} available`);
@@ -57,7 +61,11 @@ export class Placer {
     const stages = ranked.slice(0, this.replicas).map((c) => this.openStage(c, id, hashType));
     const hasher = new HashingStream(hashType);
     try {
-      await pipeline(source, hasher, fanOut(stages, () => new NoPlacement("Every store failed during the upload")));
+      await pipeline(
+        source,
+        hasher,
+        fanOut(stages, () => new NoPlacement("Every store failed during the upload"), this.stallMs),
+      );
     } catch (err) {
       this.dropStages(stages, id);
       throw err;
@@ -89,8 +97,30 @@ export class Placer {
     return stage;
   }
 
+  /** A stage's answer, unless its store drops out first (a failed ping or request marks it suspect). */
+  private answer(s: Stage): Promise<StageReply> {
+    if (s.failed) return Promise.reject(new PeerUnavailable(`${s.peer.name} dropped out of the upload`));
+    return new Promise((resolve, reject) => {
+      const watch = setInterval(() => {
+        if (!this.pool.health.isSuspect(s.peer.name)) return;
+        clearInterval(watch);
+        reject(new PeerUnavailable(`${s.peer.name} stopped answering`));
+      }, 100);
+      s.result.then(
+        (reply) => {
+          clearInterval(watch);
+          resolve(reply);
+        },
+        (err) => {
+          clearInterval(watch);
+          reject(err);
+        },
+      );
+    });
+  }
+
   private async settle(stages: Stage[], hash: string, size: number): Promise<Stage[]> {
-    const outcomes = await Promise.allSettled(stages.map((s) => s.result));
+    const outcomes = await Promise.allSettled(stages.map((s) => this.answer(s)));
     for (const s of stages) s.release();
     return stages.filter((s, i) => {
       const o = outcomes[i]!;

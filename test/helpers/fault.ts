@@ -113,6 +113,15 @@ export async function peerDoc(c: LocalCluster, name: string): Promise<PeerDoc> {
   return nano(c.info.couchdb).use<PeerDoc>("oose-peer").get(storeKey(c, name));
 }
 
+/** The heartbeat's votes against store `name` (`down:<castee>:<caster>`). */
+export async function votesAgainst(c: LocalCluster, name: string): Promise<{ _id: string; caster: string; castee: string }[]> {
+  const key = storeKey(c, name);
+  const res = await nano(c.info.couchdb)
+    .use<{ caster: string; castee: string }>("oose-heartbeat")
+    .list({ startkey: `down:${key}:`, endkey: `down:${key}:\ufff0`, include_docs: true });
+  return res.rows.map((r) => r.doc as { _id: string; caster: string; castee: string });
+}
+
 export const sha1 = (b: Buffer) => createHash("sha1").update(b).digest("hex");
 
 export interface Stored {
@@ -159,7 +168,9 @@ export async function inventory(c: LocalCluster, hash: string): Promise<Inventor
 }
 
 export interface Delivery {
+  /** Start and end, performance.now(). */
   at: number;
+  end: number;
   ok: boolean;
   store?: string;
   error?: string;
@@ -174,6 +185,11 @@ export function storeOfUrl(c: LocalCluster, url: string): string | undefined {
 /** One delivery as a user's browser does it: the prism's redirect, then the bytes from the store's nginx. */
 export async function deliver(c: LocalCluster, prism: number, file: Stored, timeoutMs = 5000): Promise<Delivery> {
   const at = performance.now();
+  const d = await attempt(c, prism, file, timeoutMs, at);
+  return { ...d, end: performance.now() };
+}
+
+async function attempt(c: LocalCluster, prism: number, file: Stored, timeoutMs: number, at: number) {
   let store: string | undefined;
   try {
     const res = await request(`${c.info.prisms[prism]!.url}/${file.token}/f.bin`, {

@@ -63,7 +63,16 @@ test.serial("a store dead past repairAfter: every file it held is back to 2 copi
     100,
   );
   const healedMs = performance.now() - killedAt;
-  const status = await repairStatus();
+  // The pass reports once its page of copies is done, a moment after the last one landed.
+  let status: RepairStatus | undefined;
+  await until(
+    "the repair pass reports",
+    async () => {
+      status = await repairStatus();
+      return status?.store === victim && status.state === "done";
+    },
+    10_000,
+  );
   t.log(`repair: ${held.length} files (${(held.length / 2).toFixed(0)} MiB) back to 2 copies ${(healedMs / 1000).toFixed(1)} s after the kill (repairAfter 3 s)`);
   t.log(
     `repair: pass copied ${status?.copied} files, ${((status?.bytes ?? 0) / 1048576).toFixed(1)} MiB in ${status?.ms} ms = ` +
