@@ -32,6 +32,10 @@ export const ConfigSchema = T.Object({
   /** Store only: base URL of its nginx as end users see it; defaults to `<proto>://<name>.<domain>`. */
   publicUrl: T.Optional(T.String({ pattern: "^https?://" })),
   dataRoot: T.String({ minLength: 1 }),
+  /** API processes sharing the port (OOSE's workers.count); 1 runs everything in one process. */
+  workers: T.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  /** Which of them this process is; set by the supervisor. Worker 1 does the node-wide work. */
+  worker: T.Integer({ minimum: 1, default: 1 }),
   couchdb: T.Object({
     url: T.String({ pattern: "^https?://" }),
     username: T.Optional(T.String()),
@@ -128,6 +132,54 @@ export const ConfigSchema = T.Object({
     { default: {} },
   ),
   verifyExpiration: Ms(15_552_000_000),
+  /** Store tools, `oose inventory scan|verify` (spec §9). */
+  inventory: T.Object(
+    {
+      /** Directory reads, stats, hashes and CouchDB batches in flight. */
+      concurrency: T.Integer({ minimum: 1, default: 16 }),
+      /** Pause after each batch of files (ms), to spare a busy disk. */
+      throttle: Ms(0),
+      /** Inventory docs per CouchDB request. */
+      batchSize: T.Integer({ minimum: 1, default: 1000 }),
+    },
+    { default: {} },
+  ),
+  /** `oose clonetool` (spec §10.2). */
+  clonetool: T.Object(
+    {
+      desired: T.Integer({ minimum: 1, default: 2 }),
+      /** Hashes analysed per block. */
+      blockSize: T.Integer({ minimum: 1, default: 250 }),
+      /** Files acted on at once. */
+      concurrency: T.Integer({ minimum: 1, default: 4 }),
+      /** Hashes left alone unless --force. */
+      hashWhitelist: T.Array(T.String(), { default: [] }),
+      /** Stores never trimmed to reach the desired count. */
+      storeProtected: T.Array(T.String(), { default: [] }),
+    },
+    { default: {} },
+  ),
+  /** Prism: extra copies for content delivered often, removed again once it cools. */
+  hot: T.Object(
+    {
+      enabled: T.Boolean({ default: true }),
+      /** The sliding window deliveries are counted over. */
+      window: Ms(60_000),
+      /** Deliveries within the window that make a hash hot; each further multiple adds a copy. */
+      threshold: T.Integer({ minimum: 1, default: 600 }),
+      /** Most copies a hot hash gets. */
+      maxReplicas: T.Integer({ minimum: 1, default: 4 }),
+      /** A hash below the threshold this long loses its extra copies. */
+      coolAfter: Ms(900_000),
+      /** How often the runner looks for hot and cooled content. */
+      interval: Ms(10_000),
+      /** The runner's lock in Redis lives this long unless renewed. */
+      lease: Ms(30_000),
+      /** How often a prism adds its delivery counts to Redis. */
+      flushEvery: Ms(1000),
+    },
+    { default: {} },
+  ),
   auth: T.Object({ prism: Credentials, store: Credentials }),
   /** Key that signs delivery URLs; the store's nginx checks them with secure_link. */
   signingKey: T.String({ minLength: 16 }),

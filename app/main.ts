@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { logger } from "./log.js";
 import type { BuildRole } from "./node.js";
 import { clusterCa, serverTls, TlsError } from "./tls.js";
+import { isSupervisor, supervise } from "./workers.js";
 
 // Starts one node (prism or store) from OOSE_* env / OOSE_CONFIG, the same way
 // in a container as in the local cluster. SIGTERM/SIGINT stop it gracefully.
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = logger(config.role, config.name);
+  if (isSupervisor(config)) return supervise(config, log);
   const couch = openCouch(config.couchdb);
   const redis = openRedis(config.redis, log);
   const { build }: { build: BuildRole } =

@@ -10,7 +10,9 @@ export async function joinCluster(
 ): Promise<() => Promise<void>> {
   const self = await registerSelf(deps.couch, deps.config);
   await peers.start();
-  const heartbeat = deps.config.heartbeat.enabled
+  // One heartbeat per node, not per worker process.
+  const lead = deps.config.worker === 1;
+  const heartbeat = deps.config.heartbeat.enabled && lead
     ? new Heartbeat({
         couch: deps.couch,
         peers,
@@ -24,6 +26,7 @@ export async function joinCluster(
   return async () => {
     await heartbeat?.stop();
     peers.stop();
+    if (!lead) return;
     await setAvailable(deps.couch, self, false).catch((err) => deps.log.warn({ err: err.message }, "could not step down"));
   };
 }
