@@ -131,14 +131,33 @@ export interface Stored {
   token: string;
 }
 
-/** Uploads `count` random files of `size` bytes and buys each; returns them with their purchase tokens. */
+/**
+ * Uploads `count` random files of `size` bytes and buys each; returns them with their purchase tokens.
+ * On a busy machine the short test heartbeat can take a store out for a moment right after the start:
+ * a batch refused for want of stores is tried again.
+ */
 export async function storeFiles(client: PrismClient, count: number, size: number): Promise<Stored[]> {
   const out: Stored[] = [];
   for (let i = 0; i < count; i += 8) {
     const batch = Array.from({ length: Math.min(8, count - i) }, () => randomBytes(size));
-    const reply = await client.upload(batch.map((data, k) => ({ field: `f${k}`, name: `f${k}.bin`, data })));
+    const files = batch.map((data, k) => ({ field: `f${k}`, name: `f${k}.bin`, data }));
+    let reply: Awaited<ReturnType<PrismClient["upload"]>> | undefined;
+    await until(
+      "stores to upload to",
+      async () => {
+        try {
+          reply = await client.upload(files);
+          return true;
+        } catch (err) {
+          if ((err as { code?: string }).code === "NO_PLACEMENT") return false;
+          throw err;
+        }
+      },
+      20_000,
+      250,
+    );
     for (const [k, data] of batch.entries()) {
-      const hash = reply.files[`f${k}`]!.hash;
+      const hash = reply!.files[`f${k}`]!.hash;
       const { token } = await client.purchase({ hash, ext: "bin" });
       out.push({ hash, data, token, relativePath: relativePath(hash, "bin") });
     }
