@@ -1,0 +1,224 @@
+import { readFileSync } from "node:fs";
+import type { TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { Presets, SingleBar } from "cli-progress";
+import type { Command } from "commander";
+import type { Redis } from "ioredis";
+import { type Couch, openCouch } from "../adapters/couch/index.js";
+import { PeerTable } from "../adapters/couch/peers.js";
+import { openRedis } from "../adapters/redis/index.js";
+import { type Config, ConfigError, ConfigSchema, envToObject } from "../config.js";
+import { INVENTORY_CHANNEL } from "../core/inventory.js";
+import { type Logger, logger } from "../log.js";
+import { addConnectionOptions, type ConnectionFlags, loadToolConfig, redisPrefix } from "./common.js";
+
+// What the operator commands (inventory, clonetool, purchases, status) share:
+// the config sections they read on top of the tool config, the cluster
+// connections, progress output and exit codes.
+
+export const EXIT = { ok: 0, failed: 1, config: 2 } as const;
+
+export interface OpsFlags extends ConnectionFlags {
+  json?: boolean;
+  verbose?: boolean;
+}
+
+type Raw = Record<string, unknown>;
+const isObj = (v: unknown): v is Raw => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function merge(base: Raw, over: Raw): Raw {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isObj(v) && isObj(out[k]) ? merge(out[k] as Raw, v) : v;
+  return out;
+}
+
+/** OOSE_CONFIG merged with OOSE_* (the node's own way of reading them), unvalidated. */
+export function rawConfig(env: NodeJS.ProcessEnv = process.env): Raw {
+  let file: Raw = {};
+  if (env.OOSE_CONFIG) {
+    try {
+      file = JSON.parse(readFileSync(env.OOSE_CONFIG, "utf8"));
+    } catch (err) {
+      throw new ConfigError([`OOSE_CONFIG (${env.OOSE_CONFIG}): ${(err as Error).message}`]);
+    }
+  }
+  return merge(file, envToObject(env));
+}
+
+/** One config key or section, validated against its part of the schema (defaults applied). */
+export function setting<K extends keyof Config>(raw: Raw, key: K): Config[K] {
+  const schema = (ConfigSchema.properties as Record<string, TSchema>)[key as string]!;
+  const value = Value.Convert(
+    schema,
+    Value.Default(schema, structuredClone(raw[key as string] ?? (isObj(schema.default) ? {} : undefined))),
+  );
+  const problems = [...Value.Errors(schema, value)].map(
+    (e) => `${String(key)}${e.path.replaceAll("/", ".")}: ${e.message}`,
+  );
+  if (problems.length > 0) throw new ConfigError(problems);
+  return value as Config[K];
+}
+
+export interface Cluster {
+  config: ReturnType<typeof loadToolConfig>;
+  raw: Raw;
+  couch: Couch;
+  log: Logger;
+  /** Opened on first use; undefined when no Redis is configured. */
+  redis(): Redis | undefined;
+  prefix: string;
+  close(): Promise<void>;
+}
+
+export function connect(flags: OpsFlags, name: string): Cluster {
+  const config = loadToolConfig(flags);
+  const raw = rawConfig();
+  const log = logger("cli", name);
+  log.level = process.env.OOSE_LOG_LEVEL ?? (flags.verbose ? "info" : "warn");
+  const couch = openCouch({ ...config.couchdb, timeoutMs: Math.max(config.couchdb.timeoutMs, 60_000) });
+  let redis: Redis | undefined;
+  return {
+    config,
+    raw,
+    couch,
+    log,
+    prefix: redisPrefix(config),
+    redis() {
+      if (!redis && config.redis) redis = openRedis(config.redis, log);
+      return redis;
+    },
+    async close() {
+      redis?.disconnect();
+      await couch.close();
+    },
+  };
+}
+
+/** The peer table, loaded once (a tool needs a snapshot, not a refresh loop). */
+export async function loadPeers(c: Cluster): Promise<PeerTable> {
+  const peers = new PeerTable(c.couch, 60_000, c.log);
+  await peers.refresh();
+  return peers;
+}
+
+/** Tells every prism that these hashes' copies changed (their existence caches drop them). */
+export function announcer(c: Cluster): ((hashes: string[]) => Promise<void>) | undefined {
+  const redis = c.redis();
+  if (!redis) return undefined;
+  const channel = INVENTORY_CHANNEL(c.prefix);
+  return async (hashes) => {
+    const pipe = redis.pipeline();
+    for (const h of new Set(hashes)) pipe.publish(channel, h);
+    await pipe.exec().catch((err) => c.log.warn({ err: err.message }, "inventory change not announced"));
+  };
+}
+
+export function addOpsOptions(cmd: Command, o: { redis: boolean }): Command {
+  return addConnectionOptions(cmd, o)
+    .option("--json", "print the report as JSON (no progress output)")
+    .option("--verbose", "log at info level");
+}
+
+/** Progress: a bar (or a counter when the total is unknown) on a TTY, a line every few seconds otherwise. */
+export interface Reporter {
+  begin(label: string, total?: number): void;
+  update(done: number, detail: string): void;
+  end(detail: string): void;
+  note(line: string): void;
+}
+
+const quiet: Reporter = { begin() {}, update() {}, end() {}, note() {} };
+
+export function reporter(flags: { json?: boolean }, stream: NodeJS.WriteStream = process.stderr): Reporter {
+  if (flags.json) return { ...quiet, note: (line) => stream.write(`${line}\n`) };
+  let label = "";
+  let started = 0;
+  let done = 0;
+  const speed = () => Math.round((done * 1000) / Math.max(1, Date.now() - started));
+  if (!stream.isTTY) {
+    let last = 0;
+    const line = (detail: string) => stream.write(`${label}: ${done} (${speed()}/s) ${detail}\n`);
+    return {
+      begin(l) {
+        label = l;
+        started = Date.now();
+        done = 0;
+        last = Date.now();
+      },
+      update(d, detail) {
+        done = d;
+        if (Date.now() - last >= 2000) {
+          last = Date.now();
+          line(detail);
+        }
+      },
+      end(detail) {
+        line(detail);
+      },
+      note: (l) => stream.write(`${l}\n`),
+    };
+  }
+  let bar: SingleBar | undefined;
+  return {
+    begin(l, total) {
+      bar?.stop();
+      label = l;
+      started = Date.now();
+      done = 0;
+      const format = total
+        ? `${l} [{bar}] {value}/{total} {percentage}% | {speed}/s | eta {eta_formatted} | {detail}`
+        : `${l} {value} | {speed}/s | {detail}`;
+      bar = new SingleBar({ stream, format, hideCursor: true, etaBuffer: 50 }, Presets.shades_classic);
+      bar.start(total ?? 0, 0, { speed: 0, detail: "" });
+    },
+    update(d, detail) {
+      done = d;
+      if (bar && d > bar.getTotal() && bar.getTotal() > 0) bar.setTotal(d);
+      bar?.update(d, { speed: speed(), detail });
+    },
+    end(detail) {
+      bar?.update(done, { speed: speed(), detail });
+      bar?.stop();
+      bar = undefined;
+    },
+    note(l) {
+      if (bar) stream.write("\n");
+      stream.write(`${l}\n`);
+    },
+  };
+}
+
+/** Runs a command and turns its outcome into the exit code: 0 done, 1 failed, 2 bad configuration or usage. */
+export const action =
+  <F>(fn: (flags: F, ...args: string[]) => Promise<number>) =>
+  async (...args: unknown[]): Promise<void> => {
+    // commander passes positional arguments first, then the options, then the command.
+    const positional = args.slice(0, -2) as string[];
+    const flags = args.at(-2) as F;
+    try {
+      process.exitCode = await fn(flags, ...positional);
+    } catch (err) {
+      if (err instanceof ConfigError || err instanceof UsageError) {
+        console.error(err.message);
+        process.exitCode = EXIT.config;
+        return;
+      }
+      console.error(`FAILED: ${(err as Error).message ?? err}`);
+      process.exitCode = EXIT.failed;
+    }
+  };
+
+export class UsageError extends Error {}
+
+export const mib = (bytes: number) => bytes / 1024 ** 2;
+export const fmtBytes = (n: number) => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+};
+export const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

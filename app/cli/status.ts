@@ -1,0 +1,277 @@
+import { couch as couchCall } from "../adapters/couch/index.js";
+import { idPages, parseCopyId } from "../adapters/couch/pages.js";
+import { listPeers } from "../adapters/couch/peers.js";
+import { allVotes, isCurrent, majority, type Vote } from "../core/heartbeat.js";
+import { isLive, type Peer } from "../core/peer.js";
+import { hotKeys, windowRates } from "../jobs/hot-counter.js";
+import { defineCommand, intOption } from "./common.js";
+import {
+  action,
+  addOpsOptions,
+  type Cluster,
+  connect,
+  EXIT,
+  fmtBytes,
+  type OpsFlags,
+  reporter,
+  setting,
+} from "./ops.js";
+
+// `oose status`: the cluster at a glance. Peers and their availability, the
+// heartbeat's current down-votes, each store's disk (what it reported) and
+// inventory (copies and bytes recorded), how many hashes have fewer live copies
+// than `replicas`, and the hot content. A table, or --json.
+
+interface Flags extends OpsFlags {
+  inventory: boolean;
+  replicas?: number;
+  pageSize: number;
+  top: number;
+}
+
+export interface StoreStatus {
+  name: string;
+  prism: string;
+  zone: string;
+  host: string;
+  live: boolean;
+  available: boolean;
+  active: boolean;
+  writable: boolean;
+  disk: { free: number; total: number; used: number; at: string } | null;
+  /** Recorded in the inventory (undefined without the inventory pass). */
+  copies?: number;
+  bytes?: number;
+}
+
+export interface ClusterStatus {
+  at: string;
+  replicas: number;
+  prisms: { name: string; zone: string; host: string; url: string; available: boolean; active: boolean }[];
+  stores: StoreStatus[];
+  votes: { castee: string; caster: string; castAt: string; reason: string }[];
+  /** Peers with current votes against them, and the majority needed to mark them down. */
+  downVotes: { peer: string; votes: number; needed: number }[];
+  inventory?: {
+    hashes: number;
+    copies: number;
+    /** 0 < live copies < replicas. */
+    underReplicated: number;
+    /** Known, but no copy on a live store. */
+    unavailable: number;
+    overReplicated: number;
+    /** Copies recorded on stores that are not in the peer list. */
+    unknownStores: number;
+  };
+  hot?: {
+    window: number;
+    threshold: number;
+    top: { hash: string; deliveries: number }[];
+    extra: { hash: string; stores: string[] }[];
+  };
+}
+
+async function votes(c: Cluster, peers: Peer[], voteLife: number) {
+  const res = await couchCall("votes", () => c.couch.db<Vote>("heartbeat").list({ ...allVotes, include_docs: true }));
+  const now = Date.now();
+  const current = res.rows.flatMap((r) => (r.doc && isCurrent(r.doc as Vote, now, voteLife) ? [r.doc as Vote] : []));
+  const active = peers.filter((p) => p.active);
+  const byPeer = new Map<string, Set<string>>();
+  for (const v of current) byPeer.set(v.castee, (byPeer.get(v.castee) ?? new Set()).add(v.caster));
+  return {
+    votes: current.map((v) => ({
+      castee: v.castee,
+      caster: v.caster,
+      castAt: new Date(v.castAt).toISOString(),
+      reason: v.reason,
+    })),
+    downVotes: [...byPeer].map(([peer, casters]) => ({
+      peer,
+      votes: casters.size,
+      needed: majority(active.filter((p) => p.key !== peer).length),
+    })),
+  };
+}
+
+/** One pass over every copy id: ids of a hash are adjacent (they share the `<hash>:` prefix). */
+async function inventory(
+  c: Cluster,
+  stores: StoreStatus[],
+  replicas: number,
+  pageSize: number,
+  onPage: (n: number) => void,
+) {
+  const byName = new Map(stores.map((s) => [s.name, s]));
+  for (const s of stores) {
+    s.copies = 0;
+    s.bytes = 0;
+  }
+  const out = { hashes: 0, copies: 0, underReplicated: 0, unavailable: 0, overReplicated: 0, unknownStores: 0 };
+  let hash: string | undefined;
+  let live = 0;
+  const close = () => {
+    if (hash === undefined) return;
+    out.hashes++;
+    if (live === 0) out.unavailable++;
+    else if (live < replicas) out.underReplicated++;
+    else if (live > replicas) out.overReplicated++;
+  };
+  for await (const page of idPages(c.couch, { pageSize, docs: true })) {
+    for (const row of page) {
+      const id = parseCopyId(row.id);
+      if (!id) continue;
+      if (id.hash !== hash) {
+        close();
+        hash = id.hash;
+        live = 0;
+      }
+      out.copies++;
+      const store = byName.get(id.store);
+      if (!store) {
+        out.unknownStores++;
+        continue;
+      }
+      store.copies!++;
+      store.bytes! += row.doc?.size ?? 0;
+      if (store.live) live++;
+    }
+    onPage(out.copies);
+  }
+  close();
+  return out;
+}
+
+async function hot(c: Cluster, top: number) {
+  const redis = c.redis();
+  if (!redis) return undefined;
+  const s = setting(c.raw, "hot");
+  const keys = hotKeys(c.prefix);
+  const rates = await windowRates(redis, c.prefix, s.window, Date.now(), {
+    min: 1,
+    limit: top,
+    who: `status-${process.pid}`,
+  });
+  const active = await redis.zrange(keys.active, "0", "-1");
+  const extra = await Promise.all(
+    active.map(async (hash: string) => ({ hash, stores: await redis.smembers(keys.extra(hash)) })),
+  );
+  return {
+    window: s.window,
+    threshold: s.threshold,
+    top: rates.map(([hash, deliveries]) => ({ hash, deliveries })),
+    extra,
+  };
+}
+
+export async function clusterStatus(c: Cluster, flags: Flags, onPage: (n: number) => void = () => undefined) {
+  const peers = await listPeers(c.couch);
+  const heartbeat = setting(c.raw, "heartbeat");
+  const replicas = flags.replicas ?? setting(c.raw, "replicas");
+  const stores: StoreStatus[] = peers
+    .filter((p) => p.type === "store")
+    .map((p) => ({
+      name: p.name,
+      prism: p.prism ?? "",
+      zone: p.location.zone,
+      host: p.location.host,
+      live: isLive(p),
+      available: p.available,
+      active: p.active,
+      writable: p.writable,
+      disk: p.capacity ? { ...p.capacity, used: p.capacity.total - p.capacity.free } : null,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const status: ClusterStatus = {
+    at: new Date().toISOString(),
+    replicas,
+    prisms: peers
+      .filter((p) => p.type === "prism")
+      .map((p) => ({
+        name: p.name,
+        zone: p.location.zone,
+        host: p.location.host,
+        url: p.url,
+        available: p.available,
+        active: p.active,
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    stores,
+    ...(await votes(c, peers, heartbeat.voteLife)),
+  };
+  if (flags.inventory) status.inventory = await inventory(c, stores, replicas, flags.pageSize, onPage);
+  status.hot = await hot(c, flags.top).catch(() => undefined);
+  return status;
+}
+
+const yes = (b: boolean) => (b ? "yes" : "NO");
+
+function print(s: ClusterStatus): void {
+  console.log(`OOSE cluster status at ${s.at} (replicas ${s.replicas})\n`);
+  console.log(`${"PRISM".padEnd(16)}${"ZONE".padEnd(10)}${"AVAILABLE".padEnd(11)}${"ACTIVE".padEnd(8)}URL`);
+  for (const p of s.prisms)
+    console.log(p.name.padEnd(16) + p.zone.padEnd(10) + yes(p.available).padEnd(11) + yes(p.active).padEnd(8) + p.url);
+  console.log(
+    `\n${"STORE".padEnd(16)}${"PRISM".padEnd(12)}${"ZONE".padEnd(10)}${"LIVE".padEnd(6)}${"WRITABLE".padEnd(10)}` +
+      `${"DISK USED".padEnd(22)}${"COPIES".padEnd(10)}BYTES`,
+  );
+  for (const st of s.stores) {
+    const disk = st.disk ? `${fmtBytes(st.disk.used)} / ${fmtBytes(st.disk.total)}` : "-";
+    console.log(
+      st.name.padEnd(16) +
+        st.prism.padEnd(12) +
+        st.zone.padEnd(10) +
+        yes(st.live).padEnd(6) +
+        yes(st.writable).padEnd(10) +
+        disk.padEnd(22) +
+        String(st.copies ?? "-").padEnd(10) +
+        (st.bytes === undefined ? "-" : fmtBytes(st.bytes)),
+    );
+  }
+  console.log(`\ndown-votes: ${s.votes.length === 0 ? "none" : ""}`);
+  for (const d of s.downVotes) console.log(`  ${d.peer}: ${d.votes} of ${d.needed} needed`);
+  if (s.inventory) {
+    const i = s.inventory;
+    console.log(`\ninventory: ${i.hashes} hashes, ${i.copies} copies`);
+    console.log(`  under-replicated  ${i.underReplicated} (fewer than ${s.replicas} live copies)`);
+    console.log(`  unavailable       ${i.unavailable} (no live copy)`);
+    console.log(`  over-replicated   ${i.overReplicated}`);
+    if (i.unknownStores) console.log(`  on unknown stores ${i.unknownStores} copies`);
+  }
+  if (s.hot) {
+    console.log(`\nhot content (deliveries in the last ${s.hot.window / 1000} s; hot from ${s.hot.threshold}):`);
+    if (s.hot.top.length === 0) console.log("  none");
+    for (const h of s.hot.top)
+      console.log(`  ${h.hash} ${h.deliveries}${h.deliveries >= s.hot.threshold ? " HOT" : ""}`);
+    for (const e of s.hot.extra) console.log(`  ${e.hash} extra copies on ${e.stores.join(", ") || "-"}`);
+  }
+}
+
+async function status(flags: Flags): Promise<number> {
+  const c = connect(flags, "status");
+  try {
+    const progress = reporter({ json: flags.json || !process.stderr.isTTY });
+    progress.begin("inventory");
+    const s = await clusterStatus(c, flags, (n) => progress.update(n, ""));
+    progress.end("");
+    if (flags.json) console.log(JSON.stringify(s));
+    else print(s);
+    const healthy = s.stores.every((st) => st.live) && (s.inventory?.unavailable ?? 0) === 0;
+    return healthy ? EXIT.ok : EXIT.failed;
+  } finally {
+    await c.close();
+  }
+}
+
+defineCommand((program) => {
+  addOpsOptions(
+    program.command("status").description("cluster overview: peers, votes, disks, replication, hot content"),
+    {
+      redis: true,
+    },
+  )
+    .option("--no-inventory", "skip the pass over the inventory (copy counts, under-replication)")
+    .option("--replicas <n>", "the base replica count (default: replicas)", intOption("--replicas", 1))
+    .option("--page-size <n>", "inventory docs per CouchDB request", intOption("--page-size", 1), 5000)
+    .option("--top <n>", "hot hashes listed", intOption("--top", 1), 10)
+    .action(action(status));
+});

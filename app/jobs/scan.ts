@@ -1,0 +1,351 @@
+import { stat } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Couch } from "../adapters/couch/index.js";
+import { bulkWrite, copyPages, fetchCopies, type StoredCopy } from "../adapters/couch/pages.js";
+import { BlobStore } from "../adapters/disk/index.js";
+import { type InventoryDoc, inventoryKey } from "../core/inventory.js";
+import { fromRelativePath } from "../core/layout.js";
+import { mimeOf } from "../store/content.js";
+import { type WalkEntry, walkTree } from "./scan-walk.js";
+
+// `oose inventory scan`: reconciles one store's inventory with its disk
+// (spec §9.1, without its flaws). Pass 1 streams the content tree (never a
+// whole listing in memory) and, a batch at a time, creates the docs of files
+// the inventory does not know and corrects size, type and path where they
+// drifted. Pass 2 pages through the store's docs and removes those whose file
+// is gone. Safe to re-run: a second run over an unchanged disk writes nothing.
+
+export interface ScanCounts {
+  /** Files found that are content (layout path, valid hash). */
+  files: number;
+  bytes: number;
+  /** Docs that already matched their file. */
+  valid: number;
+  created: number;
+  updated: number;
+  /** Docs whose file is gone (pass 2). */
+  removed: number;
+  /** Files outside the layout (bad hash or name) and docs naming no possible file. */
+  invalid: number;
+  /** A second file for a hash already seen (another extension); left alone. */
+  duplicates: number;
+  /** Extensionless links older OOSE versions made beside each file; left alone. */
+  links: number;
+  /** Docs pass 2 looked at. */
+  checked: number;
+  errors: number;
+}
+
+export interface ScanSettings {
+  couch: Couch;
+  dataRoot: string;
+  store: string;
+  prism: string;
+  /** Directory reads and existence checks in flight, and CouchDB batches in flight (at most 4). */
+  concurrency: number;
+  batchSize: number;
+  /** Pause after each batch (ms). */
+  throttle: number;
+  dryRun: boolean;
+  /** Remove docs even when most of the store's files seem to be gone (an unmounted disk looks like that). */
+  force: boolean;
+  /** Largest share of checked docs pass 2 removes without `force`. */
+  maxRemoveShare?: number;
+  /** Tells prisms that these hashes' copies changed. */
+  announce?: (hashes: string[]) => Promise<void>;
+  progress?: (phase: "walk" | "prune", done: number, counts: ScanCounts) => void;
+  note?: (message: string) => void;
+  now?: () => number;
+}
+
+export interface ScanReport {
+  counts: ScanCounts;
+  dirs: number;
+  walkMs: number;
+  pruneMs: number;
+  ms: number;
+  /** Set when pass 2 refused to remove (see `force`). */
+  refused?: string;
+  samples: { invalid: string[]; errors: string[] };
+}
+
+const SAMPLES = 10;
+
+export const emptyCounts = (): ScanCounts => ({
+  files: 0,
+  bytes: 0,
+  valid: 0,
+  created: 0,
+  updated: 0,
+  removed: 0,
+  invalid: 0,
+  duplicates: 0,
+  links: 0,
+  checked: 0,
+  errors: 0,
+});
+
+interface Found {
+  id: string;
+  hash: string;
+  ext: string;
+  rel: string;
+  size: number;
+}
+
+/** The doc a file should have; `current` keeps its creation time and, if the bytes can be the same, its verification. */
+export function desiredDoc(f: Found, prism: string, store: string, now: number, current?: StoredCopy): InventoryDoc {
+  const same = current && current.size === f.size && current.mimeExtension === f.ext;
+  return {
+    hash: f.hash,
+    prism,
+    store,
+    size: f.size,
+    mimeType: mimeOf(f.ext),
+    mimeExtension: f.ext,
+    relativePath: f.rel,
+    createdAt: current?.createdAt ?? new Date(now).toISOString(),
+    ...(same && current.verifiedAt != null ? { verifiedAt: current.verifiedAt } : {}),
+  };
+}
+
+const DOC_FIELDS = ["hash", "prism", "store", "size", "mimeType", "mimeExtension", "relativePath"] as const;
+
+export const docMatches = (doc: StoredCopy, want: InventoryDoc) => DOC_FIELDS.every((k) => doc[k] === want[k]);
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+export async function eachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export class InventoryScan {
+  readonly counts = emptyCounts();
+  private readonly samples = { invalid: [] as string[], errors: [] as string[] };
+  private readonly blobs: BlobStore;
+  private readonly now: () => number;
+
+  constructor(private readonly s: ScanSettings) {
+    this.blobs = new BlobStore(s.dataRoot);
+    this.now = s.now ?? Date.now;
+  }
+
+  private sample(kind: "invalid" | "errors", what: string): void {
+    if (this.samples[kind].length < SAMPLES) this.samples[kind].push(what);
+  }
+
+  async run(): Promise<ScanReport> {
+    const started = performance.now();
+    const root = this.blobs.contentRoot;
+    const st = await stat(root).catch(() => undefined);
+    if (!st?.isDirectory()) throw new Error(`${root} is not a directory: is the store's disk mounted?`);
+    const walk = { dirs: 0 };
+    let seen = 0;
+    const inflight = new Set<Promise<void>>();
+    const writers = Math.max(1, Math.min(4, this.s.concurrency));
+    for await (const entries of walkTree(root, { batchSize: this.s.batchSize }, walk)) {
+      const found = this.classify(entries);
+      seen += entries.length;
+      if (found.length > 0) {
+        const job = this.reconcile(found).finally(() => inflight.delete(job));
+        inflight.add(job);
+        if (inflight.size >= writers) await Promise.race(inflight);
+      }
+      this.s.progress?.("walk", seen, this.counts);
+      if (this.s.throttle > 0) await sleep(this.s.throttle);
+    }
+    await Promise.all(inflight);
+    const walkMs = performance.now() - started;
+    const refused = await this.prune();
+    const ms = performance.now() - started;
+    return {
+      counts: this.counts,
+      dirs: walk.dirs,
+      walkMs,
+      pruneMs: ms - walkMs,
+      ms,
+      refused,
+      samples: this.samples,
+    };
+  }
+
+  /** Entries → content files; everything else is counted. */
+  private classify(entries: WalkEntry[]): Found[] {
+    const out: Found[] = [];
+    for (const e of entries) {
+      if (e.kind === "error") {
+        this.counts.errors++;
+        this.sample("errors", `${e.rel || "."}: ${e.error}`);
+        continue;
+      }
+      if (e.kind === "link" || (e.kind === "file" && /^(?:[0-9a-f]{2}\/)+[0-9a-f]{2}$/.test(e.rel))) {
+        this.counts.links++;
+        continue;
+      }
+      const parsed = e.kind === "file" ? fromRelativePath(e.rel) : undefined;
+      if (e.kind !== "file" || !parsed) {
+        this.counts.invalid++;
+        this.sample("invalid", e.rel);
+        continue;
+      }
+      this.counts.files++;
+      this.counts.bytes += e.size;
+      out.push({
+        id: inventoryKey(parsed.hash, this.s.prism, this.s.store),
+        hash: parsed.hash,
+        ext: parsed.ext,
+        rel: e.rel,
+        size: e.size,
+      });
+    }
+    return out;
+  }
+
+  private async canonicalExt(f: Found): Promise<string | undefined> {
+    return (await this.blobs.find(f.hash).catch(() => undefined))?.ext;
+  }
+
+  /** One batch: look the docs up in one request, write what is missing or wrong in one more. */
+  private async reconcile(found: Found[], retry = true): Promise<void> {
+    try {
+      const { couch, prism, store, dryRun } = this.s;
+      const current = await fetchCopies(couch, [...new Set(found.map((f) => f.id))]);
+      const ids = new Map<string, number>();
+      for (const f of found) ids.set(f.id, (ids.get(f.id) ?? 0) + 1);
+      const writes: { doc: object; found: Found; create: boolean }[] = [];
+      for (const f of found) {
+        const doc = current.get(f.id);
+        // Two files for one hash (another extension): the one the store serves, as BlobStore.find picks it, counts.
+        if ((ids.get(f.id)! > 1 || (doc && doc.mimeExtension !== f.ext)) && (await this.canonicalExt(f)) !== f.ext) {
+          this.counts.duplicates++;
+          this.counts.files--;
+          this.counts.bytes -= f.size;
+          this.sample("invalid", `${f.rel} (another file for the same hash)`);
+          continue;
+        }
+        const want = desiredDoc(f, prism, store, this.now(), doc);
+        if (doc && docMatches(doc, want)) this.counts.valid++;
+        else
+          writes.push({
+            doc: doc ? { ...want, _id: f.id, _rev: doc._rev } : { ...want, _id: f.id },
+            found: f,
+            create: !doc,
+          });
+      }
+      if (dryRun) {
+        for (const w of writes) this.counts[w.create ? "created" : "updated"]++;
+        return;
+      }
+      const outcomes = await bulkWrite(
+        couch,
+        writes.map((w) => w.doc),
+      );
+      const conflicted: Found[] = [];
+      const changed: string[] = [];
+      outcomes.forEach((o, i) => {
+        const w = writes[i]!;
+        if (o === "ok") {
+          this.counts[w.create ? "created" : "updated"]++;
+          changed.push(w.found.hash);
+        } else if (o === "conflict" && retry) conflicted.push(w.found);
+        else {
+          this.counts.errors++;
+          this.sample("errors", `${w.found.id}: ${o === "conflict" ? "conflict" : o.error}`);
+        }
+      });
+      if (changed.length > 0) await this.s.announce?.(changed);
+      // Someone (the store itself, usually) wrote the doc meanwhile: look again, once.
+      if (conflicted.length > 0) await this.reconcile(conflicted, false);
+    } catch (err) {
+      this.counts.errors += found.length;
+      this.sample("errors", `batch of ${found.length} from ${found[0]?.rel}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Pass 2: docs whose file is gone are removed, a page at a time. Removals are
+   * held back (up to a bounded number) until it is clear that most of the
+   * store's files are not simply missing; beyond `maxRemoveShare` it refuses.
+   */
+  private async prune(): Promise<string | undefined> {
+    const { couch, prism, store, dryRun, force, batchSize } = this.s;
+    const maxShare = this.s.maxRemoveShare ?? 0.5;
+    const hold = Math.max(batchSize, 10_000);
+    let pending: StoredCopy[] = [];
+    let deleted = 0;
+    let refused: string | undefined;
+    const tooMany = () =>
+      !force && this.counts.checked > 0 && pending.length + deleted > Math.max(10, maxShare * this.counts.checked);
+    const flush = async () => {
+      for (let i = 0; i < pending.length; i += batchSize) {
+        const chunk = pending.slice(i, i + batchSize);
+        if (dryRun) {
+          this.counts.removed += chunk.length;
+          continue;
+        }
+        const outcomes = await bulkWrite(
+          couch,
+          chunk.map((d) => ({ _id: d._id, _rev: d._rev, _deleted: true })),
+        );
+        const gone: string[] = [];
+        outcomes.forEach((o, j) => {
+          // A conflict: the doc changed since it was read (a new upload); it stays.
+          if (o === "ok") {
+            this.counts.removed++;
+            deleted++;
+            gone.push(chunk[j]!.hash);
+          } else if (o !== "conflict") {
+            this.counts.errors++;
+            this.sample("errors", `remove ${chunk[j]!._id}: ${o.error}`);
+          }
+        });
+        if (gone.length > 0) await this.s.announce?.(gone);
+      }
+      pending = [];
+    };
+    const pages = copyPages(couch, "store", store, {
+      pageSize: batchSize,
+      note: this.s.note,
+      deleted: () => deleted,
+    });
+    for await (const docs of pages) {
+      const mine = docs.filter((d) => d.prism === prism && d.store === store);
+      await eachLimit(mine, this.s.concurrency, async (doc) => {
+        this.counts.checked++;
+        try {
+          if (await this.blobs.find(doc.hash)) return;
+        } catch (err) {
+          // A hash no layout path can hold, or a folder that cannot be read.
+          if ((err as { code?: string }).code === "INVALID_HASH") {
+            this.counts.invalid++;
+            this.sample("invalid", `doc ${doc._id}: invalid hash`);
+            pending.push(doc);
+          } else {
+            this.counts.errors++;
+            this.sample("errors", `check ${doc._id}: ${(err as Error).message}`);
+          }
+          return;
+        }
+        pending.push(doc);
+      });
+      this.s.progress?.("prune", this.counts.checked, this.counts);
+      if (pending.length >= hold) {
+        if (tooMany()) break;
+        await flush();
+      }
+      if (this.s.throttle > 0) await sleep(this.s.throttle);
+    }
+    if (tooMany()) {
+      refused =
+        `${pending.length + deleted} of ${this.counts.checked} docs checked name missing files; ` +
+        `more than ${Math.round(maxShare * 100)}% looks like a missing disk, not missing files: ` +
+        "nothing more removed (check the mount, then re-run with --force)";
+      pending = [];
+    }
+    await flush();
+    return refused;
+  }
+}

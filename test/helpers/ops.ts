@@ -1,0 +1,103 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import nano from "nano";
+import { StoreClient } from "../../app/client/store.js";
+import { fromRelativePath } from "../../app/core/layout.js";
+import type { LocalCluster } from "../../infra/local/cluster.js";
+import { INVENTORY_DESIGN, KEYLIST_DESIGN } from "../../migrations/0001-base.js";
+import { storeRoot } from "./prism.js";
+
+// For the operator-tool tests: the `oose` command run as an operator would
+// (a node's environment, from another directory), content put straight onto
+// chosen stores, and what each store's disk really holds.
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `oose <args>` with the OOSE_* environment of `node` (a store's for inventory tools, a prism's otherwise). */
+export function oose(
+  cluster: LocalCluster,
+  node: string,
+  args: string[],
+  extra: Record<string, string> = {},
+): Promise<Run> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OOSE_")));
+  const child = spawn(process.execPath, [path.join(ROOT, "bin/oose.js"), ...args], {
+    cwd: os.tmpdir(),
+    env: { ...base, ...cluster.env[node], OOSE_LOG_LEVEL: "warn", ...extra },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+/** The JSON report of a `--json` run (its last stdout line). */
+// biome-ignore lint/suspicious/noExplicitAny: reports are checked field by field in the tests
+export function json(r: Run): any {
+  const line = r.stdout.trim().split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new Error(`no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+}
+
+/** The inventory design docs, as `oose migrate up` creates them (the test cluster does not run migrations). */
+export async function installViews(cluster: LocalCluster): Promise<void> {
+  const db = nano(cluster.info.couchdb).use<Record<string, unknown>>("oose-inventory");
+  for (const ddoc of [INVENTORY_DESIGN, KEYLIST_DESIGN]) {
+    const cur = await db.get(ddoc._id).catch(() => undefined);
+    if (!cur) await db.insert({ ...ddoc });
+  }
+}
+
+export const sha1 = (b: Buffer) => createHash("sha1").update(b).digest("hex");
+
+export function storeClient(cluster: LocalCluster, store: string): StoreClient {
+  const s = cluster.info.stores.find((x) => x.name === store)!;
+  return new StoreClient({ baseUrl: s.url, auth: cluster.info.storeAuth, name: store, timeoutMs: 30_000 });
+}
+
+/** Puts `data` straight onto the given stores (no prism, no placement): exactly those copies exist. */
+export async function putOn(cluster: LocalCluster, stores: string[], data: Buffer, ext = "bin"): Promise<string> {
+  const hash = sha1(data);
+  for (const s of stores) await storeClient(cluster, s).put(`${hash}.${ext}`, data);
+  return hash;
+}
+
+/** Every content file (a layout path) on a store's disk: hash → size. */
+export function filesOn(cluster: LocalCluster, store: string): Map<string, number> {
+  const content = path.join(storeRoot(cluster, store), "content");
+  const out = new Map<string, number>();
+  const walk = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else {
+        const id = fromRelativePath(path.relative(content, p));
+        if (id) out.set(id.hash, statSync(p).size);
+      }
+    }
+  };
+  walk(content);
+  return out;
+}
+
+export const couchDb = (cluster: LocalCluster) =>
+  nano(cluster.info.couchdb).use<Record<string, unknown> & { _rev?: string }>("oose-inventory");
