@@ -31,6 +31,8 @@ export type Endpoint = "api" | "public";
 
 type Reason = "request" | "ping" | `refused:${Endpoint}`;
 
+const CONNECT_TIMEOUT_MS = 3000;
+
 class Watch {
   private socket?: net.Socket;
   private timer?: NodeJS.Timeout;
@@ -55,7 +57,10 @@ class Watch {
     const socket = net.connect({ host: this.host, port: this.port });
     this.socket = socket;
     socket.setNoDelay(true);
+    // A host that is gone answers nothing at all: a connect that takes this long counts as refused.
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy());
     socket.on("connect", () => {
+      socket.setTimeout(0);
       connectedAt = Date.now();
       this.delay = this.retryMs;
       socket.setKeepAlive(true, 5000);

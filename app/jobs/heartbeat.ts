@@ -1,6 +1,6 @@
 import { type Agent, request } from "undici";
 import { nodeAgent } from "../client/http.js";
-import { type Couch, couch, upsert } from "../adapters/couch/index.js";
+import { type Couch, couch, getOrUndefined, upsert } from "../adapters/couch/index.js";
 import { setAvailable, type PeerTable } from "../adapters/couch/peers.js";
 import { allVotes, isCurrent, isDown, nextDelay, type Vote, voteKey, votesAgainst } from "../core/heartbeat.js";
 import type { Peer } from "../core/peer.js";
@@ -150,12 +150,8 @@ export class Heartbeat {
   /** The peer answers this node again: its own vote no longer stands (others keep theirs until they see it too). */
   private async withdraw(peer: Peer): Promise<void> {
     const id = voteKey(peer.key, this.d.self);
-    const res = await couch("votes", () => this.votes.list({ keys: [id] }));
-    const rows = res.rows.flatMap((r) => {
-      const value = (r as { value?: { rev: string; deleted?: boolean } }).value;
-      return value && !value.deleted ? [{ id, rev: value.rev }] : [];
-    });
-    await this.deleteRows(rows);
+    const vote = await getOrUndefined(this.votes, id);
+    if (vote) await this.deleteRows([{ id, rev: vote._rev }]);
     this.voted.delete(peer.key);
   }
 

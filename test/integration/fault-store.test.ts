@@ -232,4 +232,7 @@ test.serial("SIGSTOP a store: downloads time out to the next holder, and routing
   }
   const backMs = await until("hung store available again", async () => (await peerDoc(c, victim)).available, 15_000);
   t.log(`store hang: restored ${backMs.toFixed(0)} ms after SIGCONT`);
+  // Restored by the others' pings (it never restarted): their votes go with it.
+  await until("no votes left against the resumed store", async () => (await votesAgainst(c, victim)).length === 0, 5000);
+  t.falsy((await peerDoc(c, victim)).unavailableSince);
 });
