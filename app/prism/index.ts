@@ -21,6 +21,7 @@ import { retrieveRoutes, uploadRoutes } from "./routes/upload.js";
 import { StorePool } from "../client/pool.js";
 import { StoreHealth } from "../client/health.js";
 import { Repair } from "../jobs/repair.js";
+import { hotContent } from "../jobs/hot.js";
 
 export const build: BuildRole = async (deps) => {
   const { config, couch, redis, log } = deps;
@@ -33,6 +34,12 @@ export const build: BuildRole = async (deps) => {
   peers.onChange((all) => health.track(all.filter((p) => p.type === "store" && p.active)));
   const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs, health);
   const copies = new Copies(couch, pool);
+  // Extra copies for content delivered often (config hot), removed again once it cools.
+  const hot = hotContent({
+    ...{ redis, copies, pool, log, name: config.name, prefix: config.redis.prefix },
+    settings: config.hot,
+    replicas: config.replicas,
+  });
   const placer = new Placer(pool, copies, existence, config.replicas, log, config.limits.failoverTimeoutMs);
   const retriever = new Retriever(config.retrieve);
   const privateAuth = await useBasicAuth(app, config.auth.prism);
@@ -51,7 +58,7 @@ export const build: BuildRole = async (deps) => {
   await cacheRoutes(ctx);
   await userRoutes(ctx, sessions);
   await purchaseRoutes(ctx, purchases);
-  await deliverRoutes(ctx, purchases);
+  await deliverRoutes(ctx, purchases, hot.counter);
 
   const repair = config.repair.enabled
     ? new Repair({ couch, redis, peers, pool, copies, config, log: log.child({ job: "repair" }) })
@@ -69,8 +76,10 @@ export const build: BuildRole = async (deps) => {
       await channels.start();
       leave = await joinCluster(deps, peers, { onPing });
       repair?.start();
+      hot.start();
     },
     async stop() {
+      await hot.stop();
       await repair?.stop();
       await leave?.();
       health.stop();

@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { relativePath } from "../../app/core/layout.js";
 import { useCluster } from "../helpers/cluster.js";
 import { couchDb, filesOn, installViews, json, oose, putOn, sha1 } from "../helpers/ops.js";
-import { holdersOnDisk, inventoryOf, storeRoot } from "../helpers/prism.js";
+import { holdersOnDisk, inventoryOf, loggedIn, storeRoot } from "../helpers/prism.js";
 
 // The operator tools on a real 2-prism, 4-store cluster: inventory scan and
 // verify against changes made behind the inventory's back, clonetool raising
@@ -167,11 +167,15 @@ test.serial("--drop without --force is refused; with it, the named copy goes; --
 
   const detail = json(await oose(c, "prism1", ["clonetool", "--detail", hash, "--json"]));
   t.like(detail, { hash, exists: true, count: 2, extension: "bin", size: 4096 });
+  // Both prisms have the hash in their existence caches now.
+  const prisms = [await loggedIn(c, 0), await loggedIn(c, 1)];
+  for (const p of prisms) t.is((await p.detail(hash)).count, 2);
 
   const dropped = await oose(c, "prism1", ["clonetool", "--hash", hash, "--drop", "store4", "--force", "--json"]);
   t.is(dropped.code, 0, dropped.stderr);
   t.deepEqual([...holdersOnDisk(c, relativePath(hash, "bin")).keys()], ["store1"]);
-  // The prisms' existence caches heard about it: both answer with one copy.
+  // The prisms' existence caches heard about it: both answer with one copy at once.
+  for (const p of prisms) t.is((await p.detail(hash)).count, 1);
   const unknown = await oose(c, "prism1", ["clonetool", "--detail", "0".repeat(40)]);
   t.is(unknown.code, 1);
 });

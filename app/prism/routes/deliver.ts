@@ -4,6 +4,7 @@ import { isExpired } from "../../core/purchase.js";
 import { referrerAllowed } from "../../core/referrer.js";
 import { type DeliveryOptions, signedDeliveryUrl } from "../../core/signing.js";
 import { ContentNotFound, PeerUnavailable, PurchaseExpired, PurchaseNotFound, ReferrerDenied } from "../../errors.js";
+import type { HotCounter } from "../../jobs/hot-counter.js";
 import type { PrismContext } from "../context.js";
 import { checkDisplayName, forwardedProto, publicBase, readOrder } from "../pick.js";
 import { checkToken, type Purchases } from "../purchases.js";
@@ -23,7 +24,7 @@ const Query = T.Object(
   { additionalProperties: true },
 );
 
-export async function deliverRoutes(ctx: PrismContext, purchases: Purchases): Promise<void> {
+export async function deliverRoutes(ctx: PrismContext, purchases: Purchases, hot?: HotCounter): Promise<void> {
   const { app, config, existence, pool } = ctx;
 
   app.get("/:token/:filename", { schema: { params: Params, querystring: Query } }, async (req, reply) => {
@@ -48,6 +49,7 @@ export async function deliverRoutes(ctx: PrismContext, purchases: Purchases): Pr
     const expires = Math.floor(Math.min(now + config.purchase.signedUrlLife, purchase.expirationDate) / 1000);
     const base = publicBase(pick.peer, config.domain, forwardedProto(req.headers, "http"));
     app.counters.inc("stat:prism:content:deliver");
+    hot?.record(purchase.hash, pick.peer.name);
     return reply.redirect(signedDeliveryUrl(base, config.signingKey, pick.copy.relativePath, expires, opts), 302);
   });
 }
