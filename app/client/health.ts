@@ -43,7 +43,7 @@ class Watch {
     readonly endpoint: string,
     private readonly host: string,
     private readonly port: number,
-    private readonly onDown: () => void,
+    private readonly onDown: (confirmed: boolean) => void,
     private readonly onOpen: () => void,
     private readonly retryMs: number,
     private readonly maxRetryMs: number,
@@ -74,14 +74,14 @@ class Watch {
         // The peer closed an idle connection: it is dying, or just tidying up. Suspect it until a
         // new connection says otherwise, and ask at once (after a pause if it keeps closing at once,
         // so a fussy peer cannot spin this loop): a dead process is routed around within a round trip.
-        this.onDown();
+        this.onDown(false);
         if (Date.now() - connectedAt < 1000) {
           this.timer = setTimeout(() => this.open(), this.retryMs);
           this.timer.unref();
         } else this.open();
         return;
       }
-      this.onDown();
+      this.onDown(true);
       this.timer = setTimeout(() => this.open(), this.delay);
       this.timer.unref();
       this.delay = Math.min(this.delay * 2, this.maxRetryMs);
@@ -99,6 +99,7 @@ export class StoreHealth {
   /** store name → reason → until (ms; Infinity for a watch's refusal). */
   private readonly suspects = new Map<string, Map<Reason, number>>();
   private readonly watches = new Map<string, Watch[]>();
+  private readonly announced = new Set<string>();
   private readonly now: () => number;
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
@@ -138,7 +139,7 @@ export class StoreHealth {
             u,
             url.hostname.replace(/^\[|\]$/g, ""),
             port,
-            () => this.mark(name, reason, Number.POSITIVE_INFINITY),
+            (confirmed) => this.mark(name, reason, Number.POSITIVE_INFINITY, confirmed),
             () => this.clear(name, reason),
             this.retryMs,
             this.maxRetryMs,
@@ -178,6 +179,7 @@ export class StoreHealth {
     for (const [reason, until] of reasons) {
       if (until <= now) {
         reasons.delete(reason);
+        this.announced.delete(`${name}/${reason}`);
         continue;
       }
       if (reason !== "refused:public" || via === "public") return true;
@@ -194,15 +196,20 @@ export class StoreHealth {
     return out;
   }
 
-  private mark(name: string, reason: Reason, until: number): void {
+  /** `announce`: log it (a closed idle connection is suspected quietly until its reconnect is refused). */
+  private mark(name: string, reason: Reason, until: number, announce = true): void {
     const reasons = this.suspects.get(name) ?? new Map<Reason, number>();
     this.suspects.set(name, reasons);
-    if (!reasons.has(reason)) this.o.log?.warn({ store: name, reason }, "store suspect");
+    const key = `${name}/${reason}`;
+    if (announce && !this.announced.has(key)) {
+      this.announced.add(key);
+      this.o.log?.warn({ store: name, reason }, "store suspect");
+    }
     reasons.set(reason, until);
   }
 
   private clear(name: string, reason: Reason): void {
-    const reasons = this.suspects.get(name);
-    if (reasons?.delete(reason)) this.o.log?.info({ store: name, reason }, "store no longer suspect");
+    this.suspects.get(name)?.delete(reason);
+    if (this.announced.delete(`${name}/${reason}`)) this.o.log?.info({ store: name, reason }, "store no longer suspect");
   }
 }
