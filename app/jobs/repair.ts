@@ -221,7 +221,7 @@ export class Repair {
         }
       };
       await Promise.all(Array.from({ length: concurrency }, worker));
-      await this.report(status, false);
+      await this.report(status, false, pages.via);
     }
   }
 
@@ -248,11 +248,11 @@ export class Repair {
     };
   }
 
-  private async report(status: RepairStatus, final: boolean): Promise<void> {
+  private async report(status: RepairStatus, final: boolean, via?: string): Promise<void> {
     status.ms = Math.max(1, this.now() - Date.parse(status.startedAt));
     status.bytesPerSec = Math.round((status.bytes * 1000) / status.ms);
     const { state, runner, ...progress } = status;
-    this.d.log.info({ state, ...progress }, `repair: ${final ? "pass finished" : "progress"}`);
+    this.d.log.info({ state, ...progress, via }, `repair: ${final ? "pass finished" : "progress"}`);
     await this.d.redis.set(this.keys.status, JSON.stringify(status)).catch(() => undefined);
   }
 }

@@ -8,6 +8,8 @@ import type { InventoryDoc } from "../core/inventory.js";
 export interface StorePages {
   /** The next page of this store's docs; empty when done. `removed`: how many of the last page's docs the caller deleted. */
   next(removed?: number): Promise<InventoryDoc[]>;
+  /** How the pages are read, once the first one is: the byStore view, or a scan of _all_docs. */
+  readonly via: "view" | "scan" | undefined;
 }
 
 interface Row {
@@ -67,6 +69,9 @@ export function storePages(db: Couch, store: string, pageSize: number): StorePag
   };
 
   return {
+    get via() {
+      return viaView === undefined ? undefined : viaView ? ("view" as const) : ("scan" as const);
+    },
     async next(removed = 0) {
       if (done) return [];
       if (viaView !== false) {
