@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type HashType, HashingStream } from "../core/hash.js";
@@ -18,6 +19,9 @@ import type { StageReply } from "../store/schemas.js";
 // copies. A store lost on the way is replaced by a store-to-store send. The
 // client hears success only when every copy is committed; otherwise the
 // copies this request made are removed and it gets 503 NoPlacement.
+
+/** How long a failed or duplicate upload waits for its staged copies to be dropped before answering. */
+const ABORT_WAIT_MS = 2000;
 
 export interface Placed {
   hash: string;
@@ -58,6 +62,7 @@ export class Placer {
       throw new NoPlacement(`Need ${this.replicas} live stores, ${ranked.length} available`);
     }
     const id = randomUUID();
+    const started = performance.now();
     const stages = ranked.slice(0, this.replicas).map((c) => this.openStage(c, id, hashType));
     const hasher = new HashingStream(hashType);
     try {
@@ -67,12 +72,17 @@ export class Placer {
         fanOut(stages, () => new NoPlacement("Every store failed during the upload"), this.stallMs),
       );
     } catch (err) {
-      this.dropStages(stages, id);
+      await this.dropStages(stages, id);
       throw err;
     }
     const hash = hasher.digest();
+    const streamed = performance.now();
     const staged = await this.settle(stages, hash, hasher.bytes);
-    return this.commit(id, hash, ext, hashType, hasher.bytes, staged, stages);
+    const settled = performance.now();
+    const placed = await this.commit(id, hash, ext, hashType, hasher.bytes, staged, stages);
+    const ms = (t: number) => Math.round(t - started);
+    this.log.debug({ hash, size: hasher.bytes, streamMs: ms(streamed), settleMs: ms(settled), totalMs: ms(performance.now()) }, "placed");
+    return placed;
   }
 
   /** A transport failure (not an answer) makes the store suspect, so the next choices route around it. */
@@ -148,7 +158,7 @@ export class Placer {
       holders = (await this.existence.liveCopies(hash)).map((c) => c.peer);
     } catch (err) {
       // CouchDB is out: nothing is committed, and nothing staged may stay behind.
-      this.dropStages(all, id);
+      await this.dropStages(all, id);
       throw err;
     }
     const needed = Math.max(0, this.replicas - holders.length);
@@ -166,10 +176,15 @@ export class Placer {
         }
       }),
     );
-    this.dropStages(
+    await this.dropStages(
       all.filter((s) => !committed.includes(s.peer)),
       id,
     );
+    // Everything landed as planned: the copies are known without asking CouchDB again.
+    if (committed.length === needed) {
+      const copies = [...holders, ...committed].map((p) => `${p.prism}:${p.name}`);
+      return { hash, hashType, ext, size, copies, added: committed.length, addedTo: committed.map((p) => p.name) };
+    }
     const sent: Peer[] = [];
     try {
       // A store lost on the way is replaced by a store-to-store copy from one that landed.
@@ -210,11 +225,16 @@ export class Placer {
     this.existence.invalidate(hash);
   }
 
-  private dropStages(stages: Stage[], id: string): void {
-    for (const s of stages) {
+  /**
+   * Drops staged copies; resolves once the stores have let go of them, or after a
+   * short wait for one that does not answer (it sweeps unclaimed stages itself).
+   */
+  private async dropStages(stages: Stage[], id: string): Promise<void> {
+    const aborts = stages.map((s) => {
       s.sink.destroy();
       s.release();
-      void this.pool.client(s.peer).abort(id).catch(() => undefined);
-    }
+      return this.pool.client(s.peer).abort(id).catch(() => undefined);
+    });
+    await Promise.race([Promise.all(aborts), sleep(ABORT_WAIT_MS)]);
   }
 }
