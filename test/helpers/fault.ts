@@ -44,14 +44,15 @@ export function childPids(pid: number): number[] {
 }
 
 /**
- * The pids that make up store `name`: its node, its nginx master, then the master's workers. The master
+ * The pids that make up store `name`: its node (and any workers), its nginx master, then the master's workers. The master
  * comes first so it is signalled first: a master that sees a worker die forks a new one, which a KILL
  * aimed at the old workers would miss (it would keep the port and the test's pipes open).
  */
 export function storePids(c: LocalCluster, name: string): number[] {
   const node = c.procs[name]!.pid;
   const master = c.procs[`nginx-${name}`]!.pid;
-  return [node, master, ...childPids(master)];
+  // A node with workers > 1 is a supervisor with API processes below it, like nginx.
+  return [node, ...childPids(node), master, ...childPids(master)];
 }
 
 /** Sends `signal` to every process of store `name`, by pid. */
