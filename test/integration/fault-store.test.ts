@@ -203,7 +203,8 @@ test.serial("SIGSTOP a store: downloads time out to the next holder, and routing
     for (const u of timed) {
       t.is(u.copies.length, 2);
       t.false(u.copies.some((x) => x.endsWith(`:${victim}`)), u.copies.join(", "));
-      t.true(u.ms < FAILOVER_MS + 4000, `an upload took ${u.ms.toFixed(0)} ms`);
+      // Well inside the transport's own timeouts (10 s to connect, 30 s for an answer).
+      t.true(u.ms < 8000, `an upload took ${u.ms.toFixed(0)} ms`);
     }
 
     const latencies: number[] = [];
