@@ -34,9 +34,13 @@ const compareTuples = (a: number[], b: number[]) => {
   return 0;
 };
 
-/** Higher is better: plenty of free space, few transfers in flight. */
+/**
+ * Higher is better: plenty of free space, few transfers in flight. Space counts
+ * in whole percent of the roomiest store, so disks that differ by a few bytes
+ * tie (and the random tie-break spreads the work) instead of one always winning.
+ */
 function score(c: Candidate, maxFree: number): number {
-  const space = c.free === undefined || maxFree === 0 ? 0.5 : c.free / maxFree;
+  const space = c.free === undefined || maxFree === 0 ? 0.5 : Math.round((c.free / maxFree) * 100) / 100;
   return space - c.load * 0.25;
 }
 
@@ -54,7 +58,7 @@ export function rankStores(
   const pool = candidates.filter((c) => !holders.some((h) => h.name === c.name));
   const maxFree = Math.max(0, ...pool.map((c) => c.free ?? 0));
   // A random tie-break so equal stores share the work instead of the first one taking it all.
-  const jitter = new Map(pool.map((c) => [c.name, random() * 1e-6]));
+  const jitter = new Map(pool.map((c) => [c.name, random() * 0.009]));
   const chosen: Holder[] = [...holders];
   const ranked: Candidate[] = [];
   while (pool.length > 0) {

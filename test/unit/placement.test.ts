@@ -54,3 +54,14 @@ test("fallbacks follow the placement and cover every other store", (t) => {
 test("no candidates gives an empty ranking", (t) => {
   t.deepEqual(rankStores([], 2), []);
 });
+
+test("disks that differ by a few bytes share the work", (t) => {
+  const nearlyEqual = [
+    store("a", "p1", "z1", { free: 1_000_000_000 }),
+    store("b", "p1", "z1", { free: 1_000_000_123 }),
+    store("c", "p1", "z1", { free: 999_999_000 }),
+  ];
+  const firsts = new Set<string>();
+  for (let i = 0; i < 200; i++) firsts.add(rankStores(nearlyEqual, 1)[0]!.name);
+  t.is(firsts.size, 3);
+});
