@@ -37,6 +37,12 @@ export interface PurchaseSettings {
 
 export const PURCHASE_CHANNEL = (prefix: string) => `${prefix}:purchase:changed`;
 
+// KEYS[1] purchase key; ARGV[1] TTL in ms; ARGV[2..] field, value, …
+const CREATE = `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`;
+
 export class Purchases {
   private readonly cache: LRUCache<string, Purchase>;
   private readonly replicated: ReplicaWait;
@@ -90,14 +96,19 @@ export class Purchases {
     await this.announce(p.token);
   }
 
+  /** Mints a token and writes the record in one atomic step (never over an existing one), then waits for replicas. */
   async create(input: Omit<Purchase, "token" | "expirationDate">, now = Date.now()): Promise<Purchase> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const token = mintToken();
-      // A collision of 64 random alphanumerics is not expected; check anyway, as OOSE did.
-      const taken = await redisCall("purchase exists", () => this.redis.exists(this.key(token)));
-      if (taken) continue;
-      const purchase: Purchase = { ...input, token, expirationDate: now + input.life };
-      await this.save(purchase, now);
+      const purchase: Purchase = { ...input, token: mintToken(), expirationDate: now + input.life };
+      const ttl = Math.max(ttlMs(purchase.expirationDate, this.s.afterlife, now), 1);
+      const fields = Object.entries(toRedisHash(purchase)).flat();
+      // A collision of 64 random alphanumerics is not expected; the script refuses one anyway.
+      const created = await redisCall("purchase create", () =>
+        this.redis.eval(CREATE, 1, this.key(purchase.token), ttl, ...fields),
+      );
+      if (created !== 1) continue;
+      await this.replicated.wait("purchase");
+      // Nobody can hold a copy of a token minted just now, so there is nothing to announce.
       return purchase;
     }
     throw new BackendUnavailable("Could not mint a unique purchase token");
