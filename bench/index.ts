@@ -34,7 +34,9 @@ async function clusterSuites(): Promise<void> {
     // No shaping: the benchmark measures what the path can do, not the configured caps.
     storeRate: { requestsPerSecond: 1_000_000, burst: 1_000_000, bytesPerSecond: 1024 ** 4 },
     extraEnv: (node): Record<string, string> =>
-      node.role === "prism" ? { OOSE_PURCHASE__SIGNED_URL_LIFE: "3600000", OOSE_LOG_LEVEL: "warn" } : { OOSE_LOG_LEVEL: "warn" },
+      node.role === "prism"
+        ? { OOSE_PURCHASE__SIGNED_URL_LIFE: "3600000", OOSE_LOG_LEVEL: "warn", OOSE_WORKERS: String(os.cpus().length) }
+        : { OOSE_LOG_LEVEL: "warn" },
   });
   try {
     const clients = await Promise.all(
