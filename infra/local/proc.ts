@@ -28,6 +28,8 @@ export function startProc(
   const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout?.pipe(out, { end: false });
   child.stderr?.pipe(out, { end: false });
+  // 'close' comes after the child's output is drained ('exit' can come before the last lines).
+  child.once("close", () => out.end());
   if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const proc: Proc = {
@@ -44,7 +46,6 @@ export function startProc(
         child.kill("SIGKILL");
         await exited;
       }
-      out.end();
     },
   };
   return proc;
