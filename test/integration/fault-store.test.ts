@@ -181,6 +181,26 @@ test.serial("SIGKILL a store during uploads: each upload is complete on every re
   t.deepEqual(partials(c, victim!), [], "the restarted store dropped its partial stage");
 });
 
+test.serial("a store killed just before uploads: they succeed on the others, before any vote", async (t) => {
+  const c = cluster();
+  const client = await loggedIn(c);
+  const victim = busiest();
+  t.teardown(() => ensureStoreUp(c, victim));
+  await killStore(c, victim);
+  // Straight away: the heartbeat has not voted yet, so only the request path can route around it.
+  for (let i = 0; i < 6; i++) {
+    const data = randomBytes(64 * 1024);
+    const reply = (await client.upload([{ name: `after-kill-${i}.bin`, data }])).files.file!;
+    const stores = reply.copies.map((x) => x.split(":")[1]!);
+    t.is(stores.length, 2);
+    t.false(stores.includes(victim), `upload ${i} listed the dead ${victim}`);
+    const file = { hash: reply.hash, data, token: "", relativePath: relativePath(reply.hash, "bin") };
+    t.deepEqual(holders(c, file).sort(), [...stores].sort(), `upload ${i}: on disk exactly where listed`);
+  }
+  await restartStore(c, victim);
+  await until("store available again", async () => (await peerDoc(c, victim)).available, 15_000);
+});
+
 test.serial("SIGSTOP a store: downloads time out to the next holder, and routing leaves it until SIGCONT", async (t) => {
   const c = cluster();
   const victim = busiest();
