@@ -64,7 +64,8 @@ test.serial("SIGKILL a store under delivery load: <1% failures, then no redirect
   const victim = busiest();
   t.teardown(() => ensureStoreUp(c, victim));
   const load = deliveryLoad(c, files, 6);
-  await sleep(1500);
+  // A busy machine may take longer than usual to get going: wait for a real load, not a fixed time.
+  await until("a running delivery load", async () => load.results.filter((d) => d.ok).length > 100, 20_000);
   const killedAt = performance.now();
   let results: Delivery[];
   let detectMs: number;

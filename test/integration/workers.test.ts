@@ -1,5 +1,8 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import test from "ava";
+import { Agent } from "undici";
+import { PrismClient } from "../../app/client/prism.js";
 import { useCluster } from "../helpers/cluster.js";
 import { FOX, loggedIn } from "../helpers/prism.js";
 
@@ -49,7 +52,14 @@ test.serial("two workers serve one port; a dead worker is replaced; stop leaves 
 
   process.kill(first!, "SIGKILL");
   await until("a replacement worker", () => children(supervisor).length === 2 && !children(supervisor).includes(first!));
-  t.is((await client.detail(up.files.file!.hash)).count, 2);
+  // A kept-alive connection to the dead worker dies with it; a client's next connection is served.
+  const ca = c.info.ca ? readFileSync(c.info.ca) : undefined;
+  const fresh = new PrismClient({
+    baseUrl: c.info.prisms[0]!.url,
+    token: client.token,
+    dispatcher: new Agent({ connect: { ca } }),
+  });
+  for (let i = 0; i < 10; i++) t.is((await fresh.detail(up.files.file!.hash)).count, 2);
 
   const workers = children(supervisor);
   await c.procs.prism1!.stop();
