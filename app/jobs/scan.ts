@@ -1,19 +1,29 @@
 import { stat } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Couch } from "../adapters/couch/index.js";
-import { bulkWrite, copyPages, fetchCopies, type StoredCopy } from "../adapters/couch/pages.js";
+import {
+  bulkWrite,
+  type CopyId,
+  copyIdPages,
+  fetchCopies,
+  fetchRevs,
+  type StoredCopy,
+} from "../adapters/couch/pages.js";
 import { BlobStore } from "../adapters/disk/index.js";
 import { type InventoryDoc, inventoryKey } from "../core/inventory.js";
 import { fromRelativePath } from "../core/layout.js";
 import { mimeOf } from "../store/content.js";
+import { SeenHashes } from "./scan-seen.js";
 import { type WalkEntry, walkTree } from "./scan-walk.js";
 
 // `oose inventory scan`: reconciles one store's inventory with its disk
 // (spec §9.1, without its flaws). Pass 1 streams the content tree (never a
 // whole listing in memory) and, a batch at a time, creates the docs of files
 // the inventory does not know and corrects size, type and path where they
-// drifted. Pass 2 pages through the store's docs and removes those whose file
-// is gone. Safe to re-run: a second run over an unchanged disk writes nothing.
+// drifted. Pass 2 pages through the ids of the store's docs and removes those
+// whose file is gone; hashes pass 1 saw (kept in a Bloom filter, not a list)
+// need no second look at the disk. Safe to re-run: a second run over an
+// unchanged disk writes nothing.
 
 export interface ScanCounts {
   /** Files found that are content (layout path, valid hash). */
@@ -127,6 +137,8 @@ export class InventoryScan {
   private readonly samples = { invalid: [] as string[], errors: [] as string[] };
   private readonly blobs: BlobStore;
   private readonly now: () => number;
+  /** Hashes pass 1 found on disk; pass 2 checks the disk only for the others. */
+  private readonly seen = new SeenHashes();
 
   constructor(private readonly s: ScanSettings) {
     this.blobs = new BlobStore(s.dataRoot);
@@ -193,6 +205,7 @@ export class InventoryScan {
       }
       this.counts.files++;
       this.counts.bytes += e.size;
+      this.seen.add(parsed.hash);
       out.push({
         id: inventoryKey(parsed.hash, this.s.prism, this.s.store),
         hash: parsed.hash,
@@ -266,7 +279,10 @@ export class InventoryScan {
   }
 
   /**
-   * Pass 2: docs whose file is gone are removed, a page at a time. Removals are
+   * Pass 2: docs whose file is gone are removed, a page at a time. A doc whose
+   * hash pass 1 did not see is looked up on disk (it may have arrived since);
+   * one that pass 1 saw is not (a Bloom filter's rare false positive leaves a
+   * removed file's doc for the next run, which draws new seeds). Removals are
    * held back (up to a bounded number) until it is clear that most of the
    * store's files are not simply missing; beyond `maxRemoveShare` it refuses.
    */
@@ -274,7 +290,7 @@ export class InventoryScan {
     const { couch, prism, store, dryRun, force, batchSize } = this.s;
     const maxShare = this.s.maxRemoveShare ?? 0.5;
     const hold = Math.max(batchSize, 10_000);
-    let pending: StoredCopy[] = [];
+    let pending: CopyId[] = [];
     let deleted = 0;
     let refused: string | undefined;
     const tooMany = () =>
@@ -286,9 +302,15 @@ export class InventoryScan {
           this.counts.removed += chunk.length;
           continue;
         }
+        // Revisions are read only for the docs that go (the pages carry ids, not bodies).
+        const revs = await fetchRevs(
+          couch,
+          chunk.map((d) => d.id),
+        );
+        const doomed = chunk.filter((d) => revs.has(d.id));
         const outcomes = await bulkWrite(
           couch,
-          chunk.map((d) => ({ _id: d._id, _rev: d._rev, _deleted: true })),
+          doomed.map((d) => ({ _id: d.id, _rev: revs.get(d.id), _deleted: true })),
         );
         const gone: string[] = [];
         outcomes.forEach((o, j) => {
@@ -296,36 +318,38 @@ export class InventoryScan {
           if (o === "ok") {
             this.counts.removed++;
             deleted++;
-            gone.push(chunk[j]!.hash);
+            gone.push(doomed[j]!.hash);
           } else if (o !== "conflict") {
             this.counts.errors++;
-            this.sample("errors", `remove ${chunk[j]!._id}: ${o.error}`);
+            this.sample("errors", `remove ${doomed[j]!.id}: ${o.error}`);
           }
         });
         if (gone.length > 0) await this.s.announce?.(gone);
       }
       pending = [];
     };
-    const pages = copyPages(couch, "store", store, {
+    const pages = copyIdPages(couch, "store", store, {
       pageSize: batchSize,
       note: this.s.note,
       deleted: () => deleted,
     });
-    for await (const docs of pages) {
-      const mine = docs.filter((d) => d.prism === prism && d.store === store);
+    for await (const ids of pages) {
+      const mine = ids.filter((d) => d.prism === prism);
       await eachLimit(mine, this.s.concurrency, async (doc) => {
         this.counts.checked++;
+        // Found on disk by pass 1: no need to look again.
+        if (this.seen.has(doc.hash)) return;
         try {
           if (await this.blobs.find(doc.hash)) return;
         } catch (err) {
           // A hash no layout path can hold, or a folder that cannot be read.
           if ((err as { code?: string }).code === "INVALID_HASH") {
             this.counts.invalid++;
-            this.sample("invalid", `doc ${doc._id}: invalid hash`);
+            this.sample("invalid", `doc ${doc.id}: invalid hash`);
             pending.push(doc);
           } else {
             this.counts.errors++;
-            this.sample("errors", `check ${doc._id}: ${(err as Error).message}`);
+            this.sample("errors", `check ${doc.id}: ${(err as Error).message}`);
           }
           return;
         }

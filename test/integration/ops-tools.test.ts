@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import test from "ava";
 import { Redis } from "ioredis";
@@ -72,6 +72,26 @@ test.serial(
     t.regex(human.stdout, /OK\s*$/);
   },
 );
+
+test.serial("inventory scan refuses to empty the inventory of a disk that looks unmounted", async (t) => {
+  const c = cluster();
+  const hashes: string[] = [];
+  for (let i = 0; i < 12; i++) hashes.push(await putOn(c, ["store4"], randomBytes(500 + i)));
+  const content = path.join(storeRoot(c, "store4"), "content");
+  renameSync(content, `${content}.away`);
+  mkdirSync(content);
+  try {
+    const run = await oose(c, "store4", ["inventory", "scan", "--store", "store4", "--json"]);
+    t.is(run.code, 1);
+    const r = json(run);
+    t.regex(r.refused, /missing disk/);
+    t.is(r.counts.removed, 0);
+    for (const h of hashes) t.is((await inventoryOf(c, h)).length, 1);
+  } finally {
+    rmSync(content, { recursive: true, force: true });
+    renameSync(`${content}.away`, content);
+  }
+});
 
 test.serial("inventory verify re-hashes what is due and removes a corrupt copy with its doc", async (t) => {
   const c = cluster();

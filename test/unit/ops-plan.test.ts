@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,6 +11,7 @@ import { hashOfPath } from "../../app/jobs/clonetool/sources.js";
 import { bucketMs, windowBuckets } from "../../app/jobs/hot-counter.js";
 import { coolingDrops, deliveryLoad, wantedCopies } from "../../app/jobs/hot-plan.js";
 import { desiredDoc, docMatches } from "../../app/jobs/scan.js";
+import { SeenHashes } from "../../app/jobs/scan-seen.js";
 import { walkTree } from "../../app/jobs/scan-walk.js";
 import { isDue } from "../../app/jobs/verify.js";
 
@@ -155,4 +157,18 @@ test("scan walk: every entry of the tree, in small batches, links and errors rep
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("scan: the seen-hash filter never forgets a hash and rarely claims one it never saw", (t) => {
+  const seen = new SeenHashes(1000, 0.001);
+  const added = Array.from({ length: 5000 }, () => randomBytes(20).toString("hex"));
+  for (const h of added) seen.add(h);
+  t.true(
+    added.every((h) => seen.has(h)),
+    "no false negatives, across stages",
+  );
+  let wrong = 0;
+  for (let i = 0; i < 20_000; i++) if (seen.has(randomBytes(20).toString("hex"))) wrong++;
+  t.true(wrong / 20_000 < 0.005, `false positive rate ${wrong / 20_000}`);
+  t.true(seen.bytes < 20_000, `${seen.bytes} bytes for 5000 hashes`);
 });

@@ -161,6 +161,53 @@ export async function* keyPages(couchDb: Couch, o: PageOptions): AsyncGenerator<
   }
 }
 
+export interface CopyId {
+  id: string;
+  hash: string;
+  prism: string;
+  store: string;
+}
+
+/** Like copyPages, ids only: no doc bodies are read. */
+export async function* copyIdPages(
+  couchDb: Couch,
+  by: "store" | "prism",
+  name: string,
+  o: PageOptions,
+): AsyncGenerator<CopyId[]> {
+  const db = couchDb.db<InventoryDoc>("inventory");
+  const view = by === "store" ? "byStore" : "byPrism";
+  const parse = (ids: string[]) =>
+    ids.flatMap((id) => {
+      const parts = parseCopyId(id);
+      return parts && (by === "store" ? parts.store : parts.prism) === name ? [{ id, ...parts }] : [];
+    });
+  try {
+    for await (const rows of viewPages(db, view, name, o, false)) yield parse(rows.map((r) => r.id));
+    return;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  o.note?.(`view inventory/${view} is missing (run \`oose migrate up\`): reading _all_docs instead`);
+  for await (const page of idPages(couchDb, o)) {
+    const mine = parse(page.map((r) => r.id));
+    if (mine.length > 0) yield mine;
+  }
+}
+
+/** The current revisions of `ids` (deleted and missing ones are absent), in one request. */
+export async function fetchRevs(couchDb: Couch, ids: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (ids.length === 0) return out;
+  const db = couchDb.db<InventoryDoc>("inventory");
+  const res = await retrying(`revisions of ${ids.length} copies`, () => db.fetchRevs({ keys: ids }));
+  for (const row of res.rows) {
+    const r = row as { id?: string; value?: { rev?: string; deleted?: boolean } };
+    if (r.id && r.value?.rev && !r.value.deleted) out.set(r.id, r.value.rev);
+  }
+  return out;
+}
+
 /**
  * The copies recorded under one store (`by: "store"`) or one prism, with their
  * docs. Store names are unique cluster-wide, so `[store]` is the whole key.
