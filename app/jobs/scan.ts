@@ -155,18 +155,18 @@ export class InventoryScan {
     const st = await stat(root).catch(() => undefined);
     if (!st?.isDirectory()) throw new Error(`${root} is not a directory: is the store's disk mounted?`);
     const walk = { dirs: 0 };
-    let seen = 0;
+    let entries = 0;
     const inflight = new Set<Promise<void>>();
     const writers = Math.max(1, Math.min(4, this.s.concurrency));
-    for await (const entries of walkTree(root, { batchSize: this.s.batchSize }, walk)) {
-      const found = this.classify(entries);
-      seen += entries.length;
+    for await (const batch of walkTree(root, { batchSize: this.s.batchSize }, walk)) {
+      const found = this.classify(batch);
+      entries += batch.length;
       if (found.length > 0) {
         const job = this.reconcile(found).finally(() => inflight.delete(job));
         inflight.add(job);
         if (inflight.size >= writers) await Promise.race(inflight);
       }
-      this.s.progress?.("walk", seen, this.counts);
+      this.s.progress?.("walk", entries, this.counts);
       if (this.s.throttle > 0) await sleep(this.s.throttle);
     }
     await Promise.all(inflight);
