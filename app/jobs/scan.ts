@@ -331,7 +331,6 @@ export class InventoryScan {
     const pages = copyIdPages(couch, "store", store, {
       pageSize: batchSize,
       note: this.s.note,
-      deleted: () => deleted,
     });
     for await (const ids of pages) {
       const mine = ids.filter((d) => d.prism === prism);

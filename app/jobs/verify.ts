@@ -59,8 +59,6 @@ export async function verifyStore(s: VerifySettings): Promise<VerifyReport> {
   const now = s.now ?? Date.now;
   const counts: VerifyCounts = { checked: 0, fresh: 0, ok: 0, corrupt: 0, missing: 0, errors: 0, bytes: 0 };
   const report: VerifyReport = { counts, corrupt: [], missing: [], errors: [], ms: 0 };
-  // Docs deleted behind the pager (corrupt or missing copies), so offset paging stays in step.
-  let deleted = 0;
 
   const check = async (doc: StoredCopy): Promise<void> => {
     counts.checked++;
@@ -90,13 +88,11 @@ export async function verifyStore(s: VerifySettings): Promise<VerifyReport> {
       if (result.status === "ok") counts.ok++;
       else {
         counts.corrupt++;
-        deleted++;
         if (report.corrupt.length < LISTED) report.corrupt.push({ hash: doc.hash, actual: result.actualHash });
       }
     } catch (err) {
       if (err instanceof ContentNotFound) {
         counts.missing++;
-        deleted++;
         if (report.missing.length < LISTED) report.missing.push(doc.hash);
         return;
       }
@@ -105,7 +101,7 @@ export async function verifyStore(s: VerifySettings): Promise<VerifyReport> {
     }
   };
 
-  const pages = copyPages(s.couch, "store", s.store, { pageSize: s.batchSize, note: s.note, deleted: () => deleted });
+  const pages = copyPages(s.couch, "store", s.store, { pageSize: s.batchSize, note: s.note });
   for await (const docs of pages) {
     await eachLimit(
       docs.filter((d) => d.prism === s.prism && d.store === s.store),

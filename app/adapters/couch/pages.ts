@@ -6,10 +6,11 @@ import { type Couch, couch, isNotFound } from "./index.js";
 
 // Paging through the inventory without holding it: one store's or one prism's
 // copies (views inventory/byStore and byPrism), or every id (keyList/all).
-// A view page starts after the last row seen (startkey_docid); a server that
-// ignores startkey_docid (the PouchDB stand-in) is noticed and paged by skip
-// instead. Without the design docs (no `oose migrate up` yet) the pages come
-// from _all_docs, filtered by the id's `:<prism>:<store>` part.
+// A view page starts after the last row seen (startkey_docid), so deletions
+// behind the pager never shift it. Without the design docs (no `oose migrate
+// up` yet), or on a server that ignores startkey_docid (the PouchDB stand-in:
+// paging it by offset would cost the square of the rows), the pages come from
+// _all_docs by id instead, filtered by the id's `:<prism>:<store>` part.
 
 export type StoredCopy = InventoryDoc & { _id: string; _rev: string };
 
@@ -17,8 +18,6 @@ export interface PageOptions {
   pageSize: number;
   /** Called once when a fallback is taken, to tell the operator. */
   note?: (message: string) => void;
-  /** Rows of pages already read that the caller has deleted since (keeps offset paging in step). */
-  deleted?: () => number;
 }
 
 type Db = DocumentScope<InventoryDoc>;
@@ -77,36 +76,61 @@ export function parseCopyId(id: string): { hash: string; prism: string; store: s
   return { hash: parts[0]!, prism: parts[1]!, store: parts[2]! };
 }
 
+/** Thrown when a view cannot be paged by docid here: the caller reads _all_docs instead. */
+class NoViewPaging extends Error {}
+
+/** Whether a server honours startkey_docid, per connection and view (probed once it can tell). */
+const docidPaging = new WeakMap<Couch, Map<string, boolean>>();
+
+/** True or false; undefined when the key has fewer than two rows (then one page holds them all anyway). */
+async function probeDocidPaging(db: Db, view: string, key: string): Promise<boolean | undefined> {
+  const base = { startkey: [key], endkey: [key], include_docs: false };
+  const two = (await retrying(`view ${view}`, () => db.view("inventory", view, { ...base, limit: 2 }))).rows;
+  if (two.length < 2) return undefined;
+  // Starting at the second row's id: a server that ignores startkey_docid answers with the first row.
+  const next = await retrying(`view ${view}`, () =>
+    db.view("inventory", view, { ...base, limit: 1, startkey_docid: two[1]!.id }),
+  );
+  return next.rows[0]?.id === two[1]!.id;
+}
+
 async function* viewPages(
-  db: Db,
+  couchDb: Couch,
   view: "byStore" | "byPrism",
   key: string,
   o: PageOptions,
   docs: boolean,
 ): AsyncGenerator<ViewRow[]> {
+  const db = couchDb.db<InventoryDoc>("inventory");
+  const known = docidPaging.get(couchDb) ?? new Map<string, boolean>();
+  docidPaging.set(couchDb, known);
+  if (!known.has(view)) {
+    const supported = await probeDocidPaging(db, view, key);
+    if (supported !== undefined) known.set(view, supported);
+  }
+  if (known.get(view) === false) throw new NoViewPaging();
   const base = { startkey: [key], endkey: [key], limit: o.pageSize, include_docs: docs };
-  const query = async (extra: Record<string, unknown>) =>
-    (await retrying(`view ${view}`, () => db.view("inventory", view, { ...base, ...extra }))).rows as ViewRow[];
   let after: string | undefined;
-  let previous = new Set<string>();
-  let skipMode = false;
-  let seen = 0;
-  const offset = () => ({ skip: Math.max(0, seen - (o.deleted?.() ?? 0)) });
+  let last = new Set<string>();
   for (;;) {
-    let rows = await query(skipMode ? offset() : after === undefined ? {} : { startkey_docid: after, skip: 1 });
-    if (!skipMode && after !== undefined && rows.length > 0 && previous.has(rows[0]!.id)) {
-      // Rows of the last page again: startkey_docid was ignored.
-      skipMode = true;
-      o.note?.("this CouchDB ignores startkey_docid: paging the view by offset");
-      rows = await query(offset());
-    }
+    const extra = after === undefined ? {} : { startkey_docid: after, skip: 1 };
+    const rows = (await retrying(`view ${view}`, () => db.view("inventory", view, { ...base, ...extra })))
+      .rows as ViewRow[];
     if (rows.length === 0) return;
-    if (!skipMode) previous = new Set(rows.map((r) => r.id));
+    // Never loop on a server that turns out to ignore startkey_docid after all.
+    if (last.has(rows[0]!.id)) throw new Error(`view ${view}: the server ignored startkey_docid`);
+    last = new Set(rows.map((r) => r.id));
     after = rows.at(-1)!.id;
-    seen += rows.length;
     yield rows;
     if (rows.length < o.pageSize) return;
   }
+}
+
+/** Why the view is not used, or undefined when `err` is a real failure. */
+function fallbackReason(err: unknown, view: string): string | undefined {
+  if (err instanceof NoViewPaging) return "this CouchDB ignores startkey_docid: reading _all_docs instead";
+  if (isNotFound(err)) return `view inventory/${view} is missing (run \`oose migrate up\`): reading _all_docs instead`;
+  return undefined;
 }
 
 /** Every id from _all_docs, page by page (raw collation: the next page starts at `last + "\0"`). */
@@ -175,20 +199,24 @@ export async function* copyIdPages(
   name: string,
   o: PageOptions,
 ): AsyncGenerator<CopyId[]> {
-  const db = couchDb.db<InventoryDoc>("inventory");
   const view = by === "store" ? "byStore" : "byPrism";
   const parse = (ids: string[]) =>
     ids.flatMap((id) => {
       const parts = parseCopyId(id);
       return parts && (by === "store" ? parts.store : parts.prism) === name ? [{ id, ...parts }] : [];
     });
+  let yielded = false;
   try {
-    for await (const rows of viewPages(db, view, name, o, false)) yield parse(rows.map((r) => r.id));
+    for await (const rows of viewPages(couchDb, view, name, o, false)) {
+      yielded = true;
+      yield parse(rows.map((r) => r.id));
+    }
     return;
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    const reason = fallbackReason(err, view);
+    if (!reason || yielded) throw err;
+    o.note?.(reason);
   }
-  o.note?.(`view inventory/${view} is missing (run \`oose migrate up\`): reading _all_docs instead`);
   for await (const page of idPages(couchDb, o)) {
     const mine = parse(page.map((r) => r.id));
     if (mine.length > 0) yield mine;
@@ -218,17 +246,19 @@ export async function* copyPages(
   name: string,
   o: PageOptions,
 ): AsyncGenerator<StoredCopy[]> {
-  const db = couchDb.db<InventoryDoc>("inventory");
   const view = by === "store" ? "byStore" : "byPrism";
+  let yielded = false;
   try {
-    for await (const rows of viewPages(db, view, name, o, true)) {
+    for await (const rows of viewPages(couchDb, view, name, o, true)) {
+      yielded = true;
       yield rows.flatMap((r) => (r.doc ? [r.doc] : []));
     }
     return;
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    const reason = fallbackReason(err, view);
+    if (!reason || yielded) throw err;
+    o.note?.(reason);
   }
-  o.note?.(`view inventory/${view} is missing (run \`oose migrate up\`): reading _all_docs instead`);
   const mine = (id: string) => {
     const parts = parseCopyId(id);
     return parts !== undefined && (by === "store" ? parts.store : parts.prism) === name;
