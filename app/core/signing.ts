@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { BadRequest, InvalidFileName } from "../errors.js";
 import { fromRelativePath } from "./layout.js";
 
@@ -19,13 +19,20 @@ export function deliveryUri(relativePath: string): string {
   return `${DELIVERY_PREFIX}${relativePath}`;
 }
 
-/** The signature query (`md5=…&expires=…`) for one URI, valid until `expiresAtSec` (unix seconds). */
-export function signDeliveryPath(key: string, uriPath: string, expiresAtSec: number): string {
+function checkKey(key: string): void {
   if (!SIGNING_KEY_PATTERN.test(key)) throw new BadRequest("Signing key has characters nginx cannot hold");
+}
+
+function signature(key: string, uriPath: string, expiresAtSec: number): string {
   if (!uriPath.startsWith("/") || /[?#\s%]/.test(uriPath)) throw new BadRequest("A signed URI must be a plain path");
   if (!Number.isSafeInteger(expiresAtSec) || expiresAtSec <= 0) throw new BadRequest("expires must be unix seconds");
-  const md5 = createHash("md5").update(`${expiresAtSec}${uriPath} ${key}`).digest("base64url");
-  return `md5=${md5}&expires=${expiresAtSec}`;
+  return `md5=${hash("md5", `${expiresAtSec}${uriPath} ${key}`, "base64url")}&expires=${expiresAtSec}`;
+}
+
+/** The signature query (`md5=…&expires=…`) for one URI, valid until `expiresAtSec` (unix seconds). */
+export function signDeliveryPath(key: string, uriPath: string, expiresAtSec: number): string {
+  checkKey(key);
+  return signature(key, uriPath, expiresAtSec);
 }
 
 export interface DeliveryOptions {
@@ -42,6 +49,21 @@ export function encodeAttachName(name: string): string {
   return encodeURIComponent(name).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/**
+ * Builds `<publicUrl><uri>?md5=…&expires=…[&attach=…&start=…&rate=…]` with one
+ * key, checked once; `uri` comes from deliveryUri.
+ */
+export function deliverySigner(key: string) {
+  checkKey(key);
+  return (publicUrl: string, uri: string, expiresAtSec: number, opts: DeliveryOptions = {}): string => {
+    let query = signature(key, uri, expiresAtSec);
+    if (opts.attach) query += `&attach=${encodeAttachName(opts.attach)}`;
+    if (opts.start !== undefined) query += `&start=${opts.start}`;
+    if (opts.rate !== undefined) query += `&rate=${Math.floor(opts.rate)}`;
+    return `${publicUrl.endsWith("/") ? publicUrl.slice(0, -1) : publicUrl}${uri}?${query}`;
+  };
+}
+
 /** `<publicUrl>/c/<relativePath>?md5=…&expires=…[&attach=…&start=…&rate=…]`. */
 export function signedDeliveryUrl(
   publicUrl: string,
@@ -50,10 +72,5 @@ export function signedDeliveryUrl(
   expiresAtSec: number,
   opts: DeliveryOptions = {},
 ): string {
-  const uri = deliveryUri(relativePath);
-  const query = [signDeliveryPath(key, uri, expiresAtSec)];
-  if (opts.attach) query.push(`attach=${encodeAttachName(opts.attach)}`);
-  if (opts.start !== undefined) query.push(`start=${opts.start}`);
-  if (opts.rate !== undefined) query.push(`rate=${Math.floor(opts.rate)}`);
-  return `${publicUrl.replace(/\/$/, "")}${uri}?${query.join("&")}`;
+  return deliverySigner(key)(publicUrl, deliveryUri(relativePath), expiresAtSec, opts);
 }

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { Redis } from "ioredis";
 import type { Couch } from "../adapters/couch/index.js";
 import type { Config } from "../config.js";
@@ -38,9 +39,40 @@ async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; ms: 
   }
 }
 
-export function createNodeApp(deps: NodeDeps, opts: { bodyLimit?: number } = {}): NodeApp {
+/** A handler tried before fastify routes a request; true when it took the request. */
+export type RawRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export interface NodeAppOptions {
+  bodyLimit?: number;
+  /**
+   * Tried in order before fastify sees a request; may be filled in after the
+   * app is built. For the few hot routes where fastify's per-request work
+   * (request objects, hooks, child loggers) costs more than the route itself.
+   */
+  rawRoutes?: RawRoute[];
+}
+
+export function createNodeApp(deps: NodeDeps, opts: NodeAppOptions = {}): NodeApp {
   const { config, couch, redis, log } = deps;
+  const rawRoutes = opts.rawRoutes ?? [];
+  let closing = false;
+  // HTTPS when the node has a certificate (config.tls), as OOSE's nodes had; the routes are the same.
+  const https = serverTls(config.tls);
+  const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void, o: Record<string, unknown>) => {
+    const serve = (req: IncomingMessage, res: ServerResponse) => {
+      // While closing, fastify answers 503 (return503OnClosing).
+      if (!closing) for (const route of rawRoutes) if (route(req, res)) return;
+      handler(req, res);
+    };
+    const server: Server = https ? createHttpsServer(https, serve) : createServer(serve);
+    // What fastify sets on the servers it makes itself.
+    server.keepAliveTimeout = o.keepAliveTimeout as number;
+    server.requestTimeout = o.requestTimeout as number;
+    server.setTimeout(o.connectionTimeout as number);
+    return server;
+  };
   const options = {
+    serverFactory,
     loggerInstance: log,
     disableRequestLogging: true,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
@@ -52,31 +84,18 @@ export function createNodeApp(deps: NodeDeps, opts: { bodyLimit?: number } = {})
     // Scalars only: fastify's default ("array") turns a one-element array into a string, so bulk lookups broke.
     ajv: { customOptions: { coerceTypes: true } },
   };
-  // HTTPS when the node has a certificate (config.tls), as OOSE's nodes had; the routes are the same.
-  const https = serverTls(config.tls);
-  const base = (https ? Fastify({ ...options, https }) : Fastify(options)) as unknown as FastifyInstance;
+  const base = Fastify(options) as unknown as FastifyInstance;
   const app = base.withTypeProvider<TypeBoxTypeProvider>() as unknown as NodeApp;
   installErrorHandling(app);
 
-  const counters = new Counters(redis, `${config.redis.prefix}:counter:${config.role}:${config.name}`, log);
+  const counters = new Counters(redis, config.role, `${config.redis.prefix}:counter:${config.role}:${config.name}`, log);
   app.decorate("counters", counters);
-  // Counter names per route, built once rather than on every response.
-  const routeCounters = new Map<string, string>();
-  app.addHook("onResponse", async (req, reply) => {
-    counters.inc(`stat:${config.role}:requests`);
-    if (reply.statusCode >= 400) counters.inc(`error:${config.role}:status${reply.statusCode}`);
-    const route = req.routeOptions.url;
-    if (!route || route === "/ping") return;
-    const key = req.method + route;
-    let name = routeCounters.get(key);
-    if (!name) {
-      name = `stat:${config.role}:route:${req.method}${route.replaceAll(":", "=")}`;
-      routeCounters.set(key, name);
-    }
-    counters.inc(name);
-  });
+  app.addHook("onResponse", async (req, reply) => counters.response(req.method, req.routeOptions.url, reply.statusCode));
   app.addHook("onReady", async () => counters.start());
   app.addHook("onClose", async () => counters.stop());
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
 
   const welcome = async () => ({ message: `Welcome to OOSE version ${VERSION}` });
   const pong = async () => ({ pong: "pong" });

@@ -7,9 +7,13 @@ import type { Logger } from "../log.js";
 export class Counters {
   private pending = new Map<string, number>();
   private timer?: NodeJS.Timeout;
+  /** Counter names per route, built once rather than on every response. */
+  private readonly routeNames = new Map<string, string>();
 
   constructor(
     private readonly redis: Redis,
+    /** prism or store: the first part of every response counter. */
+    private readonly role: string,
     /** e.g. oose:counter:prism:prism1 */
     private readonly key: string,
     private readonly log: Logger,
@@ -18,6 +22,20 @@ export class Counters {
 
   inc(name: string, by = 1): void {
     this.pending.set(name, (this.pending.get(name) ?? 0) + by);
+  }
+
+  /** One answered request: the total, errors by status, and one count per route pattern (not per URL). */
+  response(method: string, route: string | undefined, status: number): void {
+    this.inc(`stat:${this.role}:requests`);
+    if (status >= 400) this.inc(`error:${this.role}:status${status}`);
+    if (!route || route === "/ping") return;
+    const key = method + route;
+    let name = this.routeNames.get(key);
+    if (!name) {
+      name = `stat:${this.role}:route:${method}${route.replaceAll(":", "=")}`;
+      this.routeNames.set(key, name);
+    }
+    this.inc(name);
   }
 
   start(): void {

@@ -1,17 +1,19 @@
 import { PeerTable } from "../adapters/couch/peers.js";
 import { useBasicAuth } from "../http/auth.js";
-import { createNodeApp } from "../http/node.js";
+import { createNodeApp, type RawRoute } from "../http/node.js";
 import { Copies } from "../jobs/copies.js";
 import { joinCluster } from "../jobs/membership.js";
 import type { BuildRole } from "../node.js";
 import type { PrismContext } from "./context.js";
 import { Channels } from "../adapters/redis/channels.js";
+import { ReplicatedWrites } from "../adapters/redis/wait.js";
 import { Existence } from "./existence.js";
 import { Placer } from "./place.js";
 import { Retriever } from "./retrieve.js";
 import { cacheRoutes } from "./routes/cache.js";
 import { contentRoutes } from "./routes/content.js";
-import { deliverRoutes } from "./routes/deliver.js";
+import { deliverRoutes, fastDeliver } from "./routes/deliver.js";
+import { Delivery } from "./delivery.js";
 import { purchaseRoutes } from "./routes/purchase.js";
 import { putRoutes } from "./routes/put.js";
 import { sessionGuard, userRoutes } from "./routes/user.js";
@@ -25,7 +27,8 @@ import { hotContent } from "../jobs/hot.js";
 
 export const build: BuildRole = async (deps) => {
   const { config, couch, redis, log } = deps;
-  const app = createNodeApp(deps);
+  const rawRoutes: RawRoute[] = [];
+  const app = createNodeApp(deps, { rawRoutes });
   const peers = new PeerTable(couch, config.heartbeat.peerRefresh, log);
   const channels = new Channels(redis, log);
   const existence = new Existence(couch, peers, channels, config.redis.prefix, config.existsCacheLife);
@@ -43,11 +46,10 @@ export const build: BuildRole = async (deps) => {
   const placer = new Placer(pool, copies, existence, config.replicas, log, config.limits.failoverTimeoutMs);
   const retriever = new Retriever(config.retrieve);
   const privateAuth = await useBasicAuth(app, config.auth.prism);
-  const sessions = new Sessions(couch, redis, config.redis.prefix, config.session.life, {
-    replicas: config.purchase.waitReplicas,
-    timeoutMs: config.purchase.waitTimeoutMs,
-  });
-  const purchases = new Purchases(redis, { prefix: config.redis.prefix, ...config.purchase }, channels);
+  // Logins and purchases are acknowledged once a replica holds them.
+  const writes = new ReplicatedWrites(redis, config.purchase.waitReplicas, config.purchase.waitTimeoutMs);
+  const sessions = new Sessions(couch, redis, writes, config.redis.prefix, config.session.life);
+  const purchases = new Purchases(redis, writes, { prefix: config.redis.prefix, ...config.purchase }, channels);
   const session = sessionGuard(sessions, privateAuth);
   const ctx: PrismContext = { ...deps, app, peers, existence, pool, placer, privateAuth, session };
 
@@ -58,7 +60,12 @@ export const build: BuildRole = async (deps) => {
   await cacheRoutes(ctx);
   await userRoutes(ctx, sessions);
   await purchaseRoutes(ctx, purchases);
-  await deliverRoutes(ctx, purchases, hot.counter);
+  const delivery = new Delivery({
+    ...{ purchases, existence, pool, counters: app.counters, hot: hot.counter },
+    ...{ domain: config.domain, signingKey: config.signingKey, signedUrlLife: config.purchase.signedUrlLife },
+  });
+  deliverRoutes(ctx, delivery);
+  rawRoutes.push(fastDeliver(delivery, ctx));
 
   const repair = config.repair.enabled
     ? new Repair({ couch, redis, peers, pool, copies, config, log: log.child({ job: "repair" }) })
@@ -84,6 +91,7 @@ export const build: BuildRole = async (deps) => {
       await leave?.();
       health.stop();
       channels.stop();
+      await writes.close();
       await retriever.close();
     },
   };

@@ -124,6 +124,28 @@ test.serial("bad purchase and delivery input gets a clean 4xx", async (t) => {
     ["..%2f..%2fetc", 400],
   ];
   for (const [tok, status] of tokens) t.is((await get(`${base}/${tok}/f.txt`)).status, status, tok);
+  // Plain requests are answered before fastify, anything else by the fastify route: the same answers either way.
+  const deliveries: [string, number, string?][] = [
+    ["/f.txt", 302],
+    ["/f.txt?start=5&attach=My%20File.txt&rate=1000&cb=1", 302],
+    ["/%66.txt", 302],
+    ["/a..b", 400, "INVALID_FILE_NAME"],
+    ["/..%2f..%2fetc%2fpasswd", 400, "INVALID_FILE_NAME"],
+    ["/f.txt?start=-1", 400, "BAD_REQUEST"],
+    ["/f.txt?start=abc", 400, "BAD_REQUEST"],
+    ["/f.txt?rate=0", 400, "BAD_REQUEST"],
+    ["/f.txt?attach=a&attach=b", 400, "BAD_REQUEST"],
+    [`/f.txt?attach=${"a".repeat(300)}`, 400, "BAD_REQUEST"],
+  ];
+  for (const [path, status, code] of deliveries) {
+    const res = await get(`${base}/${token}${path}`);
+    t.is(res.status, status, path);
+    if (code) t.like(JSON.parse(res.body.toString()), { code }, path);
+    else t.regex(res.location ?? "", /\/c\/.+\?md5=/, path);
+  }
+  const head = await request(`${base}/${token}/f.txt`, { method: "HEAD" });
+  t.is(head.statusCode, 302, "HEAD goes through the fastify route");
+  await head.body.dump();
   const bad = async (body: Record<string, unknown>) => {
     const err = await t.throwsAsync(client.purchase(body as never));
     return (err as { status?: number }).status;

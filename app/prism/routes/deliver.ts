@@ -1,17 +1,18 @@
 import { Type as T } from "@sinclair/typebox";
-import mime from "mime-types";
-import { isExpired } from "../../core/purchase.js";
-import { referrerAllowed } from "../../core/referrer.js";
-import { type DeliveryOptions, signedDeliveryUrl } from "../../core/signing.js";
-import { ContentNotFound, PeerUnavailable, PurchaseExpired, PurchaseNotFound, ReferrerDenied } from "../../errors.js";
-import type { HotCounter } from "../../jobs/hot-counter.js";
+import type { IncomingMessage } from "node:http";
+import { toAppError } from "../../errors.js";
+import type { RawRoute } from "../../http/node.js";
 import type { PrismContext } from "../context.js";
-import { checkDisplayName, forwardedProto, publicBase, readOrder } from "../pick.js";
-import { checkToken, type Purchases } from "../purchases.js";
+import type { Delivery, DeliveryRequest } from "../delivery.js";
+import { forwardedProto } from "../pick.js";
 
-// GET /:token/:filename, the hot path: one Redis read, the in-memory peer table
-// and the existence cache; no CouchDB request unless the hash is not cached.
-// Answers 302 to a live holder's nginx with a short-lived signed URL.
+// GET /:token/:filename, the hot path: 302 to a live holder's nginx with a
+// short-lived signed URL. Plain requests (most of a prism's traffic) are
+// answered by `fastDeliver` before fastify routes them; anything it does not
+// recognise (an encoded name, an odd query, HEAD) goes to the fastify route,
+// whose schema gives the canonical answer, 400s included. Both call Delivery.
+
+export const DELIVER_ROUTE = "/:token/:filename";
 
 const Params = T.Object({ token: T.String({ maxLength: 200 }), filename: T.String({ maxLength: 255 }) });
 const Query = T.Object(
@@ -24,32 +25,86 @@ const Query = T.Object(
   { additionalProperties: true },
 );
 
-export async function deliverRoutes(ctx: PrismContext, purchases: Purchases, hot?: HotCounter): Promise<void> {
-  const { app, config, existence, pool } = ctx;
-
-  app.get("/:token/:filename", { schema: { params: Params, querystring: Query } }, async (req, reply) => {
-    const token = checkToken(req.params.token);
-    checkDisplayName(req.params.filename);
-    const purchase = await purchases.get(token);
-    if (!purchase) throw new PurchaseNotFound();
-    const now = Date.now();
-    if (isExpired(purchase, now)) throw new PurchaseExpired();
-    if (!referrerAllowed(purchase.referrer, req.headers.referer)) throw new ReferrerDenied();
-    const copies = await existence.liveCopies(purchase.hash);
-    // Holders whose nginx this prism has just seen die go last: a redirect there would fail.
-    const [pick] = readOrder(copies, pool, "public");
-    if (!pick) {
-      if ((await existence.copies(purchase.hash)).length === 0) throw new ContentNotFound();
-      throw new PeerUnavailable("File not available");
-    }
-    const opts: DeliveryOptions = { attach: req.query.attach, start: req.query.start, rate: req.query.rate };
-    // Video gets start=0 so nginx's mp4/flv module serves it (OOSE built `?null&start=0`).
-    const type = mime.lookup(purchase.ext) || "";
-    if (type.startsWith("video/") && opts.start === undefined && req.query.html5 === undefined) opts.start = 0;
-    const expires = Math.floor(Math.min(now + config.purchase.signedUrlLife, purchase.expirationDate) / 1000);
-    const base = publicBase(pick.peer, config.domain, forwardedProto(req.headers, "http"));
-    app.counters.inc("stat:prism:content:deliver");
-    hot?.record(purchase.hash, pick.peer.name);
-    return reply.redirect(signedDeliveryUrl(base, config.signingKey, pick.copy.relativePath, expires, opts), 302);
+export function deliverRoutes(ctx: PrismContext, delivery: Delivery): void {
+  ctx.app.get(DELIVER_ROUTE, { schema: { params: Params, querystring: Query } }, async (req, reply) => {
+    const { attach, start, rate, html5 } = req.query;
+    const location = await delivery.locate({
+      ...req.params,
+      ...{ attach, start, rate, html5: html5 !== undefined },
+      referer: req.headers.referer,
+      proto: forwardedProto(req.headers, "http"),
+    });
+    return reply.redirect(location, 302);
   });
+}
+
+const PLAIN_PATH = /^\/([A-Za-z0-9]{64})\/([^/?%\\]{1,255})(?:\?(.*))?$/s;
+const START = /^\d{1,9}(\.\d{1,6})?$/;
+const RATE = /^[1-9]\d{0,14}$/;
+type Options = Pick<DeliveryRequest, "attach" | "start" | "rate" | "html5">;
+
+/** The query when every known key appears at most once with a value the schema takes; undefined otherwise. */
+function plainQuery(raw: string | undefined): Options | undefined {
+  const out: Options = { html5: false };
+  if (!raw) return out;
+  const seen = new Set<string>();
+  for (const [key, value] of new URLSearchParams(raw)) {
+    if (key !== "attach" && key !== "start" && key !== "rate" && key !== "html5") continue;
+    if (seen.has(key)) return undefined;
+    seen.add(key);
+    if (key === "attach") {
+      if (value.length > 255) return undefined;
+      out.attach = value;
+    } else if (key === "start") {
+      if (!START.test(value)) return undefined;
+      out.start = Number(value);
+    } else if (key === "rate") {
+      if (!RATE.test(value)) return undefined;
+      out.rate = Number(value);
+    } else out.html5 = true;
+  }
+  return out;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Answers plain `GET /<token>/<name>` requests without fastify; returns false for anything else. */
+export function fastDeliver(delivery: Delivery, ctx: Pick<PrismContext, "app" | "log">): RawRoute {
+  const answered = (status: number) => ctx.app.counters.response("GET", DELIVER_ROUTE, status);
+  return (req, res) => {
+    if (req.method !== "GET") return false;
+    const match = PLAIN_PATH.exec(req.url ?? "");
+    const query = match && plainQuery(match[3]);
+    if (!match || !query) return false;
+    delivery
+      .locate({
+        token: match[1]!,
+        filename: match[2]!,
+        ...query,
+        referer: header(req, "referer"),
+        proto: forwardedProto(req.headers, "http"),
+      })
+      .then(
+        (location) => {
+          res.writeHead(302, { location, "content-length": 0 }).end();
+          answered(302);
+        },
+        (err: unknown) => {
+          const appError = toAppError(err);
+          if (appError.status >= 500) ctx.log.error({ err: appError.cause ?? err, url: req.url }, appError.message);
+          const body = JSON.stringify(appError.toJSON());
+          res
+            .writeHead(appError.status, {
+              "content-type": "application/json; charset=utf-8",
+              "content-length": Buffer.byteLength(body),
+            })
+            .end(body);
+          answered(appError.status);
+        },
+      );
+    return true;
+  };
 }

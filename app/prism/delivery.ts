@@ -1,0 +1,91 @@
+import mime from "mime-types";
+import type { InventoryDoc } from "../core/inventory.js";
+import { isExpired } from "../core/purchase.js";
+import { referrerAllowed } from "../core/referrer.js";
+import { type DeliveryOptions, deliverySigner, deliveryUri } from "../core/signing.js";
+import { ContentNotFound, PeerUnavailable, PurchaseExpired, PurchaseNotFound, ReferrerDenied } from "../errors.js";
+import type { Counters } from "../http/stats.js";
+import type { HotCounter } from "../jobs/hot-counter.js";
+import type { StorePool } from "../client/pool.js";
+import type { Existence } from "./existence.js";
+import { checkDisplayName, publicBase, readOrder } from "./pick.js";
+import { checkToken, type Purchases } from "./purchases.js";
+
+// Where `GET /:token/:filename` sends the client: one Redis read at most (the
+// purchase, usually from this prism's short-lived copy), the in-memory peer
+// table and the existence cache; no CouchDB request unless the hash is not
+// cached. Shared by the fastify route and the raw fast path in front of it.
+
+export interface DeliveryRequest extends DeliveryOptions {
+  token: string;
+  filename: string;
+  /** `html5` was given: no implicit start=0 for video. */
+  html5: boolean;
+  referer: string | undefined;
+  proto: "http" | "https";
+}
+
+export interface DeliveryDeps {
+  purchases: Purchases;
+  existence: Existence;
+  pool: StorePool;
+  counters: Counters;
+  hot?: HotCounter;
+  domain: string;
+  signingKey: string;
+  /** Longest life of a signed link (ms); never past the purchase's expiry. */
+  signedUrlLife: number;
+}
+
+const isVideo = new Map<string, boolean>();
+/** Video gets start=0 so nginx's mp4/flv module serves it (OOSE built `?null&start=0`). */
+function videoExt(ext: string): boolean {
+  let known = isVideo.get(ext);
+  if (known === undefined) {
+    known = (mime.lookup(ext) || "").startsWith("video/");
+    if (isVideo.size < 10_000) isVideo.set(ext, known);
+  }
+  return known;
+}
+
+export class Delivery {
+  private readonly sign: ReturnType<typeof deliverySigner>;
+  /** Each cached inventory doc's checked URI, built once rather than per request. */
+  private readonly uris = new WeakMap<InventoryDoc, string>();
+
+  constructor(private readonly d: DeliveryDeps) {
+    this.sign = deliverySigner(d.signingKey);
+  }
+
+  /** The signed store URL to redirect to; AppErrors for every refusal. */
+  async locate(r: DeliveryRequest, now = Date.now()): Promise<string> {
+    const token = checkToken(r.token);
+    checkDisplayName(r.filename);
+    const purchase = await this.d.purchases.get(token);
+    if (!purchase) throw new PurchaseNotFound();
+    if (isExpired(purchase, now)) throw new PurchaseExpired();
+    if (!referrerAllowed(purchase.referrer, r.referer)) throw new ReferrerDenied();
+    const copies = await this.d.existence.liveCopies(purchase.hash);
+    // Holders whose nginx this prism has just seen die go last: a redirect there would fail.
+    const pick = copies.length === 1 ? copies[0] : readOrder(copies, this.d.pool, "public")[0];
+    if (!pick) {
+      if ((await this.d.existence.copies(purchase.hash)).length === 0) throw new ContentNotFound();
+      throw new PeerUnavailable("File not available");
+    }
+    const opts: DeliveryOptions = { attach: r.attach, start: r.start, rate: r.rate };
+    if (opts.start === undefined && !r.html5 && videoExt(purchase.ext)) opts.start = 0;
+    const expires = Math.floor(Math.min(now + this.d.signedUrlLife, purchase.expirationDate) / 1000);
+    this.d.counters.inc("stat:prism:content:deliver");
+    this.d.hot?.record(purchase.hash, pick.peer.name);
+    return this.sign(publicBase(pick.peer, this.d.domain, r.proto), this.uriOf(pick.copy), expires, opts);
+  }
+
+  private uriOf(copy: InventoryDoc): string {
+    let uri = this.uris.get(copy);
+    if (uri === undefined) {
+      uri = deliveryUri(copy.relativePath);
+      this.uris.set(copy, uri);
+    }
+    return uri;
+  }
+}
