@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import type { Channels } from "../adapters/redis/channels.js";
 import { redisCall } from "../adapters/redis/index.js";
-import { ReplicaWait } from "../adapters/redis/wait.js";
+import type { ReplicatedWrites } from "../adapters/redis/wait.js";
 import { fromRedisHash, type Purchase, purchaseKey, toRedisHash, ttlMs } from "../core/purchase.js";
 import { BackendUnavailable, InvalidToken, PurchaseNotFound } from "../errors.js";
 
@@ -29,8 +29,6 @@ export function checkToken(token: string): string {
 export interface PurchaseSettings {
   prefix: string;
   afterlife: number;
-  waitReplicas: number;
-  waitTimeoutMs: number;
   /** How long a prism may answer from its own copy of a purchase; changes are announced at once. */
   cacheLife: number;
 }
@@ -45,15 +43,14 @@ return 1`;
 
 export class Purchases {
   private readonly cache: LRUCache<string, Purchase>;
-  private readonly replicated: ReplicaWait;
 
   constructor(
     private readonly redis: Redis,
+    private readonly writes: ReplicatedWrites,
     private readonly s: PurchaseSettings,
     channels: Channels,
   ) {
     this.cache = new LRUCache({ max: 500_000, ttl: Math.max(s.cacheLife, 1) });
-    this.replicated = new ReplicaWait(redis, s.waitReplicas, s.waitTimeoutMs);
     channels.on(PURCHASE_CHANNEL(s.prefix), (token) => this.cache.delete(token));
   }
 
@@ -87,12 +84,11 @@ export class Purchases {
   async save(p: Purchase, now = Date.now()): Promise<void> {
     const key = this.key(p.token);
     const ttl = ttlMs(p.expirationDate, this.s.afterlife, now);
-    await redisCall("purchase save", async () => {
-      const res = await this.redis.multi().del(key).hset(key, toRedisHash(p)).pexpire(key, Math.max(ttl, 1)).exec();
+    await this.writes.write("purchase save", async (conn) => {
+      const res = await conn.multi().del(key).hset(key, toRedisHash(p)).pexpire(key, Math.max(ttl, 1)).exec();
       const failed = res?.find(([err]) => err);
       if (!res || failed) throw failed?.[0] ?? new Error("transaction aborted");
     });
-    await this.replicated.wait("purchase");
     await this.announce(p.token);
   }
 
@@ -103,11 +99,10 @@ export class Purchases {
       const ttl = Math.max(ttlMs(purchase.expirationDate, this.s.afterlife, now), 1);
       const fields = Object.entries(toRedisHash(purchase)).flat();
       // A collision of 64 random alphanumerics is not expected; the script refuses one anyway.
-      const created = await redisCall("purchase create", () =>
-        this.redis.eval(CREATE, 1, this.key(purchase.token), ttl, ...fields),
+      const created = await this.writes.write("purchase create", (conn) =>
+        conn.eval(CREATE, 1, this.key(purchase.token), ttl, ...fields),
       );
       if (created !== 1) continue;
-      await this.replicated.wait("purchase");
       // Nobody can hold a copy of a token minted just now, so there is nothing to announce.
       return purchase;
     }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Couch } from "../adapters/couch/index.js";
 import { redisCall } from "../adapters/redis/index.js";
-import { ReplicaWait } from "../adapters/redis/wait.js";
+import type { ReplicatedWrites } from "../adapters/redis/wait.js";
 import { BackendUnavailable, InvalidCredentials, Unauthorized } from "../errors.js";
 
 // Users are CouchDB `_users` accounts, as in OOSE, so they survive an upgrade.
@@ -22,17 +22,13 @@ const digest = (token: string) => createHash("sha256").update(token).digest("hex
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 export class Sessions {
-  private readonly replicated: ReplicaWait;
-
   constructor(
     private readonly couch: Couch,
     private readonly redis: Redis,
+    private readonly writes: ReplicatedWrites,
     private readonly prefix: string,
     private readonly lifeMs: number,
-    wait: { replicas: number; timeoutMs: number } = { replicas: 0, timeoutMs: 0 },
-  ) {
-    this.replicated = new ReplicaWait(redis, wait.replicas, wait.timeoutMs);
-  }
+  ) {}
 
   private key(token: string): string {
     return `${this.prefix}:session:${digest(token)}`;
@@ -56,8 +52,7 @@ export class Sessions {
     const token = randomBytes(32).toString("base64url");
     const session: Session = { token, ip, data: { userCtx: { name: username, roles }, createdAt: new Date().toISOString() } };
     const { token: _omit, ...stored } = session;
-    await redisCall("session set", () => this.redis.set(this.key(token), JSON.stringify(stored), "PX", this.lifeMs));
-    await this.replicated.wait("session");
+    await this.writes.write("session set", (conn) => conn.set(this.key(token), JSON.stringify(stored), "PX", this.lifeMs));
     return session;
   }
 
