@@ -41,10 +41,10 @@ const settled = (p: Promise<unknown>) => {
 test("writes made while a WAIT is out share the next WAIT, and only it acknowledges them", async (t) => {
   const { redis, log, waits } = fakeRedis();
   const writes = new ReplicatedWrites(redis, 1, 1000);
-  const first = settled(writes.write("p", (c) => c.set("a")));
+  const first = settled(writes.write("p", (c) => c.set("a", "v")));
   await tick();
   t.deepEqual(log, ["set a", "wait 1"]);
-  const later = ["b", "c", "d"].map((k) => settled(writes.write("p", (c) => c.set(k))));
+  const later = ["b", "c", "d"].map((k) => settled(writes.write("p", (c) => c.set(k, "v"))));
   await tick();
   t.deepEqual(log, ["set a", "wait 1", "set b", "set c", "set d", "wait 1"], "one WAIT for the three later writes");
   waits[0]!(1);
@@ -59,7 +59,7 @@ test("writes made while a WAIT is out share the next WAIT, and only it acknowled
 test("a WAIT that fewer replicas answered fails every write it covers", async (t) => {
   const { redis, waits } = fakeRedis();
   const writes = new ReplicatedWrites(redis, 1, 1000);
-  const both = [writes.write("p", (c) => c.set("a")), writes.write("p", (c) => c.set("b"))];
+  const both = [writes.write("p", (c) => c.set("a", "v")), writes.write("p", (c) => c.set("b", "v"))];
   await tick();
   t.is(waits.length, 1, "both writes were sent before the WAIT");
   waits[0]!(0);
@@ -69,6 +69,6 @@ test("a WAIT that fewer replicas answered fails every write it covers", async (t
 test("without connected replicas the write is not held up", async (t) => {
   const { redis, log } = fakeRedis(0);
   const writes = new ReplicatedWrites(redis, 1, 1000);
-  t.is(await writes.write("p", (c) => c.set("a")), "OK");
+  t.is(await writes.write("p", (c) => c.set("a", "v")), "OK");
   t.deepEqual(log, ["set a"]);
 });
