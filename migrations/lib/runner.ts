@@ -127,23 +127,23 @@ async function execute(
   return { ...base, outcome, counts: state.ctx.counts, durationMs: Date.now() - started };
 }
 
-export async function migrateUp(o: RunOptions): Promise<RunReport> {
+interface Step {
+  m: LoadedMigration;
+  record: MigrationRecord;
+}
+
+/** Runs the steps `plan` picks (under the lock, from the records as they are then), stopping at the first failure. */
+async function run(
+  o: RunOptions,
+  direction: "up" | "down",
+  plan: (all: LoadedMigration[], records: Map<string, MigrationRecord>, report: RunReport) => Step[],
+): Promise<RunReport> {
   const report: RunReport = { ok: true, results: [], alreadyApplied: [] };
   try {
     const all = o.migrations ?? (await loadMigrations(o.dir));
     await withLock(o, async (held) => {
-      const records = await listRecords(o.couch);
-      for (const m of all) {
-        if (o.to !== undefined && m.number > o.to) break;
-        const rec = records.get(m.id);
-        if (rec?.status === "done") {
-          report.alreadyApplied.push(m.id);
-          if (rec.checksum !== m.checksum) o.log.warn({ migration: m.id }, "applied migration changed since it ran");
-          continue;
-        }
-        const record = rec ? structuredClone(rec) : newRecord(m);
-        if (!rec) record.counts = zeroCounts();
-        const result = await execute(o, m, record, "up", held);
+      for (const { m, record } of plan(all, await listRecords(o.couch), report)) {
+        const result = await execute(o, m, record, direction, held);
         report.results.push(result);
         if (result.error) {
           report.ok = false;
@@ -159,34 +159,34 @@ export async function migrateUp(o: RunOptions): Promise<RunReport> {
   return report;
 }
 
-export async function migrateDown(o: RunOptions): Promise<RunReport> {
-  const report: RunReport = { ok: true, results: [], alreadyApplied: [] };
-  try {
-    const all = o.migrations ?? (await loadMigrations(o.dir));
-    await withLock(o, async (held) => {
-      const records = await listRecords(o.couch);
-      const applied = all.filter((m) => records.has(m.id)).reverse();
-      const targets = o.to === undefined ? applied.slice(0, 1) : applied.filter((m) => m.number > o.to!);
-      for (const m of targets) {
-        if (!m.down) throw new Error(`${m.id} cannot be reverted (it has no down step)`);
+export function migrateUp(o: RunOptions): Promise<RunReport> {
+  return run(o, "up", (all, records, report) => {
+    const steps: Step[] = [];
+    for (const m of all) {
+      if (o.to !== undefined && m.number > o.to) break;
+      const rec = records.get(m.id);
+      if (rec?.status === "done") {
+        report.alreadyApplied.push(m.id);
+        if (rec.checksum !== m.checksum) o.log.warn({ migration: m.id }, "applied migration changed since it ran");
+        continue;
       }
-      for (const m of targets) {
-        const record = structuredClone(records.get(m.id)!);
-        record.counts = zeroCounts();
-        const result = await execute(o, m, record, "down", held);
-        report.results.push(result);
-        if (result.error) {
-          report.ok = false;
-          break;
-        }
-      }
-    });
-  } catch (err) {
-    report.ok = false;
-    report.error = errText(err);
-    if (err instanceof LockHeld) report.refusedBy = err.holder;
-  }
-  return report;
+      const record = rec ? structuredClone(rec) : newRecord(m);
+      if (!rec) record.counts = zeroCounts();
+      steps.push({ m, record });
+    }
+    return steps;
+  });
+}
+
+export function migrateDown(o: RunOptions): Promise<RunReport> {
+  return run(o, "down", (all, records) => {
+    const applied = all.filter((m) => records.has(m.id)).reverse();
+    const targets = o.to === undefined ? applied.slice(0, 1) : applied.filter((m) => m.number > o.to!);
+    for (const m of targets) {
+      if (!m.down) throw new Error(`${m.id} cannot be reverted (it has no down step)`);
+    }
+    return targets.map((m) => ({ m, record: { ...structuredClone(records.get(m.id)!), counts: zeroCounts() } }));
+  });
 }
 
 export interface StatusRow {

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import anyTest, { type TestFn } from "ava";
@@ -182,4 +182,46 @@ test("a migration that throws: non-zero exit naming it, record left unfinished",
   t.is(dry.code, 0, dry.stdout + dry.stderr);
   t.regex(dry.stdout, /dry run: nothing was written/);
   t.regex(dry.stdout, /already applied: 0001-fine/);
+});
+
+test("down reverts the last migration, or those above --to, newest first; one without a down step stops it", async (t) => {
+  const s = services();
+  const trail = path.join(s.dir, "down-trail");
+  const step = (id: string, withDown: boolean) => `import { appendFileSync } from "node:fs";
+export default { description: ${JSON.stringify(id)},
+  async up(ctx) { if (!ctx.dryRun) appendFileSync(${JSON.stringify(trail)}, "up ${id}\\n"); ctx.counts.moved++; },
+  ${withDown ? `async down(ctx) { if (!ctx.dryRun) appendFileSync(${JSON.stringify(trail)}, "down ${id}\\n"); ctx.counts.moved++; },` : ""}
+};\n`;
+  const dir = migrationsDir(s, "downs", {
+    "0001-a.ts": step("0001-a", true),
+    "0002-b.ts": step("0002-b", false),
+    "0003-c.ts": step("0003-c", true),
+    "0004-d.ts": step("0004-d", true),
+  });
+  const base = ["--couchdb", s.couchUrl, "--database", "downs", "--dir", dir];
+  const states = async () => {
+    const status = await cli(["migrate", "status", ...base, "--json"]).done;
+    return report(status).rows.map((r: { id: string; state: string }) => `${r.id}=${r.state}`);
+  };
+  const trailLines = () => readFileSync(trail, "utf8").trim().split("\n");
+  t.is((await cli(["migrate", "up", ...base]).done).code, 0);
+
+  const dry = await cli(["migrate", "down", ...base, "--dry-run", "--to", "2"]).done;
+  t.is(dry.code, 0, dry.stdout + dry.stderr);
+  t.regex(dry.stdout, /0004-d\s+would revert/);
+  t.deepEqual(await states(), ["0001-a=done", "0002-b=done", "0003-c=done", "0004-d=done"], "a dry run changes nothing");
+
+  t.is((await cli(["migrate", "down", ...base]).done).code, 0);
+  t.deepEqual(await states(), ["0001-a=done", "0002-b=done", "0003-c=done", "0004-d=pending"], "only the last one");
+
+  const refused = await cli(["migrate", "down", ...base, "--to", "0"]).done;
+  t.not(refused.code, 0);
+  t.regex(refused.stdout + refused.stderr, /0002-b cannot be reverted/);
+  t.deepEqual(await states(), ["0001-a=done", "0002-b=done", "0003-c=done", "0004-d=pending"], "refused before any step ran");
+
+  t.is((await cli(["migrate", "down", ...base, "--to", "2"]).done).code, 0);
+  t.deepEqual(trailLines(), ["up 0001-a", "up 0002-b", "up 0003-c", "up 0004-d", "down 0004-d", "down 0003-c"]);
+  t.deepEqual(await states(), ["0001-a=done", "0002-b=done", "0003-c=pending", "0004-d=pending"]);
+  t.is((await cli(["migrate", "up", ...base]).done).code, 0, "reverted migrations apply again");
+  t.deepEqual(trailLines().slice(-2), ["up 0003-c", "up 0004-d"]);
 });
