@@ -7,12 +7,18 @@
 // Folders of the content layout (two hex characters; at most 256 sub-folders
 // and a file or two each) are listed in one readdir call, twice as fast as
 // opendir here; any other folder, whose size nothing bounds, streams through
-// opendir entry by entry.
+// opendir entry by entry. Nearly all the time goes to the kernel (open,
+// getdents, close: five system calls per folder), so the loop does no path
+// work of its own beyond one concatenation per entry.
+// Several walkers split the root's entries between them (`shard` of `shards`)
+// by a hash of the name, so that a walker's share does not depend on the
+// order, or the moment, in which it lists the root.
 import { lstatSync, opendirSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 
-const { root, batchSize, credit: initialCredit } = workerData;
+const { batchSize, credit: initialCredit, shard = 0, shards = 1 } = workerData;
+const root = path.resolve(workerData.root);
 let credit = initialCredit;
 let wake;
 parentPort.on("message", (msg) => {
@@ -32,22 +38,38 @@ const send = async () => {
   batch = [];
 };
 
-const LAYOUT = /^[0-9a-f]{2}$/;
+/** A folder of the layout: two lowercase hex characters. */
+const isLayout = (name) => name.length === 2 && /^[0-9a-f]{2}$/.test(name);
+
+/** Which walker takes a root entry (FNV-1a of its name). */
+function shardOf(name) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % shards;
+}
+
+// Folders still to read, and whether each is a layout folder.
 const stack = [""];
+const layout = [true];
 
 // Entries: [relativePath, size] for a file, [relativePath, -1] for a symlink,
 // [relativePath, -2] for anything else, [relativePath, -3, message] for an error.
 function visit(rel, e) {
+  if (rel === "" && shards > 1 && shardOf(e.name) !== shard) return;
   const child = rel === "" ? e.name : `${rel}/${e.name}`;
-  if (e.isDirectory()) stack.push(child);
-  else if (e.isSymbolicLink()) batch.push([child, -1]);
+  if (e.isDirectory()) {
+    stack.push(child);
+    layout.push(isLayout(e.name));
+  } else if (e.isSymbolicLink()) batch.push([child, -1]);
   else {
     // Regular files, and entries whose type the file system did not say.
     try {
-      const st = lstatSync(path.join(root, child));
+      const st = lstatSync(`${root}/${child}`);
       if (st.isFile()) batch.push([child, st.size]);
-      else if (st.isDirectory()) stack.push(child);
-      else batch.push([child, st.isSymbolicLink() ? -1 : -2]);
+      else if (st.isDirectory()) {
+        stack.push(child);
+        layout.push(isLayout(e.name));
+      } else batch.push([child, st.isSymbolicLink() ? -1 : -2]);
     } catch (err) {
       // Gone since the folder was read: not there, so not reported.
       if (err.code !== "ENOENT") batch.push([child, -3, err.code ?? err.message]);
@@ -57,11 +79,13 @@ function visit(rel, e) {
 
 while (stack.length > 0) {
   const rel = stack.pop();
-  const abs = rel === "" ? root : path.join(root, rel);
+  const small = layout.pop();
+  const abs = rel === "" ? root : `${root}/${rel}`;
   try {
-    if (rel === "" || LAYOUT.test(path.basename(rel))) {
+    if (small) {
       const entries = readdirSync(abs, { withFileTypes: true });
-      dirs++;
+      // The root is counted once, by the first walker.
+      if (rel !== "" || shard === 0) dirs++;
       for (const e of entries) {
         visit(rel, e);
         if (batch.length >= batchSize) await send();
@@ -79,7 +103,8 @@ while (stack.length > 0) {
       }
     }
   } catch (err) {
-    batch.push([rel, -3, err.code ?? err.message]);
+    // The root's own error is reported once, by the first walker.
+    if (rel !== "" || shard === 0) batch.push([rel, -3, err.code ?? err.message]);
   }
   if (batch.length >= batchSize) await send();
 }

@@ -1,4 +1,5 @@
 import { stat } from "node:fs/promises";
+import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Couch } from "../adapters/couch/index.js";
 import {
@@ -56,6 +57,8 @@ export interface ScanSettings {
   batchSize: number;
   /** Pause after each batch (ms). */
   throttle: number;
+  /** Threads walking the tree (default: one per core, at most 4). */
+  walkers?: number;
   dryRun: boolean;
   /** Remove docs even when most of the store's files seem to be gone (an unmounted disk looks like that). */
   force: boolean;
@@ -158,7 +161,8 @@ export class InventoryScan {
     let entries = 0;
     const inflight = new Set<Promise<void>>();
     const writers = Math.max(1, Math.min(4, this.s.concurrency));
-    for await (const batch of walkTree(root, { batchSize: this.s.batchSize }, walk)) {
+    const threads = this.s.walkers ?? Math.min(4, os.availableParallelism());
+    for await (const batch of walkTree(root, { batchSize: this.s.batchSize, threads }, walk)) {
       const found = this.classify(batch);
       entries += batch.length;
       if (found.length > 0) {

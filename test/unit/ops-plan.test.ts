@@ -150,10 +150,22 @@ test("scan walk: every entry of the tree, in small batches, links and errors rep
     t.deepEqual([...kinds].sort(), ["file", "link"]);
     t.is(result.dirs, 27);
     t.true(batches >= 7);
-    // A missing root is an error entry, not a crash.
-    const missing = [];
-    for await (const batch of walkTree(path.join(root, "nope"), { batchSize: 10 })) missing.push(...batch);
-    t.like(missing[0], { kind: "error", error: "ENOENT" });
+    // Several walkers share the root's entries out: the same entries and folders, each once.
+    for (const threads of [2, 3]) {
+      const shared = { dirs: 0 };
+      const rels: string[] = [];
+      for await (const batch of walkTree(root, { batchSize: 4, credit: 1, threads }, shared))
+        rels.push(...batch.map((e) => e.rel));
+      t.deepEqual(rels.sort(), [...found.keys(), "link"].sort());
+      t.is(shared.dirs, 27);
+    }
+    // A missing root is an error entry, not a crash; reported once, however many walkers.
+    for (const threads of [1, 2]) {
+      const missing = [];
+      for await (const batch of walkTree(path.join(root, "nope"), { batchSize: 10, threads })) missing.push(...batch);
+      t.is(missing.length, 1);
+      t.like(missing[0], { kind: "error", error: "ENOENT" });
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
