@@ -14,7 +14,11 @@ interface Doc {
   store: string;
 }
 
-function fakeCouch(docs: Doc[], o: { docid: boolean; views: boolean }, calls: string[] = []): Couch {
+function fakeCouch(
+  docs: Doc[],
+  o: { docid: boolean; views: boolean; welcome?: Record<string, unknown> },
+  calls: string[] = [],
+): Couch {
   const sorted = [...docs].sort((a, b) => (a._id < b._id ? -1 : 1));
   const notFound = () => Object.assign(new Error("missing"), { statusCode: 404 });
   const db = {
@@ -45,7 +49,8 @@ function fakeCouch(docs: Doc[], o: { docid: boolean; views: boolean }, calls: st
       return { rows };
     },
   };
-  return { db: () => db, name: (k: string) => `fake-${k}`, server: {}, close: async () => {} } as unknown as Couch;
+  const server = o.welcome ? { request: async () => o.welcome } : {};
+  return { db: () => db, name: (k: string) => `fake-${k}`, server, close: async () => {} } as unknown as Couch;
 }
 
 const docs: Doc[] = [];
@@ -74,6 +79,8 @@ for (const [label, o] of [
   ["CouchDB (startkey_docid)", { docid: true, views: true }],
   ["the stand-in (no startkey_docid)", { docid: false, views: true }],
   ["no design docs", { docid: true, views: false }],
+  ["PouchDB Server, known by its welcome", { docid: false, views: true, welcome: { "express-pouchdb": "Welcome!" } }],
+  ["CouchDB, known by its welcome", { docid: true, views: true, welcome: { couchdb: "Welcome" } }],
 ] as const) {
   test(`pagers on ${label}: every copy of the store once`, async (t) => {
     const calls: string[] = [];
@@ -100,5 +107,7 @@ for (const [label, o] of [
       t.false(calls.includes("list"), "the views serve every page");
       t.deepEqual(notes, []);
     } else t.true(notes.length > 0, "the operator is told about the fallback");
+    // Its views are never queried: the first query would build their whole index only to find them unusable.
+    if ("welcome" in o && !o.docid) t.false(calls.includes("view byStore") || calls.includes("view byPrism"));
   });
 }

@@ -11,6 +11,9 @@ import { type Couch, couch, isNotFound } from "./index.js";
 // up` yet), or on a server that ignores startkey_docid (the PouchDB stand-in:
 // paging it by offset would cost the square of the rows), the pages come from
 // _all_docs by id instead, filtered by the id's `:<prism>:<store>` part.
+// PouchDB Server is known by its welcome and not probed: any view query first
+// brings the view's index up to date, and on the stand-in that costs more
+// than the whole paging (77 s for 100,000 docs, against 3 s for _all_docs).
 
 export type StoredCopy = InventoryDoc & { _id: string; _rev: string };
 
@@ -82,6 +85,17 @@ class NoViewPaging extends Error {}
 /** Whether a server honours startkey_docid, per connection and view (probed once it can tell). */
 const docidPaging = new WeakMap<Couch, Map<string, boolean>>();
 
+/** Whether the server introduces itself as PouchDB Server, which ignores startkey_docid. */
+async function isPouchServer(couchDb: Couch): Promise<boolean> {
+  try {
+    const welcome = (await couchDb.server.request({ path: "" })) as Record<string, unknown> | undefined;
+    return welcome?.["express-pouchdb"] !== undefined;
+  } catch {
+    // Unknown: the probe decides.
+    return false;
+  }
+}
+
 /** True or false; undefined when the key has fewer than two rows (then one page holds them all anyway). */
 async function probeDocidPaging(db: Db, view: string, key: string): Promise<boolean | undefined> {
   const base = { startkey: [key], endkey: [key], include_docs: false };
@@ -105,7 +119,7 @@ async function* viewPages(
   const known = docidPaging.get(couchDb) ?? new Map<string, boolean>();
   docidPaging.set(couchDb, known);
   if (!known.has(view)) {
-    const supported = await probeDocidPaging(db, view, key);
+    const supported = (await isPouchServer(couchDb)) ? false : await probeDocidPaging(db, view, key);
     if (supported !== undefined) known.set(view, supported);
   }
   if (known.get(view) === false) throw new NoViewPaging();
