@@ -62,8 +62,10 @@ export interface ScanSettings {
   dryRun: boolean;
   /** Remove docs even when most of the store's files seem to be gone (an unmounted disk looks like that). */
   force: boolean;
-  /** Largest share of checked docs pass 2 removes without `force`. */
+  /** Largest share of the store's docs pass 2 removes without `force`. */
   maxRemoveShare?: number;
+  /** Docs to remove that pass 2 holds before it judges their share (default: the batch size, at least 10,000). */
+  holdBack?: number;
   /** Tells prisms that these hashes' copies changed. */
   announce?: (hashes: string[]) => Promise<void>;
   progress?: (phase: "walk" | "prune", done: number, counts: ScanCounts) => void;
@@ -83,6 +85,14 @@ export interface ScanReport {
 }
 
 const SAMPLES = 10;
+
+/**
+ * The seen-hash filter's false-positive rate: the share of removed files whose
+ * docs survive a run (the next run, with new seeds, removes them). At 0.001,
+ * 10 of 10,000 files removed from a 1M-file store kept their docs; at 1e-6 the
+ * filter takes 3.6 MB per million hashes instead of 1.8.
+ */
+export const SEEN_FALSE_POSITIVES = 1e-6;
 
 export const emptyCounts = (): ScanCounts => ({
   files: 0,
@@ -141,7 +151,7 @@ export class InventoryScan {
   private readonly blobs: BlobStore;
   private readonly now: () => number;
   /** Hashes pass 1 found on disk; pass 2 checks the disk only for the others. */
-  private readonly seen = new SeenHashes();
+  private readonly seen = new SeenHashes(1_000_000, SEEN_FALSE_POSITIVES);
 
   constructor(private readonly s: ScanSettings) {
     this.blobs = new BlobStore(s.dataRoot);
@@ -289,16 +299,22 @@ export class InventoryScan {
    * removed file's doc for the next run, which draws new seeds). Removals are
    * held back (up to a bounded number) until it is clear that most of the
    * store's files are not simply missing; beyond `maxRemoveShare` it refuses.
+   * The share is taken of all the store's docs known so far: those checked,
+   * or, while fewer, those pass 1 found files for plus the missing ones found.
+   * Pages come in id (hash) order, so missing files can crowd the first pages
+   * (a lost top folder, say) without being most of the store.
    */
   private async prune(): Promise<string | undefined> {
     const { couch, prism, store, dryRun, force, batchSize } = this.s;
     const maxShare = this.s.maxRemoveShare ?? 0.5;
-    const hold = Math.max(batchSize, 10_000);
+    const hold = this.s.holdBack ?? Math.max(batchSize, 10_000);
     let pending: CopyId[] = [];
     let deleted = 0;
     let refused: string | undefined;
-    const tooMany = () =>
-      !force && this.counts.checked > 0 && pending.length + deleted > Math.max(10, maxShare * this.counts.checked);
+    const { valid, updated, created } = this.counts;
+    const missing = () => pending.length + deleted;
+    const known = () => Math.max(this.counts.checked, valid + updated + created + missing());
+    const tooMany = () => !force && this.counts.checked > 0 && missing() > Math.max(10, maxShare * known());
     const flush = async () => {
       for (let i = 0; i < pending.length; i += batchSize) {
         const chunk = pending.slice(i, i + batchSize);
