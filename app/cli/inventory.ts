@@ -34,6 +34,7 @@ interface StoreFlags extends OpsFlags {
   concurrency?: number;
   batchSize?: number;
   throttle?: number;
+  walkers?: number;
   dryRun?: boolean;
   force?: boolean;
 }
@@ -82,6 +83,7 @@ async function scan(flags: StoreFlags): Promise<number> {
       couch: c.couch,
       ...t,
       ...tune,
+      walkers: flags.walkers,
       dryRun: Boolean(flags.dryRun),
       force: Boolean(flags.force),
       announce: flags.dryRun ? undefined : announcer(c),
@@ -207,6 +209,7 @@ defineCommand((program) => {
       .description("record files the inventory lacks, correct drifted docs, remove docs whose file is gone"),
   )
     .option("--force", "remove docs even when most of the store's files look gone")
+    .option("--walkers <n>", "threads reading the folders (default: one per core, at most 4)", intOption("--walkers", 1))
     .action(action(scan));
   storeOptions(
     inventory
