@@ -77,9 +77,13 @@ export class Placer {
     }
     const hash = hasher.digest();
     const streamed = performance.now();
+    // Which stores already hold the content, read while the stores finish their stages.
+    this.existence.invalidate(hash);
+    const holders = this.existence.liveCopies(hash).then((copies) => copies.map((c) => c.peer));
+    holders.catch(() => undefined);
     const staged = await this.settle(stages, hash, hasher.bytes);
     const settled = performance.now();
-    const placed = await this.commit(id, hash, ext, hashType, hasher.bytes, staged, stages);
+    const placed = await this.commit(id, hash, ext, hashType, hasher.bytes, holders, staged, stages);
     const ms = (t: number) => Math.round(t - started);
     this.log.debug({ hash, size: hasher.bytes, streamMs: ms(streamed), settleMs: ms(settled), totalMs: ms(performance.now()) }, "placed");
     return placed;
@@ -148,14 +152,14 @@ export class Placer {
     ext: string,
     hashType: HashType,
     size: number,
+    held: Promise<Peer[]>,
     staged: Stage[],
     all: Stage[],
   ): Promise<Placed> {
     const file = `${hash}.${ext}`;
-    this.existence.invalidate(hash);
     let holders: Peer[];
     try {
-      holders = (await this.existence.liveCopies(hash)).map((c) => c.peer);
+      holders = await held;
     } catch (err) {
       // CouchDB is out: nothing is committed, and nothing staged may stay behind.
       await this.dropStages(all, id);
