@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyError, FastifyInstance } from "fastify";
 import { AppError, BadRequest, Internal, NotFound } from "../errors.js";
 
 // One place turns every failure into `{error, code}` with a real status.
@@ -13,11 +13,16 @@ function fromFastify(err: FastifyError): AppError {
   return new Internal(undefined, undefined, err);
 }
 
+/** Logs a failure the way every route does: 5xx with its cause, anything else at debug. */
+export function logFailure(log: FastifyBaseLogger, appError: AppError, err: unknown, url: string | undefined): void {
+  if (appError.status >= 500) log.error({ err: appError.cause ?? err, url }, appError.message);
+  else log.debug({ code: appError.code, url }, appError.message);
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const appError = err instanceof AppError ? err : fromFastify(err);
-    if (appError.status >= 500) req.log.error({ err: appError.cause ?? err, url: req.url }, appError.message);
-    else req.log.debug({ code: appError.code, url: req.url }, appError.message);
+    logFailure(req.log, appError, err, req.url);
     if (reply.sent || reply.raw.headersSent) {
       reply.raw.destroy();
       return;

@@ -37,16 +37,8 @@ export interface DeliveryDeps {
   signedUrlLife: number;
 }
 
-const isVideo = new Map<string, boolean>();
 /** Video gets start=0 so nginx's mp4/flv module serves it (OOSE built `?null&start=0`). */
-function videoExt(ext: string): boolean {
-  let known = isVideo.get(ext);
-  if (known === undefined) {
-    known = (mime.lookup(ext) || "").startsWith("video/");
-    if (isVideo.size < 10_000) isVideo.set(ext, known);
-  }
-  return known;
-}
+const isVideo = (ext: string) => mime.types[ext.toLowerCase()]?.startsWith("video/") ?? false;
 
 export class Delivery {
   private readonly sign: ReturnType<typeof deliverySigner>;
@@ -73,7 +65,7 @@ export class Delivery {
       throw new PeerUnavailable("File not available");
     }
     const opts: DeliveryOptions = { attach: r.attach, start: r.start, rate: r.rate };
-    if (opts.start === undefined && !r.html5 && videoExt(purchase.ext)) opts.start = 0;
+    if (opts.start === undefined && !r.html5 && isVideo(purchase.ext)) opts.start = 0;
     const expires = Math.floor(Math.min(now + this.d.signedUrlLife, purchase.expirationDate) / 1000);
     this.d.counters.inc("stat:prism:content:deliver");
     this.d.hot?.record(purchase.hash, pick.peer.name);

@@ -1,6 +1,8 @@
 import { Type as T } from "@sinclair/typebox";
-import type { IncomingMessage } from "node:http";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { Value } from "@sinclair/typebox/value";
 import { toAppError } from "../../errors.js";
+import { logFailure } from "../../http/errors.js";
 import type { RawRoute } from "../../http/node.js";
 import type { PrismContext } from "../context.js";
 import type { Delivery, DeliveryRequest } from "../delivery.js";
@@ -39,36 +41,22 @@ export function deliverRoutes(ctx: PrismContext, delivery: Delivery): void {
 }
 
 const PLAIN_PATH = /^\/([A-Za-z0-9]{64})\/([^/?%\\]{1,255})(?:\?(.*))?$/s;
-const START = /^\d{1,9}(\.\d{1,6})?$/;
-const RATE = /^[1-9]\d{0,14}$/;
+const QUERY_KEYS = new Set(Object.keys(Query.properties));
+const queryCheck = TypeCompiler.Compile(Query);
 type Options = Pick<DeliveryRequest, "attach" | "start" | "rate" | "html5">;
 
-/** The query when every known key appears at most once with a value the schema takes; undefined otherwise. */
+/** The query when the route's own schema takes it and no known key repeats; undefined otherwise. */
 function plainQuery(raw: string | undefined): Options | undefined {
-  const out: Options = { html5: false };
-  if (!raw) return out;
-  const seen = new Set<string>();
+  if (!raw) return { html5: false };
+  const fields: Record<string, string> = {};
   for (const [key, value] of new URLSearchParams(raw)) {
-    if (key !== "attach" && key !== "start" && key !== "rate" && key !== "html5") continue;
-    if (seen.has(key)) return undefined;
-    seen.add(key);
-    if (key === "attach") {
-      if (value.length > 255) return undefined;
-      out.attach = value;
-    } else if (key === "start") {
-      if (!START.test(value)) return undefined;
-      out.start = Number(value);
-    } else if (key === "rate") {
-      if (!RATE.test(value)) return undefined;
-      out.rate = Number(value);
-    } else out.html5 = true;
+    if (!QUERY_KEYS.has(key)) continue;
+    if (key in fields) return undefined;
+    fields[key] = value;
   }
-  return out;
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
+  const query = Value.Convert(Query, fields);
+  if (!queryCheck.Check(query)) return undefined;
+  return { attach: query.attach, start: query.start, rate: query.rate, html5: query.html5 !== undefined };
 }
 
 /** Answers plain `GET /<token>/<name>` requests without fastify; returns false for anything else. */
@@ -84,7 +72,7 @@ export function fastDeliver(delivery: Delivery, ctx: Pick<PrismContext, "app" | 
         token: match[1]!,
         filename: match[2]!,
         ...query,
-        referer: header(req, "referer"),
+        referer: req.headers.referer,
         proto: forwardedProto(req.headers, "http"),
       })
       .then(
@@ -94,7 +82,7 @@ export function fastDeliver(delivery: Delivery, ctx: Pick<PrismContext, "app" | 
         },
         (err: unknown) => {
           const appError = toAppError(err);
-          if (appError.status >= 500) ctx.log.error({ err: appError.cause ?? err, url: req.url }, appError.message);
+          logFailure(ctx.log, appError, err, req.url);
           const body = JSON.stringify(appError.toJSON());
           res
             .writeHead(appError.status, {
