@@ -13,7 +13,6 @@ import { defineCommand, intOption } from "./common.js";
 import {
   action,
   addOpsOptions,
-  announcer,
   type Cluster,
   connect,
   EXIT,
@@ -150,7 +149,6 @@ async function run(f: Flags): Promise<number> {
       {
         copies: new Copies(c.couch, pool),
         pool,
-        announce: pretend ? undefined : announcer(c),
         say,
         verbose: f.verbose,
       },
@@ -217,7 +215,6 @@ defineCommand((program) => {
   const cmd = program
     .command("clonetool")
     .description("bring files to the desired copy count, or clone, drop or verify copies by hand");
-  const n = (name: string, min = 0) => intOption(name, min);
   addOpsOptions(cmd, { redis: true })
     .option("-H, --hash <hash>", "one hash")
     .option("-i, --input <file>", "newline-separated hashes from a file, or - for stdin")
@@ -226,12 +223,12 @@ defineCommand((program) => {
     .option("-X, --all", "every hash in the inventory")
     .option("--allfiles", "same as --all")
     .option("-F, --folder <dir>", "every content file under a folder (layout paths or <hash>.<ext> names)")
-    .option("-d, --desired <n>", "target copy count (default: clonetool.desired)", n("--desired", 1))
-    .option("-a, --above <n>", "act on files with more than n live copies", n("--above"))
-    .option("-b, --below <n>", "act on files with fewer than n live copies", n("--below"))
-    .option("-A, --at <n>", "act on files with exactly n live copies", n("--at"))
-    .option("-B, --block-size <n>", "hashes analysed per block (default: clonetool.blockSize)", n("--block-size", 1))
-    .option("--concurrency <n>", "files acted on at once (default: clonetool.concurrency)", n("--concurrency", 1))
+    .option("-d, --desired <n>", "target copy count (default: clonetool.desired)", intOption("--desired", 1))
+    .option("-a, --above <n>", "act on files with more than n live copies", intOption("--above"))
+    .option("-b, --below <n>", "act on files with fewer than n live copies", intOption("--below"))
+    .option("-A, --at <n>", "act on files with exactly n live copies", intOption("--at"))
+    .option("-B, --block-size <n>", "hashes analysed per block (default: clonetool.blockSize)", intOption("--block-size", 1))
+    .option("--concurrency <n>", "files acted on at once (default: clonetool.concurrency)", intOption("--concurrency", 1))
     .option("-p, --pretend", "analyse and print the summary only; change nothing")
     .option("--dry-run", "same as --pretend")
     .option("-u, --verify", "have every holder re-hash its copy (a corrupt copy is removed)")

@@ -210,7 +210,6 @@ export const action =
 
 export class UsageError extends Error {}
 
-export const mib = (bytes: number) => bytes / 1024 ** 2;
 export const fmtBytes = (n: number) => {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;

@@ -104,7 +104,7 @@ export async function verifyStore(s: VerifySettings): Promise<VerifyReport> {
   const pages = copyPages(s.couch, "store", s.store, { pageSize: s.batchSize, note: s.note });
   for await (const docs of pages) {
     await eachLimit(
-      docs.filter((d) => d.prism === s.prism && d.store === s.store),
+      docs.filter((d) => d.prism === s.prism),
       s.concurrency,
       check,
     );

@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -8,6 +7,7 @@ import { StoreClient } from "../../app/client/store.js";
 import { fromRelativePath } from "../../app/core/layout.js";
 import type { LocalCluster } from "../../infra/local/cluster.js";
 import { INVENTORY_DESIGN, KEYLIST_DESIGN } from "../../migrations/0001-base.js";
+import { sha1 } from "./fault.js";
 import { storeRoot } from "./prism.js";
 
 // For the operator-tool tests: the `oose` command run as an operator would
@@ -66,7 +66,7 @@ export async function installViews(cluster: LocalCluster): Promise<void> {
   }
 }
 
-export const sha1 = (b: Buffer) => createHash("sha1").update(b).digest("hex");
+export { sha1 };
 
 export function storeClient(cluster: LocalCluster, store: string): StoreClient {
   const s = cluster.info.stores.find((x) => x.name === store)!;

@@ -10,8 +10,8 @@ import { type Action, type Manual, plan, type Selector } from "./plan.js";
 // before reading the next, so no list of the whole inventory is ever held.
 // Copies are added and removed through Copies: new copies go where placement
 // would put them (failure domains, then free space and load), removals spare
-// protected stores and take crowded domains first. Every change is announced,
-// so prisms drop the hash from their existence caches at once.
+// protected stores and take crowded domains first. The stores announce every
+// copy they add or remove, so prisms drop the hash from their existence caches at once.
 
 export interface ClonetoolOptions {
   selector: Selector;
@@ -29,7 +29,6 @@ export interface ClonetoolOptions {
 export interface ClonetoolDeps {
   copies: Copies;
   pool: StorePool;
-  announce?: (hashes: string[]) => Promise<void>;
   /** One line per decision and per outcome (verbose) or per transfer. */
   say?: (line: string) => void;
   verbose?: boolean;
@@ -233,8 +232,6 @@ export class Clonetool {
       }
     } catch (err) {
       this.fail(`${hash}: ${(err as Error).message}`);
-    } finally {
-      await this.d.announce?.([hash]);
     }
   }
 

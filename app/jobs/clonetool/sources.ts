@@ -3,7 +3,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { Couch } from "../../adapters/couch/index.js";
-import { copyPages, keyPages, parseCopyId } from "../../adapters/couch/pages.js";
+import { copyIdPages, keyPages, parseCopyId } from "../../adapters/couch/pages.js";
 import { isValidHash } from "../../core/hash.js";
 import { fromRelativePath } from "../../core/layout.js";
 import { walkTree } from "../scan-walk.js";
@@ -73,8 +73,9 @@ async function* raw(source: Source, o: SourceOptions): AsyncGenerator<string[]> 
     }
     case "store":
     case "prism":
-      for await (const docs of copyPages(o.couch, source.kind, source.name, { pageSize: o.pageSize, note: o.note }))
-        yield docs.map((d) => d.hash);
+      // Ids only: the hash is in the doc id, no doc bodies are read.
+      for await (const ids of copyIdPages(o.couch, source.kind, source.name, { pageSize: o.pageSize, note: o.note }))
+        yield ids.map((c) => c.hash);
       return;
     case "all":
       for await (const ids of keyPages(o.couch, { pageSize: o.pageSize, note: o.note }))
