@@ -275,6 +275,11 @@ export function readConfigFile(env: NodeJS.ProcessEnv = process.env): Record<str
   }
 }
 
+/** OOSE_CONFIG merged with OOSE_* (env wins), not yet validated. */
+export function rawConfig(env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  return merge(readConfigFile(env), envToObject(env));
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  return parseConfig(merge(readConfigFile(env), envToObject(env)));
+  return parseConfig(rawConfig(env));
 }

@@ -56,7 +56,8 @@ function section(raw: unknown): Record<string, unknown> {
 }
 
 /** Validates one config section; the first problem per key wins. */
-function check<T>(name: string, schema: TSchema, raw: Record<string, unknown>, problems: Map<string, string>): T {
+/** One part of the config against its schema (defaults applied); problems are collected by key. */
+export function check<T>(name: string, schema: TSchema, raw: unknown, problems: Map<string, string>): T {
   const value = Value.Convert(schema, Value.Default(schema, structuredClone(raw)));
   for (const e of Value.Errors(schema, value)) {
     const key = `${name}${e.path.replaceAll("/", ".")}`;

@@ -1,16 +1,14 @@
-import { readFileSync } from "node:fs";
 import type { TSchema } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
 import { Presets, SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import type { Redis } from "ioredis";
 import { type Couch, openCouch } from "../adapters/couch/index.js";
 import { PeerTable } from "../adapters/couch/peers.js";
 import { openRedis } from "../adapters/redis/index.js";
-import { type Config, ConfigError, ConfigSchema, envToObject } from "../config.js";
+import { type Config, ConfigError, ConfigSchema, rawConfig } from "../config.js";
 import { INVENTORY_CHANNEL } from "../core/inventory.js";
 import { type Logger, logger } from "../log.js";
-import { addConnectionOptions, type ConnectionFlags, loadToolConfig, redisPrefix } from "./common.js";
+import { addConnectionOptions, type ConnectionFlags, check, loadToolConfig, redisPrefix } from "./common.js";
 
 // What the operator commands (inventory, clonetool, purchases, status) share:
 // the config sections they read on top of the tool config, the cluster
@@ -26,37 +24,13 @@ export interface OpsFlags extends ConnectionFlags {
 type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => typeof v === "object" && v !== null && !Array.isArray(v);
 
-function merge(base: Raw, over: Raw): Raw {
-  const out = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isObj(v) && isObj(out[k]) ? merge(out[k] as Raw, v) : v;
-  return out;
-}
-
-/** OOSE_CONFIG merged with OOSE_* (the node's own way of reading them), unvalidated. */
-export function rawConfig(env: NodeJS.ProcessEnv = process.env): Raw {
-  let file: Raw = {};
-  if (env.OOSE_CONFIG) {
-    try {
-      file = JSON.parse(readFileSync(env.OOSE_CONFIG, "utf8"));
-    } catch (err) {
-      throw new ConfigError([`OOSE_CONFIG (${env.OOSE_CONFIG}): ${(err as Error).message}`]);
-    }
-  }
-  return merge(file, envToObject(env));
-}
-
 /** One config key or section, validated against its part of the schema (defaults applied). */
 export function setting<K extends keyof Config>(raw: Raw, key: K): Config[K] {
   const schema = (ConfigSchema.properties as Record<string, TSchema>)[key as string]!;
-  const value = Value.Convert(
-    schema,
-    Value.Default(schema, structuredClone(raw[key as string] ?? (isObj(schema.default) ? {} : undefined))),
-  );
-  const problems = [...Value.Errors(schema, value)].map(
-    (e) => `${String(key)}${e.path.replaceAll("/", ".")}: ${e.message}`,
-  );
-  if (problems.length > 0) throw new ConfigError(problems);
-  return value as Config[K];
+  const problems = new Map<string, string>();
+  const value = check<Config[K]>(String(key), schema, raw[key as string] ?? (isObj(schema.default) ? {} : undefined), problems);
+  if (problems.size > 0) throw new ConfigError([...problems.values()]);
+  return value;
 }
 
 export interface Cluster {
