@@ -138,7 +138,6 @@ export class HotScaler {
     const base = new Set(liveNames.filter((s) => !extras.includes(s)));
     const dropped = n > 0 ? await copies.drop(hash, n, base) : [];
     if (dropped.length > 0) {
-      await redis.srem(extraKey, ...dropped);
       this.d.log.info(
         { hash, removed: dropped, copies: live.length - dropped.length },
         "hot: cooled, extra copies removed",
@@ -147,11 +146,12 @@ export class HotScaler {
     // Extras whose copy is gone from the inventory need no more tracking.
     const known = new Set(all.map((c) => c.store));
     const gone = extras.filter((s) => !known.has(s) && !dropped.includes(s));
-    if (gone.length > 0) await redis.srem(extraKey, ...gone);
     const left = extras.filter((s) => !dropped.includes(s) && !gone.includes(s));
     // Done when no tracked extra is left, or the rest now carry the base count (a base copy was lost meanwhile).
     if (left.length === 0 || live.length - dropped.length <= replicas) {
       await redis.multi().zrem(this.keys.active, hash).del(extraKey).exec();
+    } else if (dropped.length + gone.length > 0) {
+      await redis.srem(extraKey, ...dropped, ...gone);
     }
     return dropped.length;
   }
