@@ -83,7 +83,7 @@ export async function verifyStore(s: VerifySettings): Promise<VerifyReport> {
         }
         return;
       }
-      const result = await s.content.verify(doc.hash, s.force);
+      const result = await s.content.verify(doc.hash, s.force, doc);
       if (!result.verifySkipped) counts.bytes += doc.size;
       if (result.status === "ok") counts.ok++;
       else {

@@ -85,11 +85,12 @@ export class StoreContent {
   }
 
   /** Spec §9.4: trust a recent verification unless forced; a corrupt copy is deleted with its record. */
-  async verify(hash: string, force: boolean): Promise<VerifyReply> {
+  async verify(hash: string, force: boolean, known?: InventoryDoc): Promise<VerifyReply> {
     const { config, couch, log } = this.deps;
     const blob = await this.blobs.find(hash);
     if (!blob) return this.forget(hash);
-    const doc = await getCopy(couch, hash, config.prism, config.name);
+    // A caller paging the inventory already holds the doc.
+    const doc = known ?? (await getCopy(couch, hash, config.prism, config.name));
     const result = { success: "Verification complete", code: 200, hash, expectedHash: hash };
     const last = doc?.mimeExtension === blob.ext ? doc.verifiedAt : undefined;
     if (!force && last && Date.now() - last < config.verifyExpiration) {
