@@ -1,5 +1,6 @@
 import { couch as couchCall } from "../adapters/couch/index.js";
-import { idPages, parseCopyId } from "../adapters/couch/pages.js";
+import { idPages } from "../adapters/couch/pages.js";
+import { parseCopyId } from "../core/inventory.js";
 import { listPeers } from "../adapters/couch/peers.js";
 import { allVotes, isCurrent, majority, type Vote } from "../core/heartbeat.js";
 import { isLive, type Peer } from "../core/peer.js";

@@ -18,6 +18,13 @@ export type InventoryDoc = Static<typeof InventoryDocSchema>;
 
 export const inventoryKey = (hash: string, prism: string, store: string) => `${hash}:${prism}:${store}`;
 
+/** Splits an inventoryKey `<hash>:<prism>:<store>`; undefined for ids of another shape. */
+export function parseCopyId(id: string): { hash: string; prism: string; store: string } | undefined {
+  const parts = id.split(":");
+  if (parts.length !== 3 || parts.some((p) => p === "")) return undefined;
+  return { hash: parts[0]!, prism: parts[1]!, store: parts[2]! };
+}
+
 /** All copies of a hash. The range ends with the separator, so `abc` never matches `abcd…`. */
 export const hashRange = (hash: string) => ({ startkey: `${hash}:`, endkey: `${hash}:\ufff0` });
 

@@ -11,6 +11,7 @@ import { isLive, type Peer } from "../core/peer.js";
 import type { Logger } from "../log.js";
 import type { Copies } from "./copies.js";
 import { storePages } from "./store-inventory.js";
+import { eachLimit } from "../core/limit.js";
 
 // Self-healing. A store that stays unavailable longer than heartbeat.repairAfter
 // gets its content copied from the surviving holders onto other stores, until
@@ -208,19 +209,16 @@ export class Repair {
     let removed = 0;
     for (let page = await pages.next(); page.length > 0 && keepGoing(); page = await pages.next(removed)) {
       removed = 0;
-      const queue = [...page];
-      const worker = async () => {
-        for (let doc = queue.shift(); doc && keepGoing(); doc = queue.shift()) {
-          status.scanned++;
-          try {
-            removed += await work(doc);
-          } catch (err) {
-            status.failed++;
-            this.d.log.warn({ hash: doc.hash, err: (err as Error).message }, "repair: copy failed");
-          }
+      await eachLimit(page, concurrency, async (doc) => {
+        if (!keepGoing()) return;
+        status.scanned++;
+        try {
+          removed += await work(doc);
+        } catch (err) {
+          status.failed++;
+          this.d.log.warn({ hash: doc.hash, err: (err as Error).message }, "repair: copy failed");
         }
-      };
-      await Promise.all(Array.from({ length: concurrency }, worker));
+      });
       await this.report(status, false, pages.via);
     }
   }

@@ -1,4 +1,5 @@
 import { stat } from "node:fs/promises";
+import { eachLimit } from "../core/limit.js";
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Couch } from "../adapters/couch/index.js";
@@ -135,15 +136,6 @@ export function desiredDoc(f: Found, prism: string, store: string, now: number, 
 const DOC_FIELDS = ["hash", "prism", "store", "size", "mimeType", "mimeExtension", "relativePath"] as const;
 
 export const docMatches = (doc: StoredCopy, want: InventoryDoc) => DOC_FIELDS.every((k) => doc[k] === want[k]);
-
-/** Runs `fn` over `items` with at most `limit` at once. */
-export async function eachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) await fn(items[i]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 export class InventoryScan {
   readonly counts = emptyCounts();

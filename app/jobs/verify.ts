@@ -3,7 +3,7 @@ import type { Couch } from "../adapters/couch/index.js";
 import { copyPages, type StoredCopy } from "../adapters/couch/pages.js";
 import { ContentNotFound } from "../errors.js";
 import type { StoreContent } from "../store/content.js";
-import { eachLimit } from "./scan.js";
+import { eachLimit } from "../core/limit.js";
 
 // `oose inventory verify`: re-hashes one store's copies whose last
 // verification is older than verifyExpiration (all of them with force), with

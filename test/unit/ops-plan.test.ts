@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import test from "ava";
 import type { StoredCopy } from "../../app/adapters/couch/pages.js";
-import { parseCopyId } from "../../app/adapters/couch/pages.js";
+import { parseCopyId } from "../../app/core/inventory.js";
 import { relativePath } from "../../app/core/layout.js";
 import { manualProblem, plan, type Selector, selected, selectorProblem } from "../../app/jobs/clonetool/plan.js";
 import { hashOfPath } from "../../app/jobs/clonetool/sources.js";

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DocumentScope } from "nano";
-import type { InventoryDoc } from "../../core/inventory.js";
+import { type InventoryDoc, parseCopyId } from "../../core/inventory.js";
 import { AppError } from "../../errors.js";
 import { type Couch, couch, isNotFound } from "./index.js";
 
@@ -70,13 +70,6 @@ export async function bulkWrite(couchDb: Couch, docs: object[]): Promise<WriteOu
     if (r.error === "conflict") return "conflict";
     return { error: `${r.error}${r.reason ? `: ${r.reason}` : ""}` };
   });
-}
-
-/** Splits `<hash>:<prism>:<store>`; undefined for ids of another shape. */
-export function parseCopyId(id: string): { hash: string; prism: string; store: string } | undefined {
-  const parts = id.split(":");
-  if (parts.length !== 3 || parts.some((p) => p === "")) return undefined;
-  return { hash: parts[0]!, prism: parts[1]!, store: parts[2]! };
 }
 
 /** Thrown when a view cannot be paged by docid here: the caller reads _all_docs instead. */

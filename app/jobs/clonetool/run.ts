@@ -2,7 +2,7 @@ import type { StorePool } from "../../client/pool.js";
 import type { InventoryDoc } from "../../core/inventory.js";
 import { AppError } from "../../errors.js";
 import type { Copies, Transfer } from "../copies.js";
-import { eachLimit } from "../scan.js";
+import { eachLimit } from "../../core/limit.js";
 import { type Action, type Manual, plan, type Selector } from "./plan.js";
 
 // clonetool's engine: analyse a block of hashes (their live copies, in
