@@ -1,4 +1,5 @@
 import { type Static, Type as T } from "@sinclair/typebox";
+import mime from "mime-types";
 
 // Inventory docs in `oose-inventory`, one per copy: `<hash>:<prism>:<store>`.
 
@@ -15,6 +16,20 @@ export const InventoryDocSchema = T.Object({
   verifiedAt: T.Optional(T.Union([T.Integer(), T.Null()])),
 });
 export type InventoryDoc = Static<typeof InventoryDocSchema>;
+
+/** The MIME type recorded, and served, for an extension. */
+export const mimeOf = (ext: string) => mime.lookup(ext) || "application/octet-stream";
+
+/** The doc recording one copy of a file on a store. */
+export function copyDoc(
+  file: { hash: string; ext: string; size: number; relativePath: string },
+  prism: string,
+  store: string,
+  createdAt: string,
+): InventoryDoc {
+  const { hash, ext, size, relativePath } = file;
+  return { hash, prism, store, size, mimeType: mimeOf(ext), mimeExtension: ext, relativePath, createdAt };
+}
 
 export const inventoryKey = (hash: string, prism: string, store: string) => `${hash}:${prism}:${store}`;
 

@@ -12,9 +12,8 @@ import {
   type StoredCopy,
 } from "../adapters/couch/pages.js";
 import { BlobStore } from "../adapters/disk/index.js";
-import { type InventoryDoc, inventoryKey } from "../core/inventory.js";
+import { copyDoc, type InventoryDoc, inventoryKey } from "../core/inventory.js";
 import { fromRelativePath } from "../core/layout.js";
-import { mimeOf } from "../store/content.js";
 import { SeenHashes } from "./scan-seen.js";
 import { type WalkEntry, walkTree } from "./scan-walk.js";
 
@@ -120,15 +119,9 @@ interface Found {
 /** The doc a file should have; `current` keeps its creation time and, if the bytes can be the same, its verification. */
 export function desiredDoc(f: Found, prism: string, store: string, now: number, current?: StoredCopy): InventoryDoc {
   const same = current && current.size === f.size && current.mimeExtension === f.ext;
+  const file = { hash: f.hash, ext: f.ext, size: f.size, relativePath: f.rel };
   return {
-    hash: f.hash,
-    prism,
-    store,
-    size: f.size,
-    mimeType: mimeOf(f.ext),
-    mimeExtension: f.ext,
-    relativePath: f.rel,
-    createdAt: current?.createdAt ?? new Date(now).toISOString(),
+    ...copyDoc(file, prism, store, current?.createdAt ?? new Date(now).toISOString()),
     ...(same && current.verifiedAt != null ? { verifiedAt: current.verifiedAt } : {}),
   };
 }

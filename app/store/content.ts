@@ -1,11 +1,10 @@
 import type { Readable } from "node:stream";
 import type { Redis } from "ioredis";
-import mime from "mime-types";
 import type { Couch } from "../adapters/couch/index.js";
 import { announceChange, getCopy, putCopy, removeCopy } from "../adapters/couch/inventory.js";
 import { type Blob, BlobStore, type Received } from "../adapters/disk/index.js";
 import type { Config } from "../config.js";
-import type { InventoryDoc } from "../core/inventory.js";
+import { copyDoc, type InventoryDoc, mimeOf } from "../core/inventory.js";
 import type { ContentId } from "../core/layout.js";
 import { ContentNotFound, HashMismatch, VerifyFailed } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -24,7 +23,6 @@ export interface ContentDeps {
   log: Logger;
 }
 
-export const mimeOf = (ext: string) => mime.lookup(ext) || "application/octet-stream";
 
 export class StoreContent {
   readonly blobs: BlobStore;
@@ -174,17 +172,7 @@ export class StoreContent {
 
   private record(blob: Blob, verifiedAt: number): InventoryDoc {
     const { config } = this.deps;
-    return {
-      hash: blob.hash,
-      prism: config.prism,
-      store: config.name,
-      size: blob.size,
-      mimeType: mimeOf(blob.ext),
-      mimeExtension: blob.ext,
-      relativePath: blob.relativePath,
-      createdAt: new Date().toISOString(),
-      verifiedAt,
-    };
+    return { ...copyDoc(blob, config.prism, config.name, new Date().toISOString()), verifiedAt };
   }
 
   /** Best effort: prisms also expire their caches, so a lost message only delays them. */

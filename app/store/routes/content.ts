@@ -2,7 +2,7 @@ import { normalizeHash } from "../../core/hash.js";
 import { parseFileName } from "../../core/layout.js";
 import { BadRequest, ContentNotFound, RangeNotSatisfiable } from "../../errors.js";
 import type { NodeApp } from "../../http/node.js";
-import { mimeOf } from "../content.js";
+import { mimeOf } from "../../core/inventory.js";
 import type { StoreContext } from "../context.js";
 import { parseRange } from "../range.js";
 import {
