@@ -199,37 +199,6 @@ export interface CopyId {
   store: string;
 }
 
-/** Like copyPages, ids only: no doc bodies are read. */
-export async function* copyIdPages(
-  couchDb: Couch,
-  by: "store" | "prism",
-  name: string,
-  o: PageOptions,
-): AsyncGenerator<CopyId[]> {
-  const view = by === "store" ? "byStore" : "byPrism";
-  const parse = (ids: string[]) =>
-    ids.flatMap((id) => {
-      const parts = parseCopyId(id);
-      return parts && (by === "store" ? parts.store : parts.prism) === name ? [{ id, ...parts }] : [];
-    });
-  let yielded = false;
-  try {
-    for await (const rows of viewPages(couchDb, view, name, o, false)) {
-      yielded = true;
-      yield parse(rows.map((r) => r.id));
-    }
-    return;
-  } catch (err) {
-    const reason = fallbackReason(err, view);
-    if (!reason || yielded) throw err;
-    o.note?.(reason);
-  }
-  for await (const page of idPages(couchDb, o)) {
-    const mine = parse(page.map((r) => r.id));
-    if (mine.length > 0) yield mine;
-  }
-}
-
 /** The current revisions of `ids` (deleted and missing ones are absent), in one request. */
 export async function fetchRevs(couchDb: Couch, ids: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -244,6 +213,42 @@ export async function fetchRevs(couchDb: Couch, ids: string[]): Promise<Map<stri
 }
 
 /**
+ * The rows under one store (`by: "store"`) or one prism: from its view, or,
+ * without a usable view, from _all_docs filtered by the id's `:<prism>:<store>` part.
+ */
+async function* ownRows(
+  couchDb: Couch,
+  by: "store" | "prism",
+  name: string,
+  o: PageOptions,
+  docs: boolean,
+): AsyncGenerator<{ id: string; doc?: StoredCopy | null }[]> {
+  const view = by === "store" ? "byStore" : "byPrism";
+  let yielded = false;
+  try {
+    for await (const rows of viewPages(couchDb, view, name, o, docs)) {
+      yielded = true;
+      yield rows;
+    }
+    return;
+  } catch (err) {
+    const reason = fallbackReason(err, view);
+    if (!reason || yielded) throw err;
+    o.note?.(reason);
+  }
+  for await (const page of idPages(couchDb, { ...o, docs })) {
+    const rows = page.filter((r) => {
+      const parts = parseCopyId(r.id);
+      return parts !== undefined && owns(by, name, parts);
+    });
+    if (rows.length > 0) yield rows;
+  }
+}
+
+const owns = (by: "store" | "prism", name: string, parts: { prism: string; store: string }) =>
+  (by === "store" ? parts.store : parts.prism) === name;
+
+/**
  * The copies recorded under one store (`by: "store"`) or one prism, with their
  * docs. Store names are unique cluster-wide, so `[store]` is the whole key.
  */
@@ -253,25 +258,19 @@ export async function* copyPages(
   name: string,
   o: PageOptions,
 ): AsyncGenerator<StoredCopy[]> {
-  const view = by === "store" ? "byStore" : "byPrism";
-  let yielded = false;
-  try {
-    for await (const rows of viewPages(couchDb, view, name, o, true)) {
-      yielded = true;
-      yield rows.flatMap((r) => (r.doc ? [r.doc] : []));
-    }
-    return;
-  } catch (err) {
-    const reason = fallbackReason(err, view);
-    if (!reason || yielded) throw err;
-    o.note?.(reason);
-  }
-  const mine = (id: string) => {
-    const parts = parseCopyId(id);
-    return parts !== undefined && (by === "store" ? parts.store : parts.prism) === name;
-  };
-  for await (const page of idPages(couchDb, { ...o, docs: true })) {
-    const docs = page.flatMap((r) => (mine(r.id) && r.doc ? [r.doc] : []));
-    if (docs.length > 0) yield docs;
-  }
+  for await (const rows of ownRows(couchDb, by, name, o, true)) yield rows.flatMap((r) => (r.doc ? [r.doc] : []));
+}
+
+/** Like copyPages, ids only: no doc bodies are read. */
+export async function* copyIdPages(
+  couchDb: Couch,
+  by: "store" | "prism",
+  name: string,
+  o: PageOptions,
+): AsyncGenerator<CopyId[]> {
+  for await (const rows of ownRows(couchDb, by, name, o, false))
+    yield rows.flatMap((r) => {
+      const parts = parseCopyId(r.id);
+      return parts && owns(by, name, parts) ? [{ id: r.id, ...parts }] : [];
+    });
 }
