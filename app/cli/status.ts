@@ -150,7 +150,6 @@ async function hot(c: Cluster, top: number) {
   const rates = await windowRates(redis, c.prefix, s.window, Date.now(), {
     min: 1,
     limit: top,
-    who: `status-${process.pid}`,
   });
   const active = await redis.zrange(keys.active, "0", "-1");
   const extra = await Promise.all(

@@ -25,7 +25,8 @@ export const hotKeys = (prefix: string) => ({
   /** SET of the stores that got a copy of `hash` for its heat. */
   extra: (hash: string) => `${prefix}:hot:extra:${hash}`,
   lock: `${prefix}:hot:lock`,
-  scratch: (who: string) => `${prefix}:hot:sum:${who}`,
+  /** Where a window's buckets are summed; made and dropped inside one MULTI, so one key serves every caller. */
+  sum: `${prefix}:hot:sum`,
 });
 
 /** The buckets a window ending at `now` covers, oldest first. */
@@ -103,16 +104,15 @@ export async function windowRates(
   prefix: string,
   window: number,
   now: number,
-  o: { min: number; limit: number; who: string },
+  o: { min: number; limit: number },
 ): Promise<[string, number][]> {
   const keys = hotKeys(prefix);
   const buckets = windowBuckets(now, window).map((b) => keys.deliveries(b));
-  const scratch = keys.scratch(o.who);
   const res = await redis
     .multi()
-    .zunionstore(scratch, buckets.length, ...buckets)
-    .zrevrangebyscore(scratch, "+inf", o.min, "WITHSCORES", "LIMIT", 0, o.limit)
-    .del(scratch)
+    .zunionstore(keys.sum, buckets.length, ...buckets)
+    .zrevrangebyscore(keys.sum, "+inf", o.min, "WITHSCORES", "LIMIT", 0, o.limit)
+    .del(keys.sum)
     .exec();
   const failed = res?.find(([err]) => err);
   if (!res || failed) throw failed?.[0] ?? new Error("transaction aborted");

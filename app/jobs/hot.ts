@@ -83,7 +83,6 @@ export class HotScaler {
     const hot = await windowRates(this.d.redis, this.d.prefix, window, now, {
       min: threshold,
       limit: MAX_HOT,
-      who: this.d.name,
     });
     let added = 0;
     if (hot.length > 0) {
