@@ -15,16 +15,30 @@ const REDACT = [
   'req.headers["x-oose-token"]',
 ];
 
-const root = pino({
+const options = {
   level: process.env.OOSE_LOG_LEVEL ?? "info",
   redact: { paths: REDACT, censor: "[redacted]" },
   base: undefined,
-});
+};
+const root = pino(options);
 
 /** A logger for one part of the system, e.g. ("prism", "prism1") or ("store", "store2", "verify"). */
 export function logger(...scope: string[]): Logger {
   const child = root.child({ scope: scope.join(":") });
   if (createDebug.enabled(`oose:${scope.join(":")}`)) child.level = "debug";
+  return child;
+}
+
+let cliRoot: Logger | undefined;
+
+/**
+ * A logger for an operator command. Its reports go to stdout, so its logs go
+ * to stderr, written at once: a late log line can never follow the report.
+ */
+export function cliLogger(name: string): Logger {
+  cliRoot ??= pino(options, pino.destination({ dest: 2, sync: true }));
+  const child = cliRoot.child({ scope: `cli:${name}` });
+  if (createDebug.enabled(`oose:cli:${name}`)) child.level = "debug";
   return child;
 }
 

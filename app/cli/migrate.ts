@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { openCouch } from "../adapters/couch/index.js";
 import { openRedis } from "../adapters/redis/index.js";
 import { ConfigError } from "../config.js";
-import { logger } from "../log.js";
+import { cliLogger } from "../log.js";
 import {
   type MigrationResult,
   migrateDown,
@@ -41,7 +41,7 @@ export const EXIT = { ok: 0, failed: 1, config: 2, locked: 3 } as const;
 
 function setup(flags: RunFlags & { dryRun?: boolean }) {
   const config = loadToolConfig(flags);
-  const log = logger("cli", "migrate");
+  const log = cliLogger("migrate");
   log.level = process.env.OOSE_LOG_LEVEL ?? (flags.verbose ? "info" : "warn");
   // Tools move a lot per request: a generous timeout (retries cover the rest).
   const couch = openCouch({ ...config.couchdb, timeoutMs: Math.max(config.couchdb.timeoutMs, 60_000) });

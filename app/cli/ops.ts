@@ -7,7 +7,7 @@ import { PeerTable } from "../adapters/couch/peers.js";
 import { openRedis } from "../adapters/redis/index.js";
 import { type Config, ConfigError, ConfigSchema, rawConfig } from "../config.js";
 import { INVENTORY_CHANNEL } from "../core/inventory.js";
-import { type Logger, logger } from "../log.js";
+import { cliLogger, type Logger } from "../log.js";
 import { addConnectionOptions, type ConnectionFlags, check, loadToolConfig, redisPrefix } from "./common.js";
 
 // What the operator commands (inventory, clonetool, purchases, status) share:
@@ -47,7 +47,7 @@ export interface Cluster {
 export function connect(flags: OpsFlags, name: string): Cluster {
   const config = loadToolConfig(flags);
   const raw = rawConfig();
-  const log = logger("cli", name);
+  const log = cliLogger(name);
   log.level = process.env.OOSE_LOG_LEVEL ?? (flags.verbose ? "info" : "warn");
   const couch = openCouch({ ...config.couchdb, timeoutMs: Math.max(config.couchdb.timeoutMs, 60_000) });
   let redis: Redis | undefined;
@@ -62,7 +62,8 @@ export function connect(flags: OpsFlags, name: string): Cluster {
       return redis;
     },
     async close() {
-      redis?.disconnect();
+      // QUIT waits for the commands already sent (fire-and-forget announcements among them); disconnect would drop them.
+      await redis?.quit().catch(() => redis?.disconnect());
       await couch.close();
     },
   };
