@@ -32,7 +32,7 @@ export const ConfigSchema = T.Object({
   /** Store only: base URL of its nginx as end users see it; defaults to `<proto>://<name>.<domain>`. */
   publicUrl: T.Optional(T.String({ pattern: "^https?://" })),
   dataRoot: T.String({ minLength: 1 }),
-  /** API processes sharing the port (OOSE's workers.count); 1 runs everything in one process. */
+  /** Prism only: API processes sharing the port (OOSE's workers.count); a store refuses more than 1. */
   workers: T.Integer({ minimum: 1, maximum: 64, default: 1 }),
   /** Which of them this process is; set by the supervisor. Worker 1 does the node-wide work. */
   worker: T.Integer({ minimum: 1, default: 1 }),
@@ -257,6 +257,10 @@ export function parseConfig(raw: Record<string, unknown>): Config {
   if (byKey.size > 0) throw new ConfigError([...byKey.values()]);
   const config = value as Config;
   if (config.role === "store" && !config.prism) throw new ConfigError(["prism: a store needs its parent prism"]);
+  // A store's temp dir, staging and per-hash lock belong to one process: a second worker would break them.
+  if (config.role === "store" && config.workers > 1) {
+    throw new ConfigError(["workers: a store runs as one process (scale with more stores, not workers)"]);
+  }
   if (!config.redis.url && !config.redis.sentinels) throw new ConfigError(["redis: set either url or sentinels"]);
   const tls = tlsProblems(config.tls, config.advertiseUrl);
   if (tls.length > 0) throw new ConfigError(tls);

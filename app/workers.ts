@@ -2,7 +2,7 @@ import cluster, { type Worker } from "node:cluster";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
 
-// A node with `workers > 1` runs as a supervisor and that many worker
+// A prism with `workers > 1` runs as a supervisor and that many worker
 // processes sharing the API port (OOSE's workers.count). Worker 1 also does the
 // node-wide work (heartbeat, stepping down); singleton jobs hold Redis leases.
 // A worker that dies is replaced; SIGTERM/SIGINT stop them all.
