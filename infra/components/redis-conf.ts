@@ -13,6 +13,18 @@ export interface RedisNodeConf {
   maxMemoryMb?: number;
 }
 
+/** How a Redis data node keeps its data: the deployment and the local cluster share these lines. */
+export function redisDurability(dir: string): string[] {
+  return [
+    `dir ${dir}`,
+    // Purchases and sessions must survive a restart of the whole set.
+    "appendonly yes",
+    "appendfsync everysec",
+    // Purchase records are never evicted; a full Redis refuses writes (503) instead.
+    "maxmemory-policy noeviction",
+  ];
+}
+
 export function redisConf(o: RedisNodeConf): string {
   return [
     `port ${o.port}`,
@@ -20,12 +32,7 @@ export function redisConf(o: RedisNodeConf): string {
     "protected-mode no",
     `requirepass ${o.password}`,
     `masterauth ${o.password}`,
-    "dir /data",
-    // Purchases must survive a restart of the whole set.
-    "appendonly yes",
-    "appendfsync everysec",
-    // Purchase records are never evicted; a full Redis refuses writes (503) instead.
-    "maxmemory-policy noeviction",
+    ...redisDurability("/data"),
     ...(o.maxMemoryMb ? [`maxmemory ${Math.floor(o.maxMemoryMb * 0.8)}mb`] : []),
     `replica-announce-ip ${o.announce.host}`,
     `replica-announce-port ${o.announce.port}`,

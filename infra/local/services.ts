@@ -1,10 +1,11 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import { Agent, request } from "undici";
 import type { Endpoint } from "../../app/topology/env.js";
+import { redisDurability } from "../components/redis-conf.js";
 import { httpOk, type Proc, startProc, waitFor } from "./proc.js";
 
 // The backing services of a local cluster: the CouchDB stand-in, Redis primary +
@@ -43,7 +44,7 @@ export async function startCouch(o: { port: number; dataDir?: string; logDir: st
   return proc;
 }
 
-const REDIS_COMMON = ["bind 127.0.0.1", "protected-mode no", "daemonize no", 'save ""', "appendonly no"];
+const REDIS_COMMON = ["bind 127.0.0.1", "protected-mode no", "daemonize no"];
 
 export interface RedisHa {
   primary: Proc;
@@ -54,7 +55,10 @@ export interface RedisHa {
   primaryPort: number;
 }
 
-/** Primary, replicas and Sentinels on loopback; resolves once Sentinel sees the full set (quorum possible). */
+/**
+ * Primary, replicas and Sentinels on loopback, their data kept under `dir` across
+ * starts; resolves once Sentinel sees the full set (quorum possible).
+ */
 export async function startRedisHa(o: {
   primaryPort: number;
   replicaPorts: number[];
@@ -64,21 +68,35 @@ export async function startRedisHa(o: {
   logDir: string;
   downAfterMs?: number;
 }): Promise<RedisHa> {
-  rmSync(o.dir, { recursive: true, force: true });
   mkdirSync(o.dir, { recursive: true });
   const conf = (file: string, lines: string[]) => {
     const p = path.join(o.dir, file);
-    writeFileSync(p, `${[...REDIS_COMMON, `dir ${o.dir}`, ...lines].join("\n")}\n`);
+    writeFileSync(p, `${[...REDIS_COMMON, ...lines].join("\n")}\n`);
     return p;
   };
-  const primary = startProc("redis-primary", "redis-server", [conf("primary.conf", [`port ${o.primaryPort}`])], {
-    logDir: o.logDir,
-  });
+  // Each data node keeps its append-only file in its own dir, kept across starts like the deployment's volume.
+  const dataDir = (node: string) => {
+    const d = path.join(o.dir, node);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const primary = startProc(
+    "redis-primary",
+    "redis-server",
+    [conf("primary.conf", [`port ${o.primaryPort}`, ...redisDurability(dataDir("primary"))])],
+    { logDir: o.logDir },
+  );
   const replicas = o.replicaPorts.map((port, i) =>
     startProc(
       `redis-replica${i + 1}`,
       "redis-server",
-      [conf(`replica${i}.conf`, [`port ${port}`, `replicaof 127.0.0.1 ${o.primaryPort}`])],
+      [
+        conf(`replica${i}.conf`, [
+          `port ${port}`,
+          ...redisDurability(dataDir(`replica${i + 1}`)),
+          `replicaof 127.0.0.1 ${o.primaryPort}`,
+        ]),
+      ],
       { logDir: o.logDir },
     ),
   );
@@ -91,6 +109,7 @@ export async function startRedisHa(o: {
       [
         conf(`sentinel${i}.conf`, [
           `port ${port}`,
+          `dir ${o.dir}`,
           "sentinel resolve-hostnames no",
           `sentinel monitor ${o.name} 127.0.0.1 ${o.primaryPort} ${quorum}`,
           `sentinel down-after-milliseconds ${o.name} ${o.downAfterMs ?? 1000}`,
