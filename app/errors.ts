@@ -43,12 +43,14 @@ export class PurchaseExpired extends kind("PURCHASE_EXPIRED", 410, "Purchase exp
 export class PayloadTooLarge extends kind("PAYLOAD_TOO_LARGE", 413, "Payload too large") {}
 export class RangeNotSatisfiable extends kind("RANGE_NOT_SATISFIABLE", 416, "Range not satisfiable") {}
 export class UnsupportedMediaType extends kind("UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type") {}
+export class InventoryConflict extends kind("INVENTORY_CONFLICT", 409, "The inventory record changed meanwhile") {}
 export class HashMismatch extends kind("HASH_MISMATCH", 422, "Checksum mismatch") {}
 export class VerifyFailed extends kind("VERIFY_FAILED", 422, "File verify failed") {}
 export class ClientAborted extends kind("CLIENT_ABORTED", 400, "Request body ended early") {}
 export class SendFailed extends kind("SEND_FAILED", 502, "Failed to send clone") {}
 export class NoPlacement extends kind("NO_PLACEMENT", 503, "Not enough stores available") {}
 export class BackendUnavailable extends kind("BACKEND_UNAVAILABLE", 503, "Backend unavailable") {}
+export class InventoryRejected extends kind("INVENTORY_REJECTED", 503, "The inventory refused the record") {}
 export class PeerUnavailable extends kind("PEER_UNAVAILABLE", 503, "File not available") {}
 export class Internal extends kind("INTERNAL", 500, "Internal error") {}
 

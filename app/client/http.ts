@@ -1,3 +1,5 @@
+import http from "node:http";
+import https from "node:https";
 import { type Readable, Transform } from "node:stream";
 import { Agent, type Dispatcher, request } from "undici";
 import { AppError, PeerUnavailable } from "../errors.js";
@@ -39,6 +41,21 @@ export function trustNodeCa(ca: string | string[] | undefined): void {
   const old = shared;
   shared = undefined;
   void old?.close();
+  const agents = nodeAgents;
+  nodeAgents = undefined;
+  agents?.http.destroy();
+  agents?.https.destroy();
+}
+
+let nodeAgents: { http: http.Agent; https: https.Agent } | undefined;
+
+/** Keep-alive agents of node:http, with the same trust, for the calls undici cannot make (request trailers). */
+export function nodeHttpAgents(): { http: http.Agent; https: https.Agent } {
+  nodeAgents ??= {
+    http: new http.Agent({ keepAlive: true, maxSockets: 128 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 128, ...(trusted ? { ca: trusted } : {}) }),
+  };
+  return nodeAgents;
 }
 
 /** An undici Agent for calls to nodes, with the trust set by trustNodeCa. */
@@ -55,12 +72,18 @@ export function sharedAgent(): Agent {
 export async function closeSharedAgent(): Promise<void> {
   const agent = shared;
   shared = undefined;
+  nodeAgents?.http.destroy();
+  nodeAgents?.https.destroy();
+  nodeAgents = undefined;
   await agent?.close();
 }
 
 /** Rebuilds the node's error from an error response; non-JSON bodies keep the status. */
 export async function errorFrom(res: Dispatcher.ResponseData, name: string): Promise<AppError> {
-  const text = await res.body.text().catch(() => "");
+  return errorFromText(res.statusCode, await res.body.text().catch(() => ""), name);
+}
+
+export function errorFromText(status: number, text: string, name: string): AppError {
   let body: Record<string, unknown> | undefined;
   try {
     body = text ? JSON.parse(text) : undefined;
@@ -69,9 +92,9 @@ export async function errorFrom(res: Dispatcher.ResponseData, name: string): Pro
   }
   if (body && typeof body.error === "string") {
     const { error, code, ...details } = body;
-    return new AppError(typeof code === "string" ? code : `HTTP_${res.statusCode}`, res.statusCode, error, details);
+    return new AppError(typeof code === "string" ? code : `HTTP_${status}`, status, error, details);
   }
-  return new AppError(`HTTP_${res.statusCode}`, res.statusCode, `${name} answered ${res.statusCode}`);
+  return new AppError(`HTTP_${status}`, status, `${name} answered ${status}`);
 }
 
 /**
@@ -109,7 +132,7 @@ export class HttpClient {
   readonly name: string;
   protected readonly timeoutMs: number;
   private readonly dispatcher: Dispatcher;
-  private readonly authHeader?: string;
+  protected readonly authHeader?: string;
 
   constructor(opts: ClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/$/, "");

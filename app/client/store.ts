@@ -8,8 +8,11 @@ import type {
   RemoveReply,
   SendReply,
   StageReply,
+  UploadReply,
   VerifyReply,
 } from "../store/schemas.js";
+import { COMMIT_TRAILER } from "../store/schemas.js";
+import { requestWithTrailer } from "./trailer.js";
 import { type ClientOptions, HttpClient } from "./http.js";
 
 // Typed client for a store's API (spec §3.2). Every call has a deadline; a
@@ -64,10 +67,10 @@ export class StoreClient extends HttpClient {
     };
   }
 
-  exists(hash: string): Promise<ExistsEntry>;
-  exists(hashes: string[]): Promise<Record<string, ExistsEntry>>;
-  async exists(hash: string | string[]): Promise<ExistsEntry | Record<string, ExistsEntry>> {
-    const reply = await this.json<Record<string, ExistsEntry>>("POST", "/content/exists", { json: { hash } });
+  exists(hash: string, timeoutMs?: number): Promise<ExistsEntry>;
+  exists(hashes: string[], timeoutMs?: number): Promise<Record<string, ExistsEntry>>;
+  async exists(hash: string | string[], timeoutMs?: number): Promise<ExistsEntry | Record<string, ExistsEntry>> {
+    const reply = await this.json<Record<string, ExistsEntry>>("POST", "/content/exists", { json: { hash }, timeoutMs });
     return Array.isArray(hash) ? reply : reply.exists!;
   }
 
@@ -95,6 +98,27 @@ export class StoreClient extends HttpClient {
     return this.json("PUT", `/content/stage/${encodeURIComponent(id)}${query}`, {
       body,
       headers: { "content-type": "application/octet-stream" },
+    });
+  }
+
+  /**
+   * One request per copy: streams bytes whose hash is not known yet, then ends with `order`, sent as a
+   * trailer once it resolves: `<hash>.<ext>` keeps the copy under that name (the store checks the hash),
+   * `abort` drops it. A rejected `order` abandons the request, and the store keeps nothing.
+   */
+  upload(id: string, body: Readable, hashType: HashType, order: Promise<string>): Promise<UploadReply> {
+    return requestWithTrailer<UploadReply>({
+      url: `${this.baseUrl}/content/stage/${encodeURIComponent(id)}?hashType=${hashType}`,
+      method: "PUT",
+      headers: {
+        "content-type": "application/octet-stream",
+        ...(this.authHeader ? { authorization: this.authHeader } : {}),
+      },
+      body,
+      trailerName: COMMIT_TRAILER,
+      trailer: order,
+      timeoutMs: this.timeoutMs,
+      name: this.name,
     });
   }
 

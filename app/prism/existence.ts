@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import { copiesOf } from "../adapters/couch/inventory.js";
+import { copiesOnStores } from "../adapters/couch/inventory.js";
 import type { Couch } from "../adapters/couch/index.js";
 import type { PeerTable } from "../adapters/couch/peers.js";
 import type { Channels } from "../adapters/redis/channels.js";
@@ -7,6 +7,7 @@ import { type ExistenceRecord, existenceRecord } from "../core/existence.js";
 import { INVENTORY_CHANNEL, type InventoryDoc } from "../core/inventory.js";
 import { isLive } from "../core/peer.js";
 import { AppError } from "../errors.js";
+import { Batcher } from "../core/batch.js";
 
 /**
  * Existence with a short-lived in-process cache of each hash's copies. Stores
@@ -16,10 +17,14 @@ import { AppError } from "../errors.js";
  * Negatives are not cached. An expired entry answers at once while one request
  * refreshes it, so a slow or unreachable CouchDB never holds up a delivery of
  * known content; without an entry, an unreachable CouchDB is a 503.
+ * Concurrent lookups share one CouchDB request (a batch of hashes by id).
  */
+const storeOf = (p: { prism?: string; name: string }) => ({ prism: p.prism ?? "", name: p.name });
+
 export class Existence {
   private readonly cache: LRUCache<string, InventoryDoc[]>;
   private readonly refreshing = new Map<string, Promise<InventoryDoc[]>>();
+  private readonly reads: Batcher<string, InventoryDoc[]>;
 
   constructor(
     private readonly couch: Couch,
@@ -30,6 +35,13 @@ export class Existence {
   ) {
     this.cache = new LRUCache({ max: 200_000, ttl: Math.max(life, 1), noDeleteOnStaleGet: true });
     channels.on(INVENTORY_CHANNEL(prefix), (hash) => this.invalidate(hash));
+    this.reads = new Batcher(
+      async (hashes) => {
+        const found = await copiesOnStores(this.couch, hashes, this.peers.stores().map(storeOf));
+        return hashes.map((h) => found.get(h) ?? []);
+      },
+      { maxBatch: 200, maxQueue: 10_000, windowMs: 0 },
+    );
   }
 
   invalidate(hash: string): void {
@@ -53,7 +65,8 @@ export class Existence {
   private load(hash: string): Promise<InventoryDoc[]> {
     const known = this.refreshing.get(hash);
     if (known) return known;
-    const pending: Promise<InventoryDoc[]> = copiesOf(this.couch, hash)
+    const pending: Promise<InventoryDoc[]> = this.reads
+      .submit(hash)
       .then((copies) => {
         if (this.refreshing.get(hash) !== pending) return copies;
         if (copies.length > 0) this.cache.set(hash, copies);

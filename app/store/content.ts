@@ -1,7 +1,8 @@
 import type { Readable } from "node:stream";
 import type { Redis } from "ioredis";
 import type { Couch } from "../adapters/couch/index.js";
-import { announceChange, getCopy, putCopy, removeCopy } from "../adapters/couch/inventory.js";
+import { announceChange, getCopy } from "../adapters/couch/inventory.js";
+import { InventoryWriter } from "../adapters/couch/inventory-writer.js";
 import { type Blob, BlobStore, type Received } from "../adapters/disk/index.js";
 import type { Config } from "../config.js";
 import { copyDoc, type InventoryDoc, mimeOf } from "../core/inventory.js";
@@ -26,10 +27,13 @@ export interface ContentDeps {
 
 export class StoreContent {
   readonly blobs: BlobStore;
+  readonly inventory: InventoryWriter;
   private readonly lock = new KeyedLock();
 
   constructor(private readonly deps: ContentDeps) {
     this.blobs = new BlobStore(deps.config.dataRoot);
+    const { maxDocs, maxQueue, windowMs } = deps.config.couchdb.batch;
+    this.inventory = new InventoryWriter(deps.couch, { maxBatch: maxDocs, maxQueue, windowMs });
   }
 
   /** Streams an upload to tmp while hashing, then commits it if the hash matches its name. */
@@ -54,7 +58,7 @@ export class StoreContent {
       }
       const blob = await this.lock.run(id.hash, async () => {
         const blob = await this.blobs.commit(received, id);
-        await putCopy(this.deps.couch, this.record(blob, Date.now()));
+        await this.inventory.put(this.record(blob, Date.now()));
         return blob;
       });
       this.announce(id.hash);
@@ -101,7 +105,7 @@ export class StoreContent {
       // Only the copy that was hashed goes: a good upload that replaced it meanwhile stays, with its record.
       const removed = await this.lock.run(hash, async () => {
         if (!(await this.blobs.holds(blob, sum))) return false;
-        await removeCopy(couch, hash, config.prism, config.name);
+        await this.inventory.remove(hash, config.prism, config.name);
         return this.blobs.remove(blob);
       });
       log.warn({ hash, actual: sum.digest, removed }, "verify: corrupt copy");
@@ -116,20 +120,20 @@ export class StoreContent {
       };
     }
     await this.lock.run(hash, async () => {
-      if (await this.blobs.holds(blob, sum)) await putCopy(couch, this.record(blob, now));
+      if (await this.blobs.holds(blob, sum)) await this.inventory.put(this.record(blob, now));
     });
     return { ...result, status: "ok", actualHash: sum.digest, verifySkipped: false, verified: true, verifiedAt: now };
   }
 
   /** Spec §3.2 (2.4): verify first; only a good copy is removed (a corrupt one is gone already). */
   async remove(hash: string): Promise<RemoveReply> {
-    const { config, couch } = this.deps;
+    const { config } = this.deps;
     const blob = await this.find(hash);
     const verifyDetail = await this.verify(hash, false);
     const fileDetail = this.describe(blob, verifyDetail.verifiedAt);
     if (verifyDetail.status !== "ok") throw new VerifyFailed("File verify failed", { fileDetail, verifyDetail });
     await this.lock.run(hash, async () => {
-      await removeCopy(couch, hash, config.prism, config.name);
+      await this.inventory.remove(hash, config.prism, config.name);
       const current = await this.blobs.find(hash);
       if (current) await this.blobs.remove(current);
     });
@@ -143,7 +147,7 @@ export class StoreContent {
     const dropped = await this.lock.run(hash, async () => {
       if (await this.blobs.find(hash)) return false;
       if (!(await getCopy(couch, hash, config.prism, config.name))) return false;
-      await removeCopy(couch, hash, config.prism, config.name);
+      await this.inventory.remove(hash, config.prism, config.name);
       return true;
     });
     if (dropped) this.announce(hash);

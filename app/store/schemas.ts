@@ -33,6 +33,17 @@ export const PutReply = T.Object({
   relativePath: T.String(),
 });
 export const StageReply = T.Object({ id: T.String(), hash: T.String(), size: T.Integer() });
+/** The trailer that ends a one-request upload: `<hash>.<ext>` to keep the copy, `abort` to drop it. */
+export const COMMIT_TRAILER = "x-oose-commit";
+/** A one-request upload's answer: the stage, and whether it was kept (with its path) or dropped. */
+export const UploadReply = T.Object({
+  id: T.String(),
+  hash: T.String(),
+  size: T.Integer(),
+  committed: T.Boolean(),
+  ext: T.Optional(T.String()),
+  relativePath: T.Optional(T.String()),
+});
 export const AbortReply = T.Object({ success: T.String(), dropped: T.Boolean() });
 
 export const ExistsEntry = T.Object({ exists: T.Boolean(), ext: T.String() });
@@ -78,6 +89,7 @@ export const SendReply = T.Object({
 
 export type PutReply = Static<typeof PutReply>;
 export type StageReply = Static<typeof StageReply>;
+export type UploadReply = Static<typeof UploadReply>;
 export type AbortReply = Static<typeof AbortReply>;
 export type ExistsEntry = Static<typeof ExistsEntry>;
 export type FileDetail = Static<typeof FileDetail>;

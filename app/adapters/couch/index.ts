@@ -16,14 +16,17 @@ export interface Couch {
   close(): Promise<void>;
 }
 
-export function couchUrl(cfg: Config["couchdb"]): string {
+/** What a connection needs; the batching settings are the writer's. */
+export type CouchSettings = Omit<Config["couchdb"], "batch">;
+
+export function couchUrl(cfg: CouchSettings): string {
   const url = new URL(cfg.url);
   if (cfg.username) url.username = encodeURIComponent(cfg.username);
   if (cfg.password) url.password = encodeURIComponent(cfg.password);
   return url.toString().replace(/\/$/, "");
 }
 
-export function openCouch(cfg: Config["couchdb"]): Couch {
+export function openCouch(cfg: CouchSettings): Couch {
   const agent = new Agent({
     connect: { timeout: cfg.timeoutMs },
     headersTimeout: cfg.timeoutMs,

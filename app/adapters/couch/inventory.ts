@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { type InventoryDoc, INVENTORY_CHANNEL, hashRange, inventoryKey } from "../../core/inventory.js";
-import { type Couch, couch, getOrUndefined, isConflict, isNotFound, upsert } from "./index.js";
+import { type Couch, couch, getOrUndefined } from "./index.js";
 
 export async function copiesOf(db: Couch, hash: string): Promise<InventoryDoc[]> {
   const res = await couch(`inventory ${hash}`, () =>
@@ -9,43 +9,32 @@ export async function copiesOf(db: Couch, hash: string): Promise<InventoryDoc[]>
   return res.rows.flatMap((r) => (r.doc ? [r.doc as InventoryDoc] : []));
 }
 
-/** Copies of many hashes in one request (POST _all_docs would need every key; a range per hash is cheaper). */
-export async function copiesOfMany(db: Couch, hashes: string[]): Promise<Map<string, InventoryDoc[]>> {
+/**
+ * Copies of many hashes in one request: `_all_docs` by id, for every store the
+ * caller knows of. On CouchDB and its stand-in alike a lookup by id costs no
+ * index build, where a view keyed by hash must first index every doc written
+ * since its last query (on the stand-in, more than the writes themselves).
+ */
+export async function copiesOnStores(
+  db: Couch,
+  hashes: string[],
+  stores: Array<{ prism: string; name: string }>,
+): Promise<Map<string, InventoryDoc[]>> {
   const out = new Map<string, InventoryDoc[]>(hashes.map((h) => [h, []]));
-  await Promise.all(hashes.map(async (h) => out.set(h, await copiesOf(db, h))));
-  return out;
-}
-
-export async function putCopy(db: Couch, doc: InventoryDoc): Promise<void> {
-  const inv = db.db<InventoryDoc>("inventory");
-  const id = inventoryKey(doc.hash, doc.prism, doc.store);
-  // New copies are the common case: one blind insert, and read-modify-write only if the doc exists.
-  try {
-    await couch(`put ${id}`, () => inv.insert({ ...doc, _id: id }));
-    return;
-  } catch (err) {
-    if (!isConflict(err)) throw err;
+  const keys = hashes.flatMap((h) => stores.map((s) => inventoryKey(h, s.prism, s.name)));
+  if (keys.length === 0) return out;
+  const res = await couch(`inventory of ${hashes.length} hashes`, () =>
+    db.db<InventoryDoc>("inventory").fetch({ keys }),
+  );
+  for (const row of res.rows) {
+    const doc = (row as { doc?: InventoryDoc | null }).doc;
+    if (doc) out.get(doc.hash)?.push(doc);
   }
-  await upsert<InventoryDoc>(inv, id, (cur) => ({ ...doc, createdAt: cur?.createdAt ?? doc.createdAt }));
+  return out;
 }
 
 export async function getCopy(db: Couch, hash: string, prism: string, store: string) {
   return getOrUndefined(db.db<InventoryDoc>("inventory"), inventoryKey(hash, prism, store));
-}
-
-export async function removeCopy(db: Couch, hash: string, prism: string, store: string): Promise<void> {
-  const inv = db.db<InventoryDoc>("inventory");
-  for (let i = 0; i < 5; i++) {
-    const cur = await getOrUndefined(inv, inventoryKey(hash, prism, store));
-    if (!cur) return;
-    try {
-      await couch("remove copy", () => inv.destroy(cur._id, cur._rev));
-      return;
-    } catch (err) {
-      if (isNotFound(err)) return;
-      if (i === 4) throw err;
-    }
-  }
 }
 
 /** Tells every prism that a hash's copies changed, so cached existence is dropped at once. */

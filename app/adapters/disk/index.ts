@@ -2,11 +2,12 @@ import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import { type Readable, Transform, type TransformCallback, Writable } from "node:stream";
+import { type Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { HashingStream, type HashType, identify } from "../../core/hash.js";
 import { type ContentId, locate, normalizeExt } from "../../core/layout.js";
-import { AppError, ClientAborted, Internal, PayloadTooLarge } from "../../errors.js";
+import { AppError, ClientAborted, Internal } from "../../errors.js";
+import { UploadGuard } from "../../core/upload-guard.js";
 
 // The blob store of one disk. Uploads land in <dataRoot>/tmp (same filesystem,
 // outside the content root nginx serves), are hashed on the way, fsynced, and
@@ -39,50 +40,6 @@ export interface Digest {
 
 const ABORTED = new Set(["ECONNRESET", "ERR_STREAM_PREMATURE_CLOSE", "ECONNABORTED", "EPIPE"]);
 
-/** Caps an upload's size, and fails it when no byte arrives for `idleMs` (a stalled client must not pin a temp file). */
-class UploadGuard extends Transform {
-  private seen = 0;
-  private timer?: NodeJS.Timeout;
-
-  constructor(
-    private readonly max: number,
-    private readonly idleMs: number,
-  ) {
-    super();
-    this.arm();
-  }
-
-  private arm(): void {
-    clearTimeout(this.timer);
-    if (this.idleMs > 0) {
-      this.timer = setTimeout(
-        () => this.destroy(new ClientAborted(`No upload data for ${this.idleMs} ms`)),
-        this.idleMs,
-      );
-    }
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.max) {
-      done(new PayloadTooLarge(`Upload exceeds ${this.max} bytes`));
-      return;
-    }
-    this.arm();
-    done(null, chunk);
-  }
-
-  override _flush(done: TransformCallback): void {
-    clearTimeout(this.timer);
-    done();
-  }
-
-  override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
-    clearTimeout(this.timer);
-    done(err);
-  }
-}
-
 const discardAll = () =>
   new Writable({
     write(_chunk, _enc, done) {
@@ -101,6 +58,34 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Directory fsyncs shared between concurrent writers: a caller joins the next
+ * fsync of its directory that starts after its call (one already running may
+ * predate the caller's change), so N renames into one folder cost ~2 fsyncs, not N.
+ */
+class DirSyncs {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly next = new Map<string, Promise<void>>();
+
+  sync(dir: string): Promise<void> {
+    const queued = this.next.get(dir);
+    if (queued) return queued;
+    const current = this.running.get(dir);
+    const start = (): Promise<void> => {
+      this.next.delete(dir);
+      const p = fsyncDir(dir).finally(() => {
+        if (this.running.get(dir) === p) this.running.delete(dir);
+      });
+      this.running.set(dir, p);
+      return p;
+    };
+    if (!current) return start();
+    const after = current.catch(() => undefined).then(start);
+    this.next.set(dir, after);
+    return after;
+  }
+}
+
 function extOf(name: string, base: string): string | undefined {
   if (!name.startsWith(`${base}.`)) return undefined;
   const ext = name.slice(base.length + 1);
@@ -114,6 +99,7 @@ function extOf(name: string, base: string): string | undefined {
 export class BlobStore {
   readonly contentRoot: string;
   readonly tmpDir: string;
+  private readonly dirs = new DirSyncs();
 
   constructor(dataRoot: string) {
     this.contentRoot = path.resolve(dataRoot, "content");
@@ -174,7 +160,7 @@ export class BlobStore {
       dirs.push(dir);
       if (dir === stop || dir === this.contentRoot) break;
     }
-    await Promise.all(dirs.map(fsyncDir));
+    await Promise.all(dirs.map((d) => this.dirs.sync(d)));
     const found = await this.find(id.hash);
     if (!found) throw new Internal("Committed file vanished");
     return found;
@@ -264,7 +250,7 @@ export class BlobStore {
       if (isMissing(err)) return false;
       throw err;
     }
-    await fsyncDir(path.dirname(blob.file));
+    await this.dirs.sync(path.dirname(blob.file));
     return true;
   }
 }

@@ -2,9 +2,8 @@ import multipart from "@fastify/multipart";
 import { Type as T } from "@sinclair/typebox";
 import { isHashType } from "../../core/hash.js";
 import { normalizeExt } from "../../core/layout.js";
-import { BackendUnavailable, BadRequest, UnsupportedMediaType } from "../../errors.js";
+import { BackendUnavailable, BadRequest, PayloadTooLarge, UnsupportedMediaType } from "../../errors.js";
 import type { PrismContext } from "../context.js";
-import type { Placed } from "../place.js";
 import type { Retriever } from "../retrieve.js";
 import mime from "mime-types";
 
@@ -36,14 +35,9 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
     let hashType = config.defaultHashType;
     const fields: Record<string, unknown> = {};
     const files: Record<string, Record<string, unknown>> = {};
-    const placedHere: Placed[] = [];
-    try {
-      await readParts();
-    } catch (err) {
-      // All or nothing: a request that fails part-way keeps none of the files it placed.
-      await Promise.all(placedHere.map((p) => placer.undo(p)));
-      throw err;
-    }
+    // A request that fails part-way keeps the files it already placed: content is shared, and an
+    // identical upload may have been answered with those copies meanwhile.
+    await readParts();
     if (Object.keys(files).length === 0) throw new BadRequest("No file in the upload");
     return { success: "File(s) uploaded", data: { fields }, files };
 
@@ -62,8 +56,10 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
           continue;
         }
         const ext = extensionFor(part.filename, part.mimetype);
-        const placed = await placer.place(part.file, ext, hashType);
-        placedHere.push(placed);
+        // Past the size limit the parser ends the file early (truncated) and fails the request afterwards.
+        const placed = await placer.place(part.file, ext, hashType, () => {
+          if (part.file.truncated) throw new PayloadTooLarge(`Upload exceeds ${config.limits.uploadMaxBytes} bytes`);
+        });
         app.counters.inc("stat:prism:content:upload");
         app.counters.inc("stat:prism:content:bytesUploaded", placed.size);
         files[part.fieldname] = {

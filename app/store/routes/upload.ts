@@ -12,7 +12,10 @@ import {
   StageParams,
   StageQuery,
   StageReply,
+  COMMIT_TRAILER,
+  UploadReply,
 } from "../schemas.js";
+import { Type as T } from "@sinclair/typebox";
 
 // The write side: PUT /content/put/<hash>.<ext> (hash known up front) and the
 // staged pair PUT /content/stage/<id> + POST /content/commit|abort used by the
@@ -42,14 +45,34 @@ async function streamRoutes(app: NodeApp, ctx: StoreContext): Promise<void> {
     return reply.code(201).send(put);
   });
 
+  // With a `x-oose-commit` trailer announced, the request itself ends the stage: the trailer names the
+  // file to commit (hash checked, as on commit) or says `abort`. Without it, commit/abort follow apart.
   app.put(
     "/content/stage/:id",
-    { schema: { params: StageParams, querystring: StageQuery, response: { 201: StageReply } } },
+    {
+      schema: {
+        params: StageParams,
+        querystring: StageQuery,
+        response: { 200: UploadReply, 201: T.Union([UploadReply, StageReply]) },
+      },
+    },
     async (req, reply) => {
       announcedSize(req, max);
+      const { id } = req.params;
       const type = req.query.hashType ?? config.defaultHashType;
-      const staged = await staging.receive(req.params.id, req.raw, type);
-      return reply.code(201).send({ id: req.params.id, hash: staged.hash, size: staged.size });
+      const staged = await staging.receive(id, req.raw, type);
+      if (!String(req.headers.trailer ?? "").toLowerCase().includes(COMMIT_TRAILER)) {
+        return reply.code(201).send({ id, hash: staged.hash, size: staged.size });
+      }
+      const order = req.raw.trailers[COMMIT_TRAILER];
+      if (!order || order === "abort") {
+        await staging.abort(id);
+        return reply.code(200).send({ id, hash: staged.hash, size: staged.size, committed: false });
+      }
+      const put = await content.commit(staging.take(id), parseFileName(order));
+      app.counters.inc("stat:store:content:put");
+      app.counters.inc("stat:store:content:bytesUploaded", put.size);
+      return reply.code(201).send({ id, ...put, committed: true });
     },
   );
 }
