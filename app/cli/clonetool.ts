@@ -8,6 +8,8 @@ import { type ClonetoolSummary, Clonetool, mibPerSecond } from "../jobs/clonetoo
 import { type Manual, manualProblem, type Selector, selectorProblem } from "../jobs/clonetool/plan.js";
 import { hashBatches, type Source } from "../jobs/clonetool/sources.js";
 import { Copies } from "../jobs/copies.js";
+import { Removal } from "../jobs/removal.js";
+import { HashLocks } from "../adapters/redis/hash-lock.js";
 import type { Credentials } from "../topology/env.js";
 import { defineCommand, intOption } from "./common.js";
 import {
@@ -145,9 +147,15 @@ async function run(f: Flags): Promise<number> {
     const pool = new StorePool(peers, storeCredentials(c.raw), 60_000);
     const progress = reporter(f);
     const say = f.json ? undefined : (line: string) => progress.note(line);
+    const copies = new Copies(c.couch, pool);
+    const redis = c.redis();
+    const removal = redis
+      ? new Removal({ copies, pool, locks: new HashLocks(redis, c.prefix, "clonetool"), log: c.log })
+      : undefined;
     const tool = new Clonetool(
       {
-        copies: new Copies(c.couch, pool),
+        copies,
+        removal,
         pool,
         say,
         verbose: f.verbose,
@@ -159,6 +167,8 @@ async function run(f: Flags): Promise<number> {
         force: Boolean(f.force),
         whitelist: new Set(cfg.hashWhitelist.map((h) => h.toLowerCase())),
         protectedStores: new Set(cfg.storeProtected),
+        // A copy removed by hand leaves at least one verified copy, or --desired if given.
+        dropKeep: f.desired ?? 1,
         concurrency: f.concurrency ?? cfg.concurrency,
       },
     );
@@ -192,7 +202,11 @@ async function run(f: Flags): Promise<number> {
     printSummary(tool.summary, pretend);
     if (!pretend) {
       console.log(`  copies made   ${r.copied}${r.copyFailed ? `, failed ${r.copyFailed}` : ""}`);
-      console.log(`  removed       ${r.removed}${r.removeFailed ? `, failed ${r.removeFailed}` : ""}`);
+      const skipped = Object.entries(r.skipped).map(([why, n]) => `${why} ${n}`);
+      console.log(
+        `  removed       ${r.removed}${r.removeFailed ? `, failed ${r.removeFailed}` : ""}` +
+          (skipped.length ? ` (skipped: ${skipped.join(", ")})` : ""),
+      );
       if (f.verify) {
         const v = r.verified;
         console.log(`  verified      ok ${v.ok}, corrupt ${v.fail}, gone ${v.missing}, errors ${v.error}`);
@@ -233,7 +247,7 @@ defineCommand((program) => {
     .option("--dry-run", "same as --pretend")
     .option("-u, --verify", "have every holder re-hash its copy (a corrupt copy is removed)")
     .option("--clone <store>", "add one copy onto this store")
-    .option("--drop <store>", "remove the copy on this store (needs --force)")
+    .option("--drop <store>", "remove the copy on this store (needs --force; keeps a verified copy elsewhere, or --desired)")
     .option("-f, --force", "act on whitelisted hashes too; required by --drop")
     .option("-D, --detail <hash>", "print where a hash is, then exit")
     .action(

@@ -6,10 +6,10 @@ import { isLive, type Peer } from "../core/peer.js";
 import { type Holder, rankStores } from "../core/placement.js";
 import { AppError, PeerUnavailable } from "../errors.js";
 
-// Adding and removing copies of one file, shared by the repair job, clonetool
-// and hot-content scaling. New copies go where placement would put them
-// (failure domains, then space and load); removals take the copies whose
-// domains are most crowded. Stores announce every change, so caches follow.
+// Finding and adding copies of one file, shared by the repair job, clonetool,
+// hot-content scaling and uploads. New copies go where placement would put
+// them (failure domains, then space and load). Removing goes through Removal
+// (removal.ts). Stores announce every change, so caches follow.
 
 export interface Transfer {
   from: string;
@@ -95,30 +95,5 @@ export class Copies {
       }
     }
     return done;
-  }
-
-  /** Removes `count` copies, never from `protectedStores`, crowded domains first. Returns the stores emptied. */
-  async drop(hash: string, count: number, protectedStores: Set<string> = new Set(), only?: string): Promise<string[]> {
-    const { live } = await this.holders(hash);
-    const removable = live.filter((h) => !protectedStores.has(h.peer.name) && (!only || h.peer.name === only));
-    // The copy to keep longest is the one rankStores would have placed first.
-    const keepOrder = rankStores(
-      live.map((h) => ({ ...holderOf(h.peer), free: h.peer.capacity?.free, load: 0 })),
-      live.length,
-      [],
-      () => 0.5,
-    ).map((c) => c.name);
-    removable.sort((a, b) => keepOrder.indexOf(b.peer.name) - keepOrder.indexOf(a.peer.name));
-    const dropped: string[] = [];
-    for (const h of removable) {
-      if (dropped.length >= count) break;
-      try {
-        await this.pool.client(h.peer).remove(hash);
-        dropped.push(h.peer.name);
-      } catch {
-        // A failed verify already removed a corrupt copy; anything else leaves it for the next run.
-      }
-    }
-    return dropped;
   }
 }

@@ -6,6 +6,7 @@ import type { Config } from "../config.js";
 import { rankStores } from "../core/placement.js";
 import type { Logger } from "../log.js";
 import type { Copies } from "./copies.js";
+import type { Removal } from "./removal.js";
 import { HotCounter, hotKeys, storeLoad, windowRates } from "./hot-counter.js";
 import { coolingDrops, deliveryLoad, wantedCopies } from "./hot-plan.js";
 
@@ -20,6 +21,7 @@ import { coolingDrops, deliveryLoad, wantedCopies } from "./hot-plan.js";
 export interface HotScalerDeps {
   redis: Redis;
   copies: Copies;
+  removal: Removal;
   pool: StorePool;
   prefix: string;
   /** This prism's name, for the lock. */
@@ -128,14 +130,19 @@ export class HotScaler {
   }
 
   private async coolDown(hash: string): Promise<number> {
-    const { copies, replicas, redis } = this.d;
+    const { copies, removal, replicas, redis } = this.d;
     const extraKey = this.keys.extra(hash);
     const extras = await redis.smembers(extraKey);
     const { all, live } = await copies.holders(hash);
     const liveNames = live.map((h) => h.peer.name);
     const n = coolingDrops(liveNames, extras, replicas);
     const base = new Set(liveNames.filter((s) => !extras.includes(s)));
-    const dropped = n > 0 ? await copies.drop(hash, n, base) : [];
+    const r = n > 0 ? await removal.remove({ hash, keep: replicas, max: n, protect: base }) : undefined;
+    // Extras found corrupt on the way were removed by their stores: gone all the same.
+    const dropped = [
+      ...(r?.removed ?? []),
+      ...(r?.skipped.flatMap((s) => (s.reason === "corrupt" && s.store ? [s.store] : [])) ?? []),
+    ];
     if (dropped.length > 0) {
       this.d.log.info(
         { hash, removed: dropped, copies: live.length - dropped.length },
@@ -152,7 +159,7 @@ export class HotScaler {
     } else if (dropped.length + gone.length > 0) {
       await redis.srem(extraKey, ...dropped, ...gone);
     }
-    return dropped.length;
+    return r?.removed.length ?? 0;
   }
 }
 

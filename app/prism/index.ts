@@ -2,6 +2,8 @@ import { PeerTable } from "../adapters/couch/peers.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp, type RawRoute } from "../http/node.js";
 import { Copies } from "../jobs/copies.js";
+import { Removal } from "../jobs/removal.js";
+import { HashLocks } from "../adapters/redis/hash-lock.js";
 import { joinCluster } from "../jobs/membership.js";
 import type { BuildRole } from "../node.js";
 import type { PrismContext } from "./context.js";
@@ -37,9 +39,11 @@ export const build: BuildRole = async (deps) => {
   peers.onChange((all) => health.track(all.filter((p) => p.type === "store" && p.active)));
   const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs, health);
   const copies = new Copies(couch, pool);
+  const locks = new HashLocks(redis, config.redis.prefix, config.name);
+  const removal = new Removal({ copies, pool, locks, log: log.child({ part: "removal" }) });
   // Extra copies for content delivered often (config hot), removed again once it cools.
   const hot = hotContent({
-    ...{ redis, copies, pool, log, name: config.name, prefix: config.redis.prefix },
+    ...{ redis, copies, removal, pool, log, name: config.name, prefix: config.redis.prefix },
     settings: config.hot,
     replicas: config.replicas,
   });
@@ -68,7 +72,7 @@ export const build: BuildRole = async (deps) => {
   rawRoutes.push(fastDeliver(delivery, ctx));
 
   const repair = config.repair.enabled
-    ? new Repair({ couch, redis, peers, pool, copies, config, log: log.child({ job: "repair" }) })
+    ? new Repair({ couch, redis, peers, pool, copies, removal, config, log: log.child({ job: "repair" }) })
     : undefined;
   const onPing = (peer: { type: string; name: string }, ok: boolean) => {
     if (peer.type !== "store") return;

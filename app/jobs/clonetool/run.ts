@@ -3,15 +3,18 @@ import type { InventoryDoc } from "../../core/inventory.js";
 import { AppError } from "../../errors.js";
 import type { Copies, Transfer } from "../copies.js";
 import { eachLimit } from "../../core/limit.js";
+import type { Removal, RemovalResult, SkipReason } from "../removal.js";
 import { type Action, type Manual, plan, type Selector } from "./plan.js";
 
 // clonetool's engine: analyse a block of hashes (their live copies, in
 // parallel), decide with plan(), and unless pretending, act on the block
 // before reading the next, so no list of the whole inventory is ever held.
-// Copies are added and removed through Copies: new copies go where placement
-// would put them (failure domains, then free space and load), removals spare
-// protected stores and take crowded domains first. The stores announce every
-// copy they add or remove, so prisms drop the hash from their existence caches at once.
+// Copies are added through Copies: new copies go where placement would put
+// them (failure domains, then free space and load). They are removed through
+// Removal, under the hash's lock and only while enough verified copies remain:
+// the desired count when trimming, `dropKeep` for a --drop by hand. Removals
+// spare protected stores and take crowded domains first. The stores announce
+// every copy they add or remove, so prisms drop the hash from their existence caches at once.
 
 export interface ClonetoolOptions {
   selector: Selector;
@@ -20,6 +23,8 @@ export interface ClonetoolOptions {
   force: boolean;
   whitelist: Set<string>;
   protectedStores: Set<string>;
+  /** Verified copies a --drop leaves elsewhere, at least. */
+  dropKeep: number;
   /** Files acted on at once. */
   concurrency: number;
   /** Hashes analysed at once. */
@@ -28,6 +33,8 @@ export interface ClonetoolOptions {
 
 export interface ClonetoolDeps {
   copies: Copies;
+  /** Undefined without Redis (no lock): then nothing is removed. */
+  removal?: Removal;
   pool: StorePool;
   /** One line per decision and per outcome (verbose) or per transfer. */
   say?: (line: string) => void;
@@ -56,6 +63,8 @@ export interface ClonetoolResults {
   copyFailed: number;
   removed: number;
   removeFailed: number;
+  /** Why copies were not removed, by reason (a corrupt copy is gone, removed by its store). */
+  skipped: Partial<Record<SkipReason, number>>;
   verified: { ok: number; fail: number; missing: number; error: number };
   /** Every transfer made: bytes, time, and MiB/s of each. */
   transfers: Transfer[];
@@ -86,6 +95,7 @@ const emptyResults = (): ClonetoolResults => ({
   copyFailed: 0,
   removed: 0,
   removeFailed: 0,
+  skipped: {},
   verified: { ok: 0, fail: 0, missing: 0, error: 0 },
   transfers: [],
   bytes: 0,
@@ -214,14 +224,21 @@ export class Clonetool {
         case "unlink":
         case "drop": {
           const want = action.kind === "unlink" ? action.count : 1;
-          const dropped =
+          if (!this.d.removal) {
+            r.removeFailed += want;
+            this.fail(`${hash}: not removed: removing copies needs Redis for the per-hash lock (--redis or --sentinels)`);
+            break;
+          }
+          const result =
             action.kind === "unlink"
-              ? await copies.drop(hash, want, this.o.protectedStores)
-              : await copies.drop(hash, 1, new Set(), action.store);
-          r.removed += dropped.length;
-          r.removeFailed += want - dropped.length;
-          if (dropped.length > 0) this.d.say?.(`${hash}: removed from ${dropped.join(", ")}`);
-          if (dropped.length < want) this.fail(`${hash}: ${dropped.length} of ${want} copies removed`);
+              ? await this.d.removal.remove({
+                  hash,
+                  keep: this.o.selector.desired,
+                  max: want,
+                  protect: this.o.protectedStores,
+                })
+              : await this.d.removal.remove({ hash, keep: this.o.dropKeep, max: 1, only: action.store });
+          this.removed(result, want);
           break;
         }
         case "verify":
@@ -232,6 +249,19 @@ export class Clonetool {
       }
     } catch (err) {
       this.fail(`${hash}: ${(err as Error).message}`);
+    }
+  }
+
+  private removed(result: RemovalResult, want: number): void {
+    const r = this.results;
+    const { hash, removed, skipped } = result;
+    r.removed += removed.length;
+    r.removeFailed += want - removed.length;
+    for (const s of skipped) r.skipped[s.reason] = (r.skipped[s.reason] ?? 0) + 1;
+    if (removed.length > 0) this.d.say?.(`${hash}: removed from ${removed.join(", ")}`);
+    if (removed.length < want) {
+      const why = skipped.map((s) => `${s.reason}${s.store ? ` on ${s.store}` : ""}${s.detail ? ` (${s.detail})` : ""}`);
+      this.fail(`${hash}: ${removed.length} of ${want} copies removed${why.length ? `: ${why.join("; ")}` : ""}`);
     }
   }
 
