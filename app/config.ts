@@ -102,6 +102,40 @@ export const ConfigSchema = T.Object({
     },
     { default: {} },
   ),
+  /** Prism: brings every file with fewer live copies than `replicas` back to count, whatever the cause. */
+  heal: T.Object(
+    {
+      enabled: T.Boolean({ default: true }),
+      /** A pass over the whole inventory starts at most this often (one prism at a time runs it). */
+      interval: Ms(300_000),
+      /** Files healed at once. */
+      concurrency: T.Integer({ minimum: 1, default: 4 }),
+      /** Bytes per second the heal may copy, summed over its transfers; 0 for no cap. */
+      bandwidth: T.Integer({ minimum: 0, default: 50 * 1024 ** 2 }),
+      /** Copies younger than this are left alone: their upload may still be landing the others. */
+      grace: Ms(120_000),
+      /** The runner's lock in Redis lives this long unless renewed. */
+      lease: Ms(30_000),
+      /** Inventory ids read per CouchDB request. */
+      pageSize: T.Integer({ minimum: 1, default: 1000 }),
+    },
+    { default: {} },
+  ),
+  /** Store: re-hashes every copy against its content address. */
+  scrub: T.Object(
+    {
+      enabled: T.Boolean({ default: true }),
+      /** Every copy is re-hashed when its last verification is older than this (14 days). */
+      cadence: Ms(1_209_600_000),
+      /** Bytes per second the scrub reads from this store's disk. */
+      bytesPerSecond: T.Integer({ minimum: 1, default: 20 * 1024 ** 2 }),
+      /** A pass over the store's inventory starts at most this often. */
+      interval: Ms(3_600_000),
+      /** Inventory docs read per CouchDB request. */
+      pageSize: T.Integer({ minimum: 1, default: 500 }),
+    },
+    { default: {} },
+  ),
   existsCacheLife: Ms(30_000),
   denyStaticTypes: T.Array(T.String(), {
     default: "aac ape asf avi dv flac flv m2v m3a m4v mkv mp2 mp3 mp4 mov moov mpeg mpg ogg ogm ts webm wmv".split(" "),

@@ -4,7 +4,9 @@ import { parseCopyId } from "../core/inventory.js";
 import { listPeers } from "../adapters/couch/peers.js";
 import { allVotes, isCurrent, majority, type Vote } from "../core/heartbeat.js";
 import { isLive, type Peer } from "../core/peer.js";
+import { type HealStatus, healKeys } from "../jobs/heal.js";
 import { hotKeys, windowRates } from "../jobs/hot-counter.js";
+import { type ScrubStatus, scrubKey } from "../jobs/scrub.js";
 import { defineCommand, intOption } from "./common.js";
 import {
   action,
@@ -21,7 +23,8 @@ import {
 // `oose status`: the cluster at a glance. Peers and their availability, the
 // heartbeat's current down-votes, each store's disk (what it reported) and
 // inventory (copies and bytes recorded), how many hashes have fewer live copies
-// than `replicas`, and the hot content. A table, or --json.
+// than `replicas`, the heal and scrub jobs' progress, and the hot content. A
+// table, or --json.
 
 interface Flags extends OpsFlags {
   inventory: boolean;
@@ -64,6 +67,10 @@ export interface ClusterStatus {
     /** Copies recorded on stores that are not in the peer list. */
     unknownStores: number;
   };
+  /** The heal job's current or last pass (from Redis). */
+  heal?: HealStatus | null;
+  /** Each store's scrub pass (from Redis); null for a store that has not scrubbed yet. */
+  scrub?: { store: string; status: ScrubStatus | null }[];
   hot?: {
     window: number;
     threshold: number;
@@ -142,6 +149,20 @@ async function inventory(
   return out;
 }
 
+async function jobs(c: Cluster, stores: StoreStatus[]): Promise<Pick<ClusterStatus, "heal" | "scrub">> {
+  const redis = c.redis();
+  if (!redis) return {};
+  const parse = <T>(raw: string | null) => (raw ? (JSON.parse(raw) as T) : null);
+  const [heal, ...scrub] = await redis.mget(
+    healKeys(c.prefix).status,
+    ...stores.map((s) => scrubKey(c.prefix, s.name)),
+  );
+  return {
+    heal: parse<HealStatus>(heal ?? null),
+    scrub: stores.map((s, i) => ({ store: s.name, status: parse<ScrubStatus>(scrub[i] ?? null) })),
+  };
+}
+
 async function hot(c: Cluster, top: number) {
   const redis = c.redis();
   if (!redis) return undefined;
@@ -199,11 +220,65 @@ export async function clusterStatus(c: Cluster, flags: Flags, onPage: (n: number
     ...(await votes(c, peers, heartbeat.voteLife)),
   };
   if (flags.inventory) status.inventory = await inventory(c, stores, replicas, flags.pageSize, onPage);
+  Object.assign(status, await jobs(c, stores).catch(() => ({})));
   status.hot = await hot(c, flags.top).catch(() => undefined);
   return status;
 }
 
 const yes = (b: boolean) => (b ? "yes" : "NO");
+const when = (iso?: string) => (iso ? iso.replace(/\.\d+Z$/, "Z") : "-");
+const age = (ms: number) =>
+  ms < 7_200_000
+    ? `${Math.round(ms / 60_000)} min`
+    : ms < 172_800_000
+      ? `${Math.round(ms / 3_600_000)} h`
+      : `${Math.round(ms / 86_400_000)} d`;
+
+function printJobs(s: ClusterStatus): void {
+  if (s.heal !== undefined) {
+    const h = s.heal;
+    console.log(
+      `\nheal: ${h ? `${h.state === "done" ? `last pass finished ${when(h.finishedAt)}` : `pass running since ${when(h.startedAt)} (at ${h.cursor ?? "the start"})`}, runner ${h.runner}` : "no pass yet"}`,
+    );
+    if (h) {
+      console.log(
+        `  ${h.hashes} hashes looked at; ${h.short} under-replicated found, ${h.healed} healed, ${h.failed} failed`,
+      );
+      console.log(
+        `  ${h.unreachable} with no live copy, ${h.deferred} too young (next pass); ${h.copied} copies, ${fmtBytes(h.bytes)} at ${fmtBytes(h.bytesPerSec)}/s`,
+      );
+    }
+  }
+  if (s.scrub) {
+    console.log(
+      `\n${"SCRUB".padEnd(16)}${"STATE".padEnd(34)}${"CHECKED".padEnd(10)}${"CORRUPT".padEnd(9)}${"MISSING".padEnd(9)}${"RATE".padEnd(12)}OLDEST VERIFIED`,
+    );
+    const now = Date.parse(s.at);
+    for (const { store, status: st } of s.scrub) {
+      if (!st) {
+        console.log(`${store.padEnd(16)}no pass yet`);
+        continue;
+      }
+      // A pass still reading its pages has seen only part of the store: the last finished pass speaks for the rest.
+      const pass = st.state === "done" || !st.last ? st : st.last;
+      const state = st.state === "done" ? `done ${when(st.finishedAt)}` : `running, ${st.seen} seen`;
+      const oldest =
+        pass.oldestVerifiedAt === null
+          ? "-"
+          : `${when(new Date(pass.oldestVerifiedAt).toISOString())} (${age(now - pass.oldestVerifiedAt)} ago)`;
+      console.log(
+        store.padEnd(16) +
+          state.padEnd(34) +
+          String(st.checked).padEnd(10) +
+          String(st.corrupt).padEnd(9) +
+          String(st.missing).padEnd(9) +
+          `${fmtBytes(st.bytesPerSec)}/s`.padEnd(12) +
+          oldest +
+          (pass.unverified ? `, ${pass.unverified} never` : ""),
+      );
+    }
+  }
+}
 
 function print(s: ClusterStatus): void {
   console.log(`OOSE cluster status at ${s.at} (replicas ${s.replicas})\n`);
@@ -237,6 +312,7 @@ function print(s: ClusterStatus): void {
     console.log(`  over-replicated   ${i.overReplicated}`);
     if (i.unknownStores) console.log(`  on unknown stores ${i.unknownStores} copies`);
   }
+  printJobs(s);
   if (s.hot) {
     console.log(`\nhot content (deliveries in the last ${s.hot.window / 1000} s; hot from ${s.hot.threshold}):`);
     if (s.hot.top.length === 0) console.log("  none");

@@ -25,6 +25,7 @@ import { retrieveRoutes, uploadRoutes } from "./routes/upload.js";
 import { StorePool } from "../client/pool.js";
 import { StoreHealth } from "../client/health.js";
 import { Repair } from "../jobs/repair.js";
+import { Heal } from "../jobs/heal.js";
 import { hotContent } from "../jobs/hot.js";
 
 export const build: BuildRole = async (deps) => {
@@ -74,6 +75,9 @@ export const build: BuildRole = async (deps) => {
   const repair = config.repair.enabled
     ? new Repair({ couch, redis, peers, pool, copies, removal, config, log: log.child({ job: "repair" }) })
     : undefined;
+  const heal = config.heal.enabled
+    ? new Heal({ couch, redis, peers, copies, config, log: log.child({ job: "heal" }) })
+    : undefined;
   const onPing = (peer: { type: string; name: string }, ok: boolean) => {
     if (peer.type !== "store") return;
     if (ok) health.answered(peer.name);
@@ -87,11 +91,13 @@ export const build: BuildRole = async (deps) => {
       await channels.start();
       leave = await joinCluster(deps, peers, { onPing });
       repair?.start();
+      heal?.start();
       hot.start();
     },
     async stop() {
       await hot.stop();
       await repair?.stop();
+      await heal?.stop();
       await leave?.();
       health.stop();
       channels.stop();

@@ -3,6 +3,7 @@ import { peerKey } from "../core/peer.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp, type NodeApp } from "../http/node.js";
 import { joinCluster } from "../jobs/membership.js";
+import { Scrub } from "../jobs/scrub.js";
 import type { BuildRole } from "../node.js";
 import { CapacityReporter } from "./capacity.js";
 import { StoreContent } from "./content.js";
@@ -29,6 +30,7 @@ export const build: BuildRole = async (deps) => {
   const key = peerKey("store", config.name, config.prism);
   const capacity = new CapacityReporter(couch, key, config.dataRoot, config.heartbeat.capacityRefresh, log);
   const ctx: StoreContext = { ...deps, app, content, staging };
+  const scrub = config.scrub.enabled ? new Scrub({ ...deps, content, log: log.child({ job: "scrub" }) }) : undefined;
 
   await content.blobs.init();
   await app.register(async (scope) => {
@@ -47,8 +49,10 @@ export const build: BuildRole = async (deps) => {
       leave = await joinCluster(deps, peers);
       staging.start();
       await capacity.start();
+      scrub?.start();
     },
     async stop() {
+      await scrub?.stop();
       capacity.stop();
       await staging.stop();
       await leave?.();
