@@ -108,6 +108,9 @@ export const emptyCounts = (): ScanCounts => ({
   errors: 0,
 });
 
+/** A doc pass 2 found no file for, with its revision then. */
+type Judged = CopyId & { rev: string };
+
 interface Found {
   id: string;
   hash: string;
@@ -216,6 +219,20 @@ export class InventoryScan {
     return out;
   }
 
+  /** The held-back docs whose file is still not on disk. */
+  private async stillAbsent(docs: Judged[]): Promise<Judged[]> {
+    const present = new Set<string>();
+    await eachLimit(docs, this.s.concurrency, async (d) => {
+      try {
+        if (await this.blobs.find(d.hash)) present.add(d.id);
+      } catch (err) {
+        // A hash no layout path can hold has no file to come back; a folder that cannot be read keeps its docs.
+        if ((err as { code?: string }).code !== "INVALID_HASH") present.add(d.id);
+      }
+    });
+    return docs.filter((d) => !present.has(d.id));
+  }
+
   private async canonicalExt(f: Found): Promise<string | undefined> {
     return (await this.blobs.find(f.hash).catch(() => undefined))?.ext;
   }
@@ -284,6 +301,8 @@ export class InventoryScan {
    * removed file's doc for the next run, which draws new seeds). Removals are
    * held back (up to a bounded number) until it is clear that most of the
    * store's files are not simply missing; beyond `maxRemoveShare` it refuses.
+   * Before they go, the disk is looked at again, and only docs still at the
+   * revision they had when judged are removed.
    * The share is taken of all the store's docs known so far: those checked,
    * or, while fewer, those pass 1 found files for plus the missing ones found.
    * Pages come in id (hash) order, so missing files can crowd the first pages
@@ -293,7 +312,7 @@ export class InventoryScan {
     const { couch, prism, store, dryRun, force, batchSize } = this.s;
     const maxShare = this.s.maxRemoveShare ?? 0.5;
     const hold = this.s.holdBack ?? Math.max(batchSize, 10_000);
-    let pending: CopyId[] = [];
+    let pending: Judged[] = [];
     let deleted = 0;
     let refused: string | undefined;
     const { valid, updated, created } = this.counts;
@@ -307,19 +326,21 @@ export class InventoryScan {
           this.counts.removed += chunk.length;
           continue;
         }
-        // Revisions are read only for the docs that go (the pages carry ids, not bodies).
+        // Held back a while: a file written meanwhile (an upload, a repair) keeps its doc, and so
+        // does a doc rewritten since it was judged. Only a doc still at that revision goes.
+        const absent = await this.stillAbsent(chunk);
         const revs = await fetchRevs(
           couch,
-          chunk.map((d) => d.id),
+          absent.map((d) => d.id),
         );
-        const doomed = chunk.filter((d) => revs.has(d.id));
+        const doomed = absent.filter((d) => revs.get(d.id) === d.rev);
         const outcomes = await bulkWrite(
           couch,
-          doomed.map((d) => ({ _id: d.id, _rev: revs.get(d.id), _deleted: true })),
+          doomed.map((d) => ({ _id: d.id, _rev: d.rev, _deleted: true })),
         );
         const gone: string[] = [];
         outcomes.forEach((o, j) => {
-          // A conflict: the doc changed since it was read (a new upload); it stays.
+          // A conflict: the doc changed since its revision was read (a new upload); it stays.
           if (o === "ok") {
             this.counts.removed++;
             deleted++;
@@ -339,6 +360,7 @@ export class InventoryScan {
     });
     for await (const ids of pages) {
       const mine = ids.filter((d) => d.prism === prism);
+      const missing: CopyId[] = [];
       await eachLimit(mine, this.s.concurrency, async (doc) => {
         this.counts.checked++;
         // Found on disk by pass 1: no need to look again.
@@ -350,15 +372,21 @@ export class InventoryScan {
           if ((err as { code?: string }).code === "INVALID_HASH") {
             this.counts.invalid++;
             this.sample("invalid", `doc ${doc.id}: invalid hash`);
-            pending.push(doc);
+            missing.push(doc);
           } else {
             this.counts.errors++;
             this.sample("errors", `check ${doc.id}: ${(err as Error).message}`);
           }
           return;
         }
-        pending.push(doc);
+        missing.push(doc);
       });
+      // The revision each doc had when judged: one rewritten before the flush is not ours to remove.
+      const revs = dryRun || missing.length === 0 ? undefined : await fetchRevs(couch, missing.map((d) => d.id));
+      for (const d of missing) {
+        const rev = revs ? revs.get(d.id) : "";
+        if (rev !== undefined) pending.push({ ...d, rev });
+      }
       this.s.progress?.("prune", this.counts.checked, this.counts);
       if (pending.length >= hold) {
         if (tooMany()) break;

@@ -72,3 +72,80 @@ test.serial("missing files crowding the first pages are removed; an empty disk i
   t.regex(empty.refused ?? "", /missing disk/);
   t.is(empty.counts.removed, 0);
 });
+
+test.serial("docs held back for removal stay if their file comes back or they are rewritten meanwhile", async (t) => {
+  const base = openCouch({ url, database: "scanrace", timeoutMs: 10_000 });
+  t.teardown(() => base.close());
+  await ensureDatabases(base);
+  const dataRoot = path.join(dir, "store2");
+  const content = path.join(dataRoot, "content");
+  const put = (hash: string) => {
+    const file = locate(content, hash, "bin").file!;
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, "x");
+    return file;
+  };
+  const hashes = Array.from({ length: 20 }, () => randomBytes(20).toString("hex"));
+  const files = hashes.map(put);
+  // Pass 2 judges every doc on one page, and holds its removals until the end.
+  let judged = false;
+  let rewritten = false;
+  const [back, rewrite, gone] = hashes;
+  const inventory = base.db<Record<string, unknown>>("inventory");
+  // An upload of `rewrite` lands while the scan reads the revisions of the docs it is about to remove.
+  const upload = async () => {
+    put(rewrite!);
+    const id = `${rewrite}:prism1:store2`;
+    const doc = await inventory.get(id);
+    await inventory.insert({ ...doc, verifiedAt: Date.now() });
+  };
+  const db = ((kind: Parameters<typeof base.db>[0]) => {
+    const real = base.db(kind);
+    if (kind !== "inventory") return real;
+    return new Proxy(real, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        if (typeof value !== "function") return value;
+        const call = value as (...args: unknown[]) => Promise<unknown>;
+        if (prop !== "fetchRevs" && prop !== "fetch") return call.bind(target);
+        return async (...args: unknown[]) => {
+          if (judged && !rewritten) {
+            rewritten = true;
+            await upload();
+          }
+          return call.apply(target, args);
+        };
+      },
+    });
+  }) as typeof base.db;
+  const settings: ScanSettings = {
+    couch: { ...base, db },
+    dataRoot,
+    store: "store2",
+    prism: "prism1",
+    concurrency: 4,
+    batchSize: 100,
+    throttle: 0,
+    dryRun: false,
+    force: false,
+    holdBack: 1000,
+  };
+  t.is((await new InventoryScan(settings).run()).counts.created, 20);
+  for (const h of [back, rewrite, gone]) unlinkSync(files[hashes.indexOf(h!)]!);
+
+  const report = await new InventoryScan({
+    ...settings,
+    progress: (phase) => {
+      if (phase !== "prune" || judged) return;
+      judged = true;
+      // Another copy of `back` is written once its doc was judged missing.
+      put(back!);
+    },
+  }).run();
+  t.true(rewritten, "the upload landed while the removals were held back");
+  t.like(report.counts, { removed: 1, checked: 20, errors: 0 });
+  const left = new Set((await inventory.list()).rows.map((r) => r.id));
+  t.true(left.has(`${back}:prism1:store2`), "a file that came back keeps its doc");
+  t.true(left.has(`${rewrite}:prism1:store2`), "a doc rewritten since it was judged stays");
+  t.false(left.has(`${gone}:prism1:store2`), "a file still gone loses its doc");
+});
