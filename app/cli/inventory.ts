@@ -37,6 +37,7 @@ interface StoreFlags extends OpsFlags {
   walkers?: number;
   dryRun?: boolean;
   force?: boolean;
+  forceMissing?: boolean;
 }
 
 interface Target {
@@ -140,6 +141,7 @@ async function verify(flags: StoreFlags): Promise<number> {
       prism: t.prism,
       dataRoot: t.dataRoot,
       verifyExpiration: expiration,
+      couchdb: c.config.couchdb,
       redis: { prefix: c.prefix },
     } as Config;
     const content = new StoreContent({ config, couch: c.couch, redis: c.redis() ?? noRedis, log: c.log });
@@ -154,6 +156,7 @@ async function verify(flags: StoreFlags): Promise<number> {
       ...tune,
       expiration,
       force: Boolean(flags.force),
+      forceMissing: Boolean(flags.forceMissing),
       dryRun: Boolean(flags.dryRun),
       note: (m) => progress.note(m),
       progress: (done, n) => progress.update(done, line(n)),
@@ -170,15 +173,17 @@ async function verify(flags: StoreFlags): Promise<number> {
       console.log(`  fresh      ${n.fresh} (verified within ${Math.round(expiration / 86_400_000)} days)`);
       console.log(`  ok         ${n.ok}`);
       console.log(`  corrupt    ${n.corrupt}${flags.dryRun ? " (would be removed)" : " (copy and doc removed)"}`);
-      console.log(`  missing    ${n.missing}${flags.dryRun ? " (doc would be removed)" : " (doc removed)"}`);
+      const kept = r.refused ? " (docs kept)" : flags.dryRun ? " (doc would be removed)" : " (doc removed)";
+      console.log(`  missing    ${n.missing}${kept}`);
       console.log(`  errors     ${n.errors}`);
       console.log(`  hashed     ${fmtBytes(n.bytes)} in ${secs(r.ms)}, ${speed} MiB/s`);
       for (const x of r.corrupt) console.log(`  corrupt: ${x.hash} (read as ${x.actual})`);
       for (const h of r.missing) console.log(`  missing: ${h}`);
       for (const e of r.errors) console.log(`  error: ${e}`);
-      console.log(n.errors === 0 ? "OK" : "FAILED");
+      if (r.refused) console.log(`REFUSED: ${r.refused}`);
+      console.log(n.errors === 0 && !r.refused ? "OK" : "FAILED");
     }
-    return n.errors === 0 ? EXIT.ok : EXIT.failed;
+    return n.errors === 0 && !r.refused ? EXIT.ok : EXIT.failed;
   } finally {
     await c.close();
   }
@@ -217,5 +222,6 @@ defineCommand((program) => {
       .description("re-hash copies not verified within verifyExpiration; remove corrupt copies and their docs"),
   )
     .option("--force", "re-hash every copy, however recently verified")
+    .option("--force-missing", "remove docs of missing files even when most of the store's files look gone")
     .action(action(verify));
 });

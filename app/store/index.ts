@@ -8,6 +8,7 @@ import type { BuildRole } from "../node.js";
 import { CapacityReporter } from "./capacity.js";
 import { StoreContent } from "./content.js";
 import type { StoreContext } from "./context.js";
+import { checkIdentity } from "./identity.js";
 import { contentRoutes } from "./routes/content.js";
 import { uploadRoutes } from "./routes/upload.js";
 import { Staging } from "./staging.js";
@@ -32,6 +33,8 @@ export const build: BuildRole = async (deps) => {
   const ctx: StoreContext = { ...deps, app, content, staging };
   const scrub = config.scrub.enabled ? new Scrub({ ...deps, content, log: log.child({ job: "scrub" }) }) : undefined;
 
+  // Before init, which would create an empty content folder on whatever is mounted there.
+  await checkIdentity(deps);
   await content.blobs.init();
   await app.register(async (scope) => {
     const priv = scope as NodeApp;
