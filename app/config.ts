@@ -42,6 +42,18 @@ export const ConfigSchema = T.Object({
     password: T.Optional(T.String()),
     database: T.String({ default: "oose" }),
     timeoutMs: Ms(5000),
+    /** Inventory writes share `_bulk_docs` requests (group commit). */
+    batch: T.Object(
+      {
+        /** Docs in one request. */
+        maxDocs: T.Integer({ minimum: 1, default: 200 }),
+        /** Changes waiting for a request; writers past it wait. */
+        maxQueue: T.Integer({ minimum: 1, default: 5000 }),
+        /** How long an idle writer waits for more changes before it sends (0: send at once). */
+        windowMs: Ms(0),
+      },
+      { default: {} },
+    ),
   }),
   redis: T.Object({
     url: T.Optional(T.String({ pattern: "^rediss?://" })),
@@ -129,6 +141,8 @@ export const ConfigSchema = T.Object({
       cadence: Ms(1_209_600_000),
       /** Bytes per second the scrub reads from this store's disk. */
       bytesPerSecond: T.Integer({ minimum: 1, default: 20 * 1024 ** 2 }),
+      /** Copies hashed at once, within bytesPerSecond. */
+      concurrency: T.Integer({ minimum: 1, default: 4 }),
       /** A pass over the store's inventory starts at most this often. */
       interval: Ms(3_600_000),
       /** Inventory docs read per CouchDB request. */
@@ -150,6 +164,8 @@ export const ConfigSchema = T.Object({
       uploadMaxBytes: T.Integer({ minimum: 1, default: 2 * 1024 ** 4 }),
       bulkMax: T.Integer({ minimum: 1, default: 1000 }),
       requestTimeoutMs: Ms(30_000),
+      /** Prism: an upload that sends no byte for this long is refused (400); under requestTimeoutMs, so the stores are not blamed. */
+      clientIdleMs: Ms(20_000),
       /** Store: a staged upload nobody commits or aborts is dropped after this long. */
       stageLife: Ms(900_000),
       /** Prism: how long a store may take to answer a download before the next holder is tried. */

@@ -48,7 +48,12 @@ export const build: BuildRole = async (deps) => {
     settings: config.hot,
     replicas: config.replicas,
   });
-  const placer = new Placer(pool, copies, existence, config.replicas, log, config.limits.failoverTimeoutMs);
+  const placer = new Placer(pool, copies, existence, config.replicas, log, {
+    stallMs: config.limits.failoverTimeoutMs,
+    clientIdleMs: config.limits.clientIdleMs,
+    maxBytes: config.limits.uploadMaxBytes,
+    checkMs: config.limits.failoverTimeoutMs,
+  });
   const retriever = new Retriever(config.retrieve);
   const privateAuth = await useBasicAuth(app, config.auth.prism);
   // Logins and purchases are acknowledged once a replica holds them.

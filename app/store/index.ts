@@ -22,6 +22,10 @@ export const build: BuildRole = async (deps) => {
   const { config, couch, log } = deps;
   const app = createNodeApp(deps);
   const content = new StoreContent(deps);
+  content.inventory.observe((docs) => {
+    app.counters.inc("stat:store:inventory:writes");
+    app.counters.inc("stat:store:inventory:docs", docs);
+  });
   const { stageLife, uploadMaxBytes, requestTimeoutMs } = config.limits;
   const staging = new Staging(
     content.blobs,

@@ -19,6 +19,7 @@ import { startCouch, startNginx, startRedisHa, tsxArgs } from "./services.js";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const MAIN = path.join(ROOT, "app/main.ts");
+const CLI = path.join(ROOT, "app/cli.ts");
 const READY_MS = 30_000;
 
 export interface StartOptions {
@@ -181,6 +182,17 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
     await untilReady(p, isReady(node.name));
   };
 
+  const migrate = async (migrateEnv: NodeJS.ProcessEnv): Promise<void> => {
+    const p = startProc("migrate", process.execPath, tsxArgs(CLI, "migrate", "up"), {
+      logDir: o.logDir,
+      env: migrateEnv,
+      cwd: ROOT,
+    });
+    const timer = setTimeout(() => void p.stop("SIGKILL"), 4 * READY_MS);
+    const code = await p.exited.finally(() => clearTimeout(timer));
+    if (code !== 0) throw new Error(`oose migrate up failed (exit ${code}); see ${p.logFile}`);
+  };
+
   const storeNginx = (s: ClusterNode) => {
     const config = loadConfig(env[s.name]);
     const contentRoot = path.join(config.dataRoot, "content");
@@ -243,6 +255,8 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
       } else add([v]);
     });
     await bootstrapCouch(loadConfig(env[o.spec.prisms[0]!.name]).couchdb, secrets.admin);
+    // The design docs and data migrations, as the deployment's migrate job runs them before any node.
+    await migrate(processEnv(env[o.spec.prisms[0]!.name]!));
 
     for (const role of ["store", "prism"] as const) {
       const group = [...nodes.values()].filter((n) => n.role === role);

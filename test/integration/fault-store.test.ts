@@ -133,7 +133,7 @@ test.serial("SIGKILL a store under delivery load: <1% failures, then no redirect
   t.log(`store kill: restored and serving again ${(performance.now() - restartedAt).toFixed(0)} ms after restart (serving ${backMs.toFixed(0)} ms after it was marked available)`);
 });
 
-test.serial("SIGKILL a store during uploads: each upload is complete on every replica, or gone", async (t) => {
+test.serial("SIGKILL a store during uploads: each upload is complete on every replica, or failed leaving only whole, recorded copies", async (t) => {
   const c = cluster();
   const client = await loggedIn(c);
   const datas = Array.from({ length: 3 }, () => randomBytes(3 * 1024 * 1024));
@@ -170,8 +170,9 @@ test.serial("SIGKILL a store during uploads: each upload is complete on every re
       t.log(`upload ${i}: success, copies on ${stores.join(", ")}`);
     } else {
       t.true(outcome.status >= 500 || outcome.status === 0, `upload ${i}: ${outcome.status}`);
-      t.deepEqual(holders(c, file, live), [], `upload ${i}: failed, and no copy remains`);
-      t.deepEqual(docs, [], `upload ${i}: failed, and no inventory record remains`);
+      // A copy it committed stays (an identical upload may have been answered with it): whole and recorded.
+      const kept = holders(c, file, live).sort();
+      t.deepEqual(docs.map((d) => d.store).filter((s) => live.includes(s)).sort(), kept, `upload ${i}: disk and inventory agree`);
       t.log(`upload ${i}: error ${outcome.status} ${JSON.stringify(outcome.body)}`);
     }
   }

@@ -26,6 +26,7 @@ type Current = { _id: string; _rev: string; createdAt?: string };
 export class InventoryWriter {
   private readonly batcher: Batcher<Change, Outcome>;
   private readonly inv: DocumentScope<InventoryDoc>;
+  private observer?: (docs: number) => void;
 
   constructor(
     couchDb: Couch,
@@ -47,14 +48,9 @@ export class InventoryWriter {
     await this.until(inventoryKey(hash, prism, store), undefined);
   }
 
-  /** Mean docs per request so far. */
-  get meanBatch(): number {
-    const { batches, items } = this.batcher.stats;
-    return batches === 0 ? 0 : items / batches;
-  }
-
-  get stats() {
-    return { ...this.batcher.stats, waiting: this.batcher.waiting };
+  /** Called with the doc count of every `_bulk_docs` request sent (for the node's counters). */
+  observe(fn: (docs: number) => void): void {
+    this.observer = fn;
   }
 
   private async until(id: string, doc: InventoryDoc | undefined): Promise<void> {
@@ -76,7 +72,18 @@ export class InventoryWriter {
     return out;
   }
 
+  /** A request refused whole (CouchDB checks ids before any doc) is split, so only the bad doc fails. */
   private async write(changes: Change[]): Promise<Array<Outcome | Error>> {
+    try {
+      return await this.writeAll(changes);
+    } catch (err) {
+      if (!(err instanceof InventoryRejected)) throw err;
+      if (changes.length === 1) return [err];
+      return (await Promise.all(changes.map((c) => this.write([c])))).flat();
+    }
+  }
+
+  private async writeAll(changes: Change[]): Promise<Array<Outcome | Error>> {
     const current = await this.current(changes);
     const docs = changes.map((c) => {
       const cur = current.get(c.id);
@@ -85,10 +92,16 @@ export class InventoryWriter {
       return { ...c.doc, _id: c.id, _rev: cur._rev, createdAt: cur.createdAt ?? c.doc.createdAt };
     });
     const sent = docs.filter((d) => d !== undefined);
+    if (sent.length > 0) this.observer?.(sent.length);
     const answers =
       sent.length === 0
         ? []
-        : await couch(`write ${sent.length} copies`, () => this.inv.bulk({ docs: sent as InventoryDoc[] }));
+        : await couch(`write ${sent.length} copies`, () =>
+            this.inv.bulk({ docs: sent as InventoryDoc[] }).catch((err) => {
+              if ((err as { statusCode?: number }).statusCode !== 400) throw err;
+              throw new InventoryRejected(`Inventory refused the request: ${(err as Error).message}`);
+            }),
+          );
     const byId = new Map(answers.map((a) => [a.id, a]));
     return changes.map((c, i) => {
       if (docs[i] === undefined) return "ok";
