@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { Value } from "@sinclair/typebox/value";
 import { ConfigSchema, rawConfig } from "../config.js";
@@ -30,6 +31,12 @@ async function adopt(flags: AdoptFlags): Promise<number> {
   if (!dataRoot) throw new UsageError(`--data-root: where is ${name}'s disk? (or run with its config)`);
 
   const root = path.resolve(dataRoot);
+  // The disk is mounted there already: a mistyped path must not become an empty store.
+  const isDir = await stat(root).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
+  if (!isDir) throw new UsageError(`--data-root: ${root} is not a folder; mount the disk first`);
   let before: StoreIdentity | "unreadable" | undefined;
   try {
     before = await readIdentity(root);
