@@ -19,7 +19,7 @@ const VERIFY_TIMEOUT_MS = 600_000;
 
 export interface RemovalRequest {
   hash: string;
-  /** Verified copies that must remain after every removal. */
+  /** Verified copies that must remain after every removal (at least 1: never the last good copy). */
   keep: number;
   /** Most copies to remove (default: as many as `keep` allows). */
   max?: number;
@@ -76,6 +76,7 @@ export class Removal {
 
   private async underLock(req: RemovalRequest, lock: HeldLock, result: RemovalResult): Promise<void> {
     const max = req.max ?? Number.POSITIVE_INFINITY;
+    const keep = Math.max(1, req.keep);
     const tried = new Set<string>();
     while (result.removed.length < max) {
       if (!lock.held()) {
@@ -89,11 +90,11 @@ export class Removal {
       if (!target) return;
       const others = live.filter((h) => h !== target && !tried.has(h.peer.name));
       const verified = await this.verified(req.hash, others);
-      if (verified < req.keep) {
+      if (verified < keep) {
         result.skipped.push({
           store: target.peer.name,
           reason: "too-few-verified",
-          detail: `${verified} verified cop${verified === 1 ? "y" : "ies"} elsewhere, ${req.keep} to keep`,
+          detail: `${verified} verified cop${verified === 1 ? "y" : "ies"} elsewhere, ${keep} to keep`,
         });
         return;
       }
