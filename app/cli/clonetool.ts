@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { Value } from "@sinclair/typebox/value";
 import { copiesOf } from "../adapters/couch/inventory.js";
 import { StorePool } from "../client/pool.js";
@@ -150,7 +151,7 @@ async function run(f: Flags): Promise<number> {
     const copies = new Copies(c.couch, pool);
     const redis = c.redis();
     const removal = redis
-      ? new Removal({ copies, pool, locks: new HashLocks(redis, c.prefix, "clonetool"), log: c.log })
+      ? new Removal({ copies, pool, locks: new HashLocks(redis, c.prefix, `clonetool@${hostname()}`), log: c.log })
       : undefined;
     const tool = new Clonetool(
       {

@@ -73,3 +73,21 @@ export function plan(live: string[], known: boolean, s: Selector, m: Manual = {}
   if (count > s.desired) return { kind: "unlink", count: count - s.desired };
   return { kind: "none", reason: "at-desired" };
 }
+
+/** An action in words, for verbose output. */
+export function describe(a: Action): string {
+  switch (a.kind) {
+    case "copy":
+      return `add ${a.count} cop${a.count === 1 ? "y" : "ies"}`;
+    case "unlink":
+      return `remove ${a.count} cop${a.count === 1 ? "y" : "ies"}`;
+    case "verify":
+      return "verify every copy";
+    case "clone":
+      return `copy onto ${a.store}`;
+    case "drop":
+      return `remove from ${a.store}`;
+    case "none":
+      return `nothing (${a.reason})`;
+  }
+}

@@ -4,7 +4,7 @@ import { AppError } from "../../errors.js";
 import type { Copies, Transfer } from "../copies.js";
 import { eachLimit } from "../../core/limit.js";
 import type { Removal, RemovalResult, SkipReason } from "../removal.js";
-import { type Action, type Manual, plan, type Selector } from "./plan.js";
+import { type Action, describe, type Manual, plan, type Selector } from "./plan.js";
 
 // clonetool's engine: analyse a block of hashes (their live copies, in
 // parallel), decide with plan(), and unless pretending, act on the block
@@ -289,22 +289,5 @@ export class Clonetool {
         }
       }),
     );
-  }
-}
-
-export function describe(a: Action): string {
-  switch (a.kind) {
-    case "copy":
-      return `add ${a.count} cop${a.count === 1 ? "y" : "ies"}`;
-    case "unlink":
-      return `remove ${a.count} cop${a.count === 1 ? "y" : "ies"}`;
-    case "verify":
-      return "verify every copy";
-    case "clone":
-      return `copy onto ${a.store}`;
-    case "drop":
-      return `remove from ${a.store}`;
-    case "none":
-      return `nothing (${a.reason})`;
   }
 }
