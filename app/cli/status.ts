@@ -247,6 +247,10 @@ function printJobs(s: ClusterStatus): void {
       console.log(
         `  ${h.unreachable} with no live copy, ${h.deferred} too young (next pass); ${h.copied} copies, ${fmtBytes(h.bytes)} at ${fmtBytes(h.bytesPerSec)}/s`,
       );
+      const t = h.total;
+      console.log(
+        `  since the first pass: ${t.short} under-replicated found, ${t.healed} healed, ${t.failed} failed, ${t.copied} copies (${fmtBytes(t.bytes)}); last healed ${when(h.lastHealedAt)}`,
+      );
     }
   }
   if (s.scrub) {

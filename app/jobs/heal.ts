@@ -27,13 +27,7 @@ import type { Copies } from "./copies.js";
 //
 // Redis keys: <prefix>:heal:lock (the lease) and <prefix>:heal:status (JSON).
 
-export interface HealStatus {
-  state: "healing" | "done";
-  runner: string;
-  /** The last hash fully handled in this pass; the next run resumes after it. */
-  cursor?: string;
-  /** Hashes looked at. */
-  hashes: number;
+interface HealCounts {
   /** Found with fewer held copies than `replicas`. */
   short: number;
   /** Brought back to count. */
@@ -43,6 +37,15 @@ export interface HealStatus {
   bytes: number;
   /** Short files that could not be brought back this time (retried next pass). */
   failed: number;
+}
+
+export interface HealStatus extends HealCounts {
+  state: "healing" | "done";
+  runner: string;
+  /** The last hash fully handled in this pass; the next run resumes after it. */
+  cursor?: string;
+  /** Hashes looked at. */
+  hashes: number;
   /** Short files with no live copy to copy from. */
   unreachable: number;
   /** Short files left for the next pass: a copy is younger than heal.grace. */
@@ -52,6 +55,10 @@ export interface HealStatus {
   /** Time spent on this pass by its runners (ms). */
   ms: number;
   bytesPerSec: number;
+  /** Since the first pass. */
+  total: HealCounts;
+  /** When a file was last brought back to count. */
+  lastHealedAt?: string;
 }
 
 export const healKeys = (prefix: string) => ({ lock: `${prefix}:heal:lock`, status: `${prefix}:heal:status` });
@@ -145,7 +152,7 @@ export class Heal {
       const saved = await this.load();
       const since = saved?.finishedAt ? this.now() - Date.parse(saved.finishedAt) : Infinity;
       if (saved?.state === "done" && since < this.d.config.heal.interval) return;
-      const status = saved?.state === "healing" ? { ...saved, runner: this.d.config.name } : this.fresh();
+      const status = saved?.state === "healing" ? { ...saved, runner: this.d.config.name } : this.fresh(saved);
       if (saved?.state === "healing") this.d.log.info({ cursor: saved.cursor }, "heal: resuming the pass");
       this.lastReport = this.now();
       if (await this.pass(status, keepGoing)) {
@@ -193,7 +200,7 @@ export class Heal {
     try {
       await this.heal(g.hash, status);
     } catch (err) {
-      status.failed++;
+      this.count(status, "failed", 1);
       this.d.log.warn({ hash: g.hash, err: (err as Error).message }, "heal: file not healed");
     }
   }
@@ -204,7 +211,7 @@ export class Heal {
     const { all, live } = await this.d.copies.holders(hash);
     const need = replicas - this.held(all.map((c) => c.store));
     if (need <= 0) return;
-    status.short++;
+    this.count(status, "short", 1);
     if (live.length === 0) {
       status.unreachable++;
       return;
@@ -215,15 +222,25 @@ export class Heal {
     }
     await this.throttle(live[0]!.copy.size * need);
     const made = await this.d.copies.add(hash, need);
-    status.copied += made.length;
-    status.bytes += made.reduce((n, t) => n + t.bytes, 0);
+    this.count(status, "copied", made.length);
+    this.count(
+      status,
+      "bytes",
+      made.reduce((n, t) => n + t.bytes, 0),
+    );
     if (made.length >= need) {
-      status.healed++;
+      this.count(status, "healed", 1);
+      status.lastHealedAt = new Date(this.now()).toISOString();
       this.d.log.info({ hash, held: replicas - need, to: made.map((t) => t.to) }, "heal: file back to count");
     } else {
-      status.failed++;
+      this.count(status, "failed", 1);
       this.d.log.warn({ hash, need, made: made.length }, "heal: not enough copies made");
     }
+  }
+
+  private count(status: HealStatus, what: keyof HealCounts, n: number): void {
+    status[what] += n;
+    status.total[what] += n;
   }
 
   /** How many of these stores count as holding their copy. */
@@ -250,7 +267,7 @@ export class Heal {
     return raw ? (JSON.parse(raw) as HealStatus) : undefined;
   }
 
-  private fresh(): HealStatus {
+  private fresh(saved: HealStatus | undefined): HealStatus {
     return {
       state: "healing",
       runner: this.d.config.name,
@@ -265,6 +282,8 @@ export class Heal {
       startedAt: new Date(this.now()).toISOString(),
       ms: 0,
       bytesPerSec: 0,
+      total: saved?.total ?? { short: 0, healed: 0, copied: 0, bytes: 0, failed: 0 },
+      ...(saved?.lastHealedAt ? { lastHealedAt: saved.lastHealedAt } : {}),
     };
   }
 
@@ -273,7 +292,7 @@ export class Heal {
     status.ms += now - this.lastReport;
     this.lastReport = now;
     status.bytesPerSec = Math.round((status.bytes * 1000) / Math.max(1, status.ms));
-    const { runner, ...progress } = status;
+    const { runner, total, ...progress } = status;
     if (final) this.d.log.info(progress, status.state === "done" ? "heal: pass finished" : "heal: pass paused");
     else this.d.log.debug(progress, "heal: progress");
     await this.d.redis.set(this.key, JSON.stringify(status)).catch(() => undefined);

@@ -7,6 +7,7 @@ import type { Config } from "../config.js";
 import { TokenBucket } from "../core/bucket.js";
 import type { InventoryDoc } from "../core/inventory.js";
 import { ContentNotFound } from "../errors.js";
+import { eachLimit } from "../core/limit.js";
 import type { Logger } from "../log.js";
 import type { StoreContent } from "../store/content.js";
 import { storePages } from "./store-inventory.js";
@@ -14,7 +15,8 @@ import { isDue } from "./verify.js";
 
 // Scrubbing: a store re-hashes each of its copies against its content address
 // once the copy's last verification is older than scrub.cadence, reading at
-// most scrub.bytesPerSecond. The store's own verify does the work: a good copy
+// most scrub.bytesPerSecond, scrub.concurrency copies at a time (their
+// verifiedAt writes share CouchDB requests). The store's own verify does the work: a good copy
 // gets verifiedAt = now; a corrupt one is removed with its doc and announced,
 // and the heal job brings the file back to count; a doc whose file is gone is
 // dropped the same way. The pass lives in Redis (<prefix>:scrub:<store>): a
@@ -129,10 +131,10 @@ export class Scrub {
     for (let page = await pages.next(); page.length > 0; page = await pages.next(removed)) {
       removed = 0;
       if (!(await this.sameDisk())) return this.report(status, true);
-      for (const doc of page) {
-        if (this.stopped) return this.report(status, true);
-        removed += await this.check(doc, status);
-      }
+      await eachLimit(page, this.d.config.scrub.concurrency, async (doc) => {
+        if (!this.stopped) removed += await this.check(doc, status);
+      });
+      if (this.stopped) return this.report(status, true);
       await this.report(status, false);
     }
     status.state = "done";

@@ -6,18 +6,24 @@ import { Redis } from "ioredis";
 import { relativePath } from "../../app/core/layout.js";
 import type { HealStatus } from "../../app/jobs/heal.js";
 import { useCluster } from "../helpers/cluster.js";
-import { holders, type Stored, storeFiles, until } from "../helpers/fault.js";
+import { ensureStoreUp, FAST_HEARTBEAT, holders, killStore, type Stored, storeFiles, until } from "../helpers/fault.js";
 import { couchDb, putOn, sha1 } from "../helpers/ops.js";
 import { inventoryOf, loggedIn, storeRoot, zoneOf } from "../helpers/prism.js";
 
 // The heal job on a 2-prism, 4-store cluster (replicas 2): files short of
-// their copies for reasons no store outage explains are brought back to
-// count, in another zone than the copy they have, with an inventory that
-// matches the disks. Stores: store1 (zone1), store2 (zone2), store3 (zone1),
+// their copies are brought back to count, in another zone than the copy they
+// have, with an inventory that matches the disks: a copy PUT by hand, a copy
+// removed by hand, and a store that dies for good. Stores: store1 (zone1), store2 (zone2), store3 (zone1),
 // store4 (zone2).
 
 const cluster = useCluster(test, {
-  extraEnv: (): Record<string, string> => ({ OOSE_HEAL__INTERVAL: "400", OOSE_HEAL__GRACE: "500" }),
+  extraEnv: (): Record<string, string> => ({
+    ...FAST_HEARTBEAT,
+    // The lost store is left to the heal alone.
+    OOSE_REPAIR__ENABLED: "false",
+    OOSE_HEAL__INTERVAL: "400",
+    OOSE_HEAL__GRACE: "500",
+  }),
 });
 
 const stores = () => cluster().info.stores.map((s) => s.name);
@@ -66,14 +72,15 @@ test.serial("a file PUT by hand onto one store is healed to 2 copies in the othe
   }
   let status: HealStatus | undefined;
   await until(
-    "the heal reports a pass that healed them",
+    "the heal reports the files it healed",
     async () => {
       status = await healStatus();
-      return (status?.healed ?? 0) > 0 || status?.state === "done";
+      return (status?.total.healed ?? 0) >= hashes.length;
     },
     10_000,
   );
-  t.truthy(status?.runner);
+  t.true((status?.total.copied ?? 0) >= hashes.length);
+  t.truthy(status?.lastHealedAt);
 });
 
 test.serial("a copy removed by hand from a store's disk and its doc is healed back", async (t) => {
@@ -90,7 +97,7 @@ test.serial("a copy removed by hand from a store's disk and its doc is healed ba
     await db.destroy(id, doc._rev!);
     lost.set(f.hash, victim!);
   }
-  for (const f of files) t.is((await copies(f.hash)).disk.length, 1, "one copy left");
+  const before = (await healStatus())?.total.healed ?? 0;
 
   await until(
     "every file back to 2 copies",
@@ -107,4 +114,36 @@ test.serial("a copy removed by hand from a store's disk and its doc is healed ba
     t.not(zoneOf(c, disk[0]!), zoneOf(c, disk[1]!));
     t.is(sha1(f.data), f.hash);
   }
+  await until(
+    "the heal counts them",
+    async () => ((await healStatus())?.total.healed ?? 0) - before >= files.length,
+    10_000,
+  );
+});
+
+test.serial("a store lost for good (repair off): its files are healed onto the others", async (t) => {
+  const c = cluster();
+  const files = await storeFiles(await loggedIn(c), 16, 32 * 1024);
+  const count = (s: string) => files.filter((f) => holders(c, f).includes(s)).length;
+  const victim = [...stores()].sort((a, b) => count(b) - count(a))[0]!;
+  const others = stores().filter((s) => s !== victim);
+  const held = files.filter((f) => holders(c, f).includes(victim));
+  t.true(held.length > 0);
+  t.teardown(() => ensureStoreUp(c, victim));
+
+  await killStore(c, victim);
+  await until(
+    "every file it held back to 2 copies on the others",
+    async () => held.every((f) => holders(c, f, others).length === 2),
+    60_000,
+    200,
+  );
+  for (const f of held) {
+    const docs = (await inventoryOf(c, f.hash)).map((d) => d.store).filter((s) => s !== victim);
+    t.deepEqual(docs.sort(), holders(c, f, others).sort(), `${f.hash}: the inventory matches the disks`);
+  }
+  t.true(
+    files.every((f) => holders(c, f).length >= 2),
+    "files the store did not hold kept their copies",
+  );
 });

@@ -2,19 +2,17 @@ import { openSync, readdirSync, readSync, rmSync, writeSync, closeSync, existsSy
 import path from "node:path";
 import test from "ava";
 import { Redis } from "ioredis";
-import nano from "nano";
-import type { PeerDoc } from "../../app/core/peer.js";
 import type { ScrubStatus } from "../../app/jobs/scrub.js";
 import { useCluster } from "../helpers/cluster.js";
-import { holders, inventory, type Stored, storeFiles, storeKey, until } from "../helpers/fault.js";
+import { holders, inventory, type Stored, storeFiles, until } from "../helpers/fault.js";
 import { json, oose, sha1 } from "../helpers/ops.js";
 import { loggedIn, storeRoot } from "../helpers/prism.js";
 
 // The scrub on a 2-prism, 4-store cluster (replicas 2), with a cadence of a
 // second so every copy is re-hashed all the time: a copy with one byte
 // flipped is found, removed with its doc, and healed from the good copy; a
-// store whose files were deleted loses their docs, and the heal puts the
-// files back on the other stores.
+// store whose files were deleted loses their docs, and the heal makes the
+// copies again.
 
 const cluster = useCluster(test, {
   extraEnv: (): Record<string, string> => ({
@@ -48,9 +46,9 @@ async function scrubStatus(): Promise<Map<string, ScrubStatus>> {
 
 const totalCorrupt = async () => [...(await scrubStatus()).values()].reduce((n, s) => n + s.total.corrupt, 0);
 
-/** Every file has 2 good copies, no bad one anywhere, and docs that match the disks, each verified after `since`. */
-async function whole(f: Stored, since: number, among = stores()): Promise<boolean> {
-  const good = holders(cluster(), f, among);
+/** The file has 2 good copies, no bad one anywhere, and docs that match the disks, each verified after `since`. */
+async function whole(f: Stored, since: number): Promise<boolean> {
+  const good = holders(cluster(), f);
   if (good.length !== 2) return false;
   if (stores().some((s) => existsSync(onDisk(s, f)) && sha1(readFileSync(onDisk(s, f))) !== f.hash)) return false;
   const docs = await inventory(cluster(), f.hash);
@@ -126,45 +124,31 @@ test.serial(
 );
 
 test.serial(
-  "a store whose files are deleted: the scrub drops their docs and the heal copies them onto the others",
+  "a store whose files are deleted: the scrub drops their docs and the heal brings each back to 2 copies",
   async (t) => {
     const c = cluster();
     const count = (s: string) => files.filter((f) => holders(c, f).includes(s)).length;
     const victim = [...stores()].sort((a, b) => count(b) - count(a))[0]!;
-    const others = stores().filter((s) => s !== victim);
     const held = files.filter((f) => holders(c, f).includes(victim));
     t.true(held.length > 0);
-    // As a store that lost its disk would be: not given new copies.
-    const peers = nano(c.info.couchdb).use<PeerDoc>("oose-peer");
-    const setWritable = async (writable: boolean) => {
-      const doc = await peers.get(storeKey(c, victim));
-      await peers.insert({ ...doc, writable });
-    };
-    await setWritable(false);
-    t.teardown(() => setWritable(true));
+    const missingBefore = (await scrubStatus()).get(victim)?.total.missing ?? 0;
 
     const lostAt = Date.now();
     const content = path.join(storeRoot(c, victim), "content");
     for (const entry of readdirSync(content)) rmSync(path.join(content, entry), { recursive: true, force: true });
     t.is(count(victim), 0);
 
+    // The store stays writable, so a new copy may land on it again: what counts is that each file is whole.
     await until(
-      "every file the store held back to 2 good copies on the others",
+      "every file the store held back to 2 good copies",
       async () => {
-        for (const f of held) if (!(await whole(f, lostAt, others))) return false;
+        for (const f of held) if (!(await whole(f, lostAt))) return false;
         return true;
       },
       90_000,
       250,
     );
-    for (const f of held) {
-      const docs = await inventory(c, f.hash);
-      t.false(
-        docs.some((d) => d.store === victim),
-        `${f.hash}: no doc left on ${victim}`,
-      );
-    }
-    const missing = (await scrubStatus()).get(victim)!.total.missing;
+    const missing = ((await scrubStatus()).get(victim)?.total.missing ?? 0) - missingBefore;
     t.true(missing >= held.length, `the scrub dropped ${missing} docs of missing files`);
   },
 );
