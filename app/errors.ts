@@ -48,6 +48,9 @@ export class HashMismatch extends kind("HASH_MISMATCH", 422, "Checksum mismatch"
 export class VerifyFailed extends kind("VERIFY_FAILED", 422, "File verify failed") {}
 export class ClientAborted extends kind("CLIENT_ABORTED", 400, "Request body ended early") {}
 export class SendFailed extends kind("SEND_FAILED", 502, "Failed to send clone") {}
+export class TooManyRequests extends kind("TOO_MANY_REQUESTS", 429, "Too many requests") {}
+export class UpstreamFailed extends kind("UPSTREAM_FAILED", 502, "The remote server failed") {}
+export class UpstreamTimeout extends kind("UPSTREAM_TIMEOUT", 504, "The remote server timed out") {}
 export class NoPlacement extends kind("NO_PLACEMENT", 503, "Not enough stores available") {}
 export class BackendUnavailable extends kind("BACKEND_UNAVAILABLE", 503, "Backend unavailable") {}
 export class InventoryRejected extends kind("INVENTORY_REJECTED", 503, "The inventory refused the record") {}
