@@ -32,6 +32,7 @@ export class BadRequest extends kind("BAD_REQUEST", 400, "Bad request") {}
 export class InvalidHash extends kind("INVALID_HASH", 400, "Invalid hash") {}
 export class InvalidToken extends kind("INVALID_TOKEN", 400, "Invalid purchase token") {}
 export class InvalidFileName extends kind("INVALID_FILE_NAME", 400, "Invalid file name") {}
+export class InvalidMultipart extends kind("INVALID_MULTIPART", 400, "Malformed multipart body") {}
 export class Unauthorized extends kind("UNAUTHORIZED", 401, "Unauthorized") {}
 export class InvalidCredentials extends kind("INVALID_CREDENTIALS", 401, "Invalid username or password") {}
 export class Forbidden extends kind("FORBIDDEN", 403, "Forbidden") {}
@@ -53,12 +54,8 @@ export class UpstreamFailed extends kind("UPSTREAM_FAILED", 502, "The remote ser
 export class UpstreamTimeout extends kind("UPSTREAM_TIMEOUT", 504, "The remote server timed out") {}
 export class NoPlacement extends kind("NO_PLACEMENT", 503, "Not enough stores available") {}
 export class BackendUnavailable extends kind("BACKEND_UNAVAILABLE", 503, "Backend unavailable") {}
+export class DatabaseMissing extends kind("DATABASE_MISSING", 503, "A CouchDB database is missing (run `oose migrate up`)") {}
+export class InventoryViewsMissing extends kind("INVENTORY_VIEWS_MISSING", 503, "Inventory views missing") {}
 export class InventoryRejected extends kind("INVENTORY_REJECTED", 503, "The inventory refused the record") {}
 export class PeerUnavailable extends kind("PEER_UNAVAILABLE", 503, "File not available") {}
 export class Internal extends kind("INTERNAL", 500, "Internal error") {}
-
-/** Wrap anything thrown into an AppError; unknown errors become a bland 500. */
-export function toAppError(err: unknown): AppError {
-  if (err instanceof AppError) return err;
-  return new Internal(undefined, undefined, err);
-}

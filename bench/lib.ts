@@ -1,4 +1,5 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 
 // Small measuring tools shared by the benchmark suites. Every figure is printed
 // next to a baseline measured in the same run, as a ratio.
@@ -52,13 +53,20 @@ const toMs = (v: string) => {
   return Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
 };
 
-/** Drives a URL with wrk (C, so the load tool does not starve the server of CPU). */
-export function wrk(url: string, o: { connections: number; seconds: number; threads?: number; headers?: Record<string, string> }): WrkResult {
+function wrkArgs(url: string, o: WrkOptions): string[] {
   const args = ["-t", String(o.threads ?? 1), "-c", String(o.connections), "-d", `${o.seconds}s`, "--latency", "--timeout", "5s"];
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push("-H", `${k}: ${v}`);
-  const res = spawnSync("wrk", [...args, url], { encoding: "utf8" });
-  if (res.status !== 0) throw new Error(`wrk failed: ${res.stderr || res.error?.message}`);
-  const out = res.stdout;
+  return [...args, url];
+}
+
+interface WrkOptions {
+  connections: number;
+  seconds: number;
+  threads?: number;
+  headers?: Record<string, string>;
+}
+
+function parseWrk(out: string): WrkResult {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const transfer = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
   const p99 = /\s99%\s+(\S+)/.exec(out)?.[1] ?? "";
@@ -70,6 +78,39 @@ export function wrk(url: string, o: { connections: number; seconds: number; thre
     non2xx3xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
     errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
   };
+}
+
+/** Drives a URL with wrk (C, so the load tool does not starve the server of CPU). */
+export function wrk(url: string, o: WrkOptions): WrkResult {
+  const res = spawnSync("wrk", wrkArgs(url, o), { encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`wrk failed: ${res.stderr || res.error?.message}`);
+  return parseWrk(res.stdout);
+}
+
+/** wrk without blocking this process, so other load can run beside it. */
+export function wrkAsync(url: string, o: WrkOptions): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("wrk", wrkArgs(url, o), { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c) => (out += c));
+    child.stderr.on("data", (c) => (err += c));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(parseWrk(out)) : reject(new Error(`wrk failed: ${err}`))));
+  });
+}
+
+/** CPU seconds a process has used so far (Linux /proc). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds the whole machine has spent busy so far. */
+export function machineBusySeconds(): number {
+  const [, ...ticks] = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).map(Number);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return (ticks.slice(0, 8).reduce((a, b) => a + b, 0) - idle) / 100;
 }
 
 export const mib = (bytes: number) => bytes / 1024 ** 2;

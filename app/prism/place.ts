@@ -100,9 +100,10 @@ export class Placer {
       for (const s of stages) s.abandon();
       throw err;
     }
+    const checked = performance.now();
     const placed = await this.commit(hash, ext, hashType, hasher.bytes, holders, stages);
     const ms = (t: number) => Math.round(t - started);
-    this.log.debug({ hash, size: hasher.bytes, streamMs: ms(streamed), totalMs: ms(performance.now()) }, "placed");
+    this.log.debug({ hash, size: hasher.bytes, streamMs: ms(streamed), checkMs: ms(checked), totalMs: ms(performance.now()) }, "placed");
     return placed;
   }
 

@@ -6,7 +6,6 @@ import nano from "nano";
 import { StoreClient } from "../../app/client/store.js";
 import { fromRelativePath } from "../../app/core/layout.js";
 import type { LocalCluster } from "../../infra/local/cluster.js";
-import { INVENTORY_DESIGN, KEYLIST_DESIGN } from "../../migrations/0001-base.js";
 import { sha1 } from "./fault.js";
 import { storeRoot } from "./prism.js";
 
@@ -54,15 +53,6 @@ export function json(r: Run): any {
     return JSON.parse(line);
   } catch {
     throw new Error(`no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
-}
-
-/** The inventory design docs, as `oose migrate up` creates them (the test cluster does not run migrations). */
-export async function installViews(cluster: LocalCluster): Promise<void> {
-  const db = nano(cluster.info.couchdb).use<Record<string, unknown>>("oose-inventory");
-  for (const ddoc of [INVENTORY_DESIGN, KEYLIST_DESIGN]) {
-    const cur = await db.get(ddoc._id).catch(() => undefined);
-    if (!cur) await db.insert({ ...ddoc });
   }
 }
 

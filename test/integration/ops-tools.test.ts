@@ -5,7 +5,7 @@ import test from "ava";
 import { Redis } from "ioredis";
 import { relativePath } from "../../app/core/layout.js";
 import { useCluster } from "../helpers/cluster.js";
-import { couchDb, filesOn, installViews, json, oose, putOn, sha1 } from "../helpers/ops.js";
+import { couchDb, filesOn, json, oose, putOn, sha1 } from "../helpers/ops.js";
 import { holdersOnDisk, inventoryOf, loggedIn, storeRoot } from "../helpers/prism.js";
 
 // The operator tools on a real 2-prism, 4-store cluster: inventory scan and
@@ -15,10 +15,6 @@ import { holdersOnDisk, inventoryOf, loggedIn, storeRoot } from "../helpers/pris
 // store2 (prism1, zone2), store3 (prism2, zone1), store4 (prism2, zone2).
 
 const cluster = useCluster(test);
-
-test.before(async () => {
-  await installViews(cluster());
-});
 
 test.serial(
   "inventory scan records files added behind its back and forgets removed ones; --dry-run first",

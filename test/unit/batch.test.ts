@@ -80,7 +80,12 @@ test("a full queue makes submitters wait, and drops none", async (t) => {
   await new Promise((r) => setImmediate(r));
   // The first batch is held: two fit in the queue, the rest wait for room.
   let admitted = 0;
-  const rest = Array.from({ length: 6 }, (_, i) => b.submit(i + 1).then((v) => ((admitted++), v)));
+  const rest = Array.from({ length: 6 }, (_, i) =>
+    b.submit(i + 1).then((v) => {
+      admitted++;
+      return v;
+    }),
+  );
   await new Promise((r) => setImmediate(r));
   t.is(b.waiting, 2);
   t.is(admitted, 0);

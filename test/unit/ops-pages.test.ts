@@ -4,7 +4,7 @@ import { copyIdPages, copyPages, keyPages } from "../../app/adapters/couch/pages
 
 // The inventory pagers against an in-memory CouchDB: docid paging where the
 // server honours startkey_docid (CouchDB), _all_docs where it does not (the
-// PouchDB stand-in) or where the views are missing. Every copy exactly once.
+// PouchDB stand-in). Every copy exactly once. Missing views are an error.
 
 interface Doc {
   _id: string;
@@ -78,7 +78,6 @@ async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
 for (const [label, o] of [
   ["CouchDB (startkey_docid)", { docid: true, views: true }],
   ["the stand-in (no startkey_docid)", { docid: false, views: true }],
-  ["no design docs", { docid: true, views: false }],
   ["PouchDB Server, known by its welcome", { docid: false, views: true, welcome: { "express-pouchdb": "Welcome!" } }],
   ["CouchDB, known by its welcome", { docid: true, views: true, welcome: { couchdb: "Welcome" } }],
 ] as const) {
@@ -111,3 +110,15 @@ for (const [label, o] of [
     if ("welcome" in o && !o.docid) t.false(calls.includes("view byStore") || calls.includes("view byPrism"));
   });
 }
+
+test("pagers without the design docs say to run the migrations, and never read around them", async (t) => {
+  const calls: string[] = [];
+  const couch = fakeCouch(docs, { docid: true, views: false }, calls);
+  const opts = { pageSize: 4 };
+  for (const pages of [copyPages(couch, "store", "s3", opts), copyIdPages(couch, "store", "s1", opts), keyPages(couch, opts)]) {
+    const err = await t.throwsAsync(collect(pages as AsyncIterable<unknown[]>));
+    t.like(err, { code: "INVENTORY_VIEWS_MISSING", status: 503 });
+    t.regex(err!.message, /oose migrate up/);
+  }
+  t.false(calls.includes("list"));
+});

@@ -1,16 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DocumentScope } from "nano";
 import { type InventoryDoc, parseCopyId } from "../../core/inventory.js";
-import { AppError } from "../../errors.js";
+import { AppError, InventoryViewsMissing } from "../../errors.js";
 import { type Couch, couch, isNotFound } from "./index.js";
 
 // Paging through the inventory without holding it: one store's or one prism's
 // copies (views inventory/byStore and byPrism), or every id (keyList/all).
 // A view page starts after the last row seen (startkey_docid), so deletions
-// behind the pager never shift it. Without the design docs (no `oose migrate
-// up` yet), or on a server that ignores startkey_docid (the PouchDB stand-in:
-// paging it by offset would cost the square of the rows), the pages come from
-// _all_docs by id instead, filtered by the id's `:<prism>:<store>` part.
+// behind the pager never shift it. On a server that ignores startkey_docid
+// (the PouchDB stand-in: paging it by offset would cost the square of the
+// rows), the pages come from _all_docs by id instead, filtered by the id's
+// `:<prism>:<store>` part. The design docs are `oose migrate up`'s.
 // PouchDB Server is known by its welcome and not probed: any view query first
 // brings the view's index up to date, and on the stand-in that costs more
 // than the whole paging (77 s for 100,000 docs, against 3 s for _all_docs).
@@ -133,11 +133,9 @@ async function* viewPages(
   }
 }
 
-/** Why the view is not used, or undefined when `err` is a real failure. */
-function fallbackReason(err: unknown, view: string): string | undefined {
-  if (err instanceof NoViewPaging) return "this CouchDB ignores startkey_docid: reading _all_docs instead";
-  if (isNotFound(err)) return `view inventory/${view} is missing (run \`oose migrate up\`): reading _all_docs instead`;
-  return undefined;
+/** A missing design doc is a deployment that skipped `oose migrate up`: said plainly, never read around. */
+function viewsMissing(err: unknown, view: string): unknown {
+  return isNotFound(err) ? new InventoryViewsMissing(`View ${view} is missing: run \`oose migrate up\``) : err;
 }
 
 /** Every id from _all_docs, page by page (raw collation: the next page starts at `last + "\0"`). */
@@ -179,10 +177,7 @@ export async function* keyPages(couchDb: Couch, o: PageOptions): AsyncGenerator<
       const params = after === undefined ? { limit: o.pageSize } : { startkey: after, skip: 1, limit: o.pageSize };
       rows = (await retrying("view keyList", () => db.view("keyList", "all", params))).rows as ViewRow[];
     } catch (err) {
-      if (!isNotFound(err) || after !== undefined) throw err;
-      o.note?.("view keyList/all is missing (run `oose migrate up`): reading _all_docs instead");
-      for await (const page of idPages(couchDb, o)) yield page.map((r) => r.id);
-      return;
+      throw viewsMissing(err, "keyList/all");
     }
     const ids = rows.map((r) => r.id).filter((id) => !isDesign(id));
     if (rows.length === 0) return;
@@ -232,9 +227,8 @@ async function* ownRows(
     }
     return;
   } catch (err) {
-    const reason = fallbackReason(err, view);
-    if (!reason || yielded) throw err;
-    o.note?.(reason);
+    if (!(err instanceof NoViewPaging) || yielded) throw viewsMissing(err, `inventory/${view}`);
+    o.note?.("this CouchDB ignores startkey_docid: reading _all_docs instead");
   }
   for await (const page of idPages(couchDb, { ...o, docs })) {
     const rows = page.filter((r) => {
