@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { type Static, Type as T } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { HASH_TYPE_NAMES } from "./core/hash.js";
+import { STATIC_TYPE_PATTERN } from "./core/static-types.js";
 import { tlsProblems } from "./tls.js";
 
 // One schema → validation + types. Values come from an optional JSON file
@@ -151,8 +152,12 @@ export const ConfigSchema = T.Object({
     { default: {} },
   ),
   existsCacheLife: Ms(30_000),
-  denyStaticTypes: T.Array(T.String(), {
-    default: "aac ape asf avi dv flac flv m2v m3a m4v mkv mp2 mp3 mp4 mov moov mpeg mpg ogg ogm ts webm wmv".split(" "),
+  /**
+   * Types `/static/` never serves: extensions and MIME classes (`video/*`). Static links never expire, so by
+   * default every audio and video type is purchase-only, and the media extensions no MIME class names.
+   */
+  denyStaticTypes: T.Array(T.String({ pattern: STATIC_TYPE_PATTERN }), {
+    default: ["audio/*", "video/*", ..."ac3 ape dv moov mpc mxf ogm rm rmvb wv".split(" ")],
   }),
   defaultHashType: T.Union(
     HASH_TYPE_NAMES.map((h) => T.Literal(h)),

@@ -1,4 +1,5 @@
 import { DELIVERY_PREFIX, SIGNING_KEY_PATTERN } from "../app/core/signing.js";
+import { deniedExtensions } from "../app/core/static-types.js";
 import { indent, renderNginx } from "./common.js";
 
 // The store's nginx: the only way end users get bytes. Content is served by its
@@ -12,6 +13,7 @@ export interface StoreNginxOptions {
   /** `<dataRoot>/content`, as nginx sees it (read-only is enough). */
   contentRoot: string;
   signingKey: string;
+  /** Extensions and MIME classes (`video/*`), as in the config. */
   denyStaticTypes: string[];
   rate?: { fastBytes?: number; bytesPerSecond?: number; requestsPerSecond?: number; burst?: number };
   tls?: { cert: string; key: string };
@@ -60,9 +62,6 @@ function checkInputs(o: StoreNginxOptions): void {
   }
   if (!/^[0-9a-zA-Z.:[\]-]+$/.test(o.listen.host)) throw new Error(`store nginx: bad listen host ${o.listen.host}`);
   positive("listen.port", o.listen.port);
-  for (const t of o.denyStaticTypes) {
-    if (!/^[a-z0-9]{1,16}$/i.test(t)) throw new Error(`store nginx: bad deny-static type ${t}`);
-  }
 }
 
 // Both the /c/ location and its nested mp4/flv locations need the check:
@@ -75,7 +74,8 @@ export function renderStoreNginx(o: StoreNginxOptions): string {
   const rate = { ...STORE_RATE_DEFAULTS, ...o.rate };
   const cap = positive("rate.bytesPerSecond", rate.bytesPerSecond);
   const root = o.contentRoot.replace(/\/+$/, "");
-  const deny = [...new Set(o.denyStaticTypes.map((t) => t.toLowerCase()))];
+  // The prism's /static route expands the same list the same way: both refuse the same files.
+  const deny = deniedExtensions(o.denyStaticTypes);
   const listen = `${o.listen.host.includes(":") ? `[${o.listen.host}]` : o.listen.host}:${o.listen.port}`;
 
   const http = `limit_req_zone $binary_remote_addr zone=oose_req:10m rate=${positive("rate.requestsPerSecond", rate.requestsPerSecond)}r/s;

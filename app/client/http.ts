@@ -2,7 +2,8 @@ import http from "node:http";
 import https from "node:https";
 import { type Readable, Transform } from "node:stream";
 import { Agent, type Dispatcher, request } from "undici";
-import { AppError, PeerUnavailable } from "../errors.js";
+import { AppError, ClientAborted, PeerUnavailable } from "../errors.js";
+import { isClientAbort } from "../http/errors.js";
 import type { Credentials } from "../topology/env.js";
 
 // The base of the typed clients: one keep-alive agent shared by every client in
@@ -101,8 +102,13 @@ export function errorFromText(status: number, text: string, name: string): AppEr
  * Passes a request body through, aborting when no byte moves for `ms`: undici's
  * timeouts start after the body is sent, so a stalled upload needs its own.
  */
-function idleGuard(body: Readable, ms: number, ctl: AbortController): { stream: Readable; stop(): void } {
+function idleGuard(
+  body: Readable,
+  ms: number,
+  ctl: AbortController,
+): { stream: Readable; stop(): void; failed(): unknown } {
   let timer: NodeJS.Timeout | undefined;
+  let bodyError: unknown;
   let stopped = false;
   const arm = () => {
     clearTimeout(timer);
@@ -122,9 +128,18 @@ function idleGuard(body: Readable, ms: number, ctl: AbortController): { stream: 
   };
   arm();
   stream.on("close", stop);
-  body.on("error", (err) => stream.destroy(err));
+  body.on("error", (err) => {
+    bodyError = err;
+    stream.destroy(err);
+  });
   body.pipe(stream);
-  return { stream, stop };
+  return { stream, stop, failed: () => bodyError };
+}
+
+/** A failure of the body we were sending keeps its own classification; a cut-off client upload is ClientAborted. */
+function ownBodyError(err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  return isClientAbort(err) ? new ClientAborted(undefined, undefined, err) : err;
 }
 
 export class HttpClient {
@@ -169,6 +184,9 @@ export class HttpClient {
         signal: ctl.signal,
       });
     } catch (err) {
+      // Our own body failing (the client's upload cut short or refused, a local read) is not the peer's fault.
+      const own = guard?.failed();
+      if (own !== undefined) throw ownBodyError(own);
       throw new PeerUnavailable(`${this.name} unreachable (${method} ${path})`, undefined, err);
     } finally {
       // Headers are in: the upload is over (or refused), and headersTimeout/bodyTimeout take it from here.

@@ -1,16 +1,43 @@
-import type { FastifyBaseLogger, FastifyError, FastifyInstance } from "fastify";
-import { AppError, BadRequest, Internal, NotFound } from "../errors.js";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { ServerResponse } from "node:http";
+import { AppError, BadRequest, ClientAborted, Internal, NotFound } from "../errors.js";
 
-// One place turns every failure into `{error, code}` with a real status.
-// Fastify's own 4xx (bad JSON, wrong media type, body too large) keep their status.
+// One place turns every failure into `{error, code}` with a real status, for
+// the fastify routes and the raw fast paths alike. Errors are classified where
+// they arise; here only fastify's own (FST_*) 4xx keep the status they carry.
+// Anything else unclassified is a bug: a 500.
 
-function fromFastify(err: FastifyError): AppError {
-  if (err.validation) return new BadRequest(`Invalid request: ${err.message}`);
-  const status = err.statusCode ?? 500;
-  if (status >= 400 && status < 500) {
-    return new AppError(err.code?.replace(/^FST_ERR_/, "") ?? "BAD_REQUEST", status, err.message);
-  }
-  return new Internal(undefined, undefined, err);
+interface Raw {
+  code?: unknown;
+  statusCode?: unknown;
+  validation?: unknown;
+  message?: string;
+}
+
+/** The request under a route ended before its body did: nobody is left to answer. */
+export function isClientAbort(err: unknown): boolean {
+  const e = err as Raw | undefined;
+  return (
+    (e?.code === "ECONNRESET" && e.message === "aborted") ||
+    e?.code === "ERR_STREAM_PREMATURE_CLOSE" ||
+    e?.code === "FST_MP_PREMATURE_CLOSE"
+  );
+}
+
+/** Fastify's and its plugins' own client errors; nobody else's status is trusted. */
+function fastifyClientError(e: Raw): AppError | undefined {
+  if (typeof e.code !== "string" || !e.code.startsWith("FST_")) return undefined;
+  const status = e.statusCode;
+  if (typeof status !== "number" || status < 400 || status >= 500) return undefined;
+  return new AppError(e.code.replace(/^FST_(ERR_)?/, ""), status, e.message ?? "Bad request");
+}
+
+export function classify(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = (err ?? {}) as Raw;
+  if (e.validation) return new BadRequest(`Invalid request: ${e.message}`);
+  if (isClientAbort(err)) return new ClientAborted(undefined, undefined, err);
+  return fastifyClientError(e) ?? new Internal(undefined, undefined, err);
 }
 
 /** Logs a failure the way every route does: 5xx with its cause, anything else at debug. */
@@ -19,15 +46,33 @@ export function logFailure(log: FastifyBaseLogger, appError: AppError, err: unkn
   else log.debug({ code: appError.code, url }, appError.message);
 }
 
+/** The answer a raw (non-fastify) handler gives for `err`, the same as a fastify route's. */
+export function sendFailure(log: FastifyBaseLogger, res: ServerResponse, err: unknown, url: string | undefined): number {
+  const appError = classify(err);
+  logFailure(log, appError, err, url);
+  if (res.headersSent) {
+    res.destroy();
+    return appError.status;
+  }
+  const body = JSON.stringify(appError.toJSON());
+  res
+    .writeHead(appError.status, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(body),
+    })
+    .end(body);
+  return appError.status;
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    const appError = err instanceof AppError ? err : fromFastify(err);
+  app.setErrorHandler((err, req, reply) => {
+    const appError = classify(err);
     logFailure(req.log, appError, err, req.url);
     if (reply.sent || reply.raw.headersSent) {
       reply.raw.destroy();
       return;
     }
-    return reply.status(appError.status).type("application/json").send(appError.toJSON());
+    return reply.status(appError.status).type("application/json; charset=utf-8").send(appError.toJSON());
   });
   app.setNotFoundHandler((req, reply) => {
     const err = new NotFound(`Not found: ${req.method} ${req.url.split("?")[0]}`);

@@ -2,7 +2,7 @@ import mime from "mime-types";
 import type { InventoryDoc } from "../core/inventory.js";
 import { isExpired } from "../core/purchase.js";
 import { referrerAllowed } from "../core/referrer.js";
-import { type DeliveryOptions, deliverySigner, deliveryUri } from "../core/signing.js";
+import { type DeliveryOptions, deliverySigner, deliveryUri, encodeAttachName } from "../core/signing.js";
 import { ContentNotFound, PeerUnavailable, PurchaseExpired, PurchaseNotFound, ReferrerDenied } from "../errors.js";
 import type { Counters } from "../http/stats.js";
 import type { HotCounter } from "../jobs/hot-counter.js";
@@ -19,8 +19,8 @@ import { checkToken, type Purchases } from "./purchases.js";
 export interface DeliveryRequest extends DeliveryOptions {
   token: string;
   filename: string;
-  /** `html5` was given: no implicit start=0 for video. */
-  html5: boolean;
+  /** The client's `html5` (players use it): passed through, and no implicit start=0 for video. */
+  html5?: string;
   referer: string | undefined;
   proto: "http" | "https";
 }
@@ -65,11 +65,14 @@ export class Delivery {
       throw new PeerUnavailable("File not available");
     }
     const opts: DeliveryOptions = { attach: r.attach, start: r.start, rate: r.rate };
-    if (opts.start === undefined && !r.html5 && isVideo(purchase.ext)) opts.start = 0;
+    if (opts.start === undefined && r.html5 === undefined && isVideo(purchase.ext)) opts.start = 0;
     const expires = Math.floor(Math.min(now + this.d.signedUrlLife, purchase.expirationDate) / 1000);
     this.d.counters.inc("stat:prism:content:deliver");
     this.d.hot?.record(purchase.hash, pick.peer.name);
-    return this.sign(publicBase(pick.peer, this.d.domain, r.proto), this.uriOf(pick.copy), expires, opts);
+    const url = this.sign(publicBase(pick.peer, this.d.domain, r.proto), this.uriOf(pick.copy), expires, opts);
+    // OOSE passed the client's query through; html5 is the one key the signer does not carry.
+    if (r.html5 === undefined) return url;
+    return r.html5 ? `${url}&html5=${encodeAttachName(r.html5)}` : `${url}&html5`;
   }
 
   private uriOf(copy: InventoryDoc): string {

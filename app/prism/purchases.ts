@@ -110,7 +110,8 @@ export class Purchases {
   }
 
   async remove(token: string): Promise<number> {
-    const count = await redisCall("purchase remove", () => this.redis.del(this.key(checkToken(token))));
+    checkToken(token);
+    const count = await redisCall("purchase remove", () => this.redis.del(this.key(token)));
     await this.announce(token);
     return count;
   }

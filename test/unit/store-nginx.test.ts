@@ -3,6 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import test from "ava";
+import { ConfigSchema } from "../../app/config.js";
+import { deniedExtensions } from "../../app/core/static-types.js";
 import { atMostPattern, renderStoreNginx, type StoreNginxOptions } from "../../nginx/store.js";
 
 const BASE: StoreNginxOptions = {
@@ -12,6 +14,31 @@ const BASE: StoreNginxOptions = {
   signingKey: "test-signing-key-0123456789",
   denyStaticTypes: ["mp4", "MKV", "mp3"],
 };
+
+const DEFAULT_DENY: string[] = ConfigSchema.properties.denyStaticTypes.default;
+
+/** The extensions a rendered config's /static/ location refuses. */
+function staticDenied(conf: string): string[] {
+  const m = /location \/static\/ \{[^}]*location ~\* "\\\.\(\?:([a-z0-9|]+)\)\$" \{ return 403; \}/.exec(conf);
+  return m ? m[1]!.split("|") : [];
+}
+
+test("the default deny list covers every audio and video type, as the prism expands it", (t) => {
+  const denied = staticDenied(renderStoreNginx({ ...BASE, denyStaticTypes: DEFAULT_DENY }));
+  t.deepEqual(denied, deniedExtensions(DEFAULT_DENY));
+  for (const ext of "mp4 mkv webm ogv m4a wav opus wma 3gp mka m4b f4v mts m2ts vob aiff flac mp3 avi mov ape dv".split(" "))
+    t.true(denied.includes(ext), ext);
+  for (const ext of ["txt", "jpg", "png", "pdf", "html", "bin"]) t.false(denied.includes(ext), ext);
+});
+
+test("MIME classes and extensions mix; case does not matter", (t) => {
+  const denied = staticDenied(renderStoreNginx({ ...BASE, denyStaticTypes: ["audio/*", "MKV"] }));
+  t.true(denied.includes("mkv"));
+  t.true(denied.includes("opus"));
+  t.false(denied.includes("mp4"));
+  t.throws(() => renderStoreNginx({ ...BASE, denyStaticTypes: ["video/mp4"] }));
+  t.throws(() => renderStoreNginx({ ...BASE, denyStaticTypes: ["*/*"] }));
+});
 
 test("atMostPattern matches exactly the integers 1..n, without leading zeros", (t) => {
   for (const n of [1, 5, 9, 10, 11, 99, 100, 101, 109, 110, 199, 200, 999, 1000, 1024, 1234, 2048]) {
@@ -34,6 +61,7 @@ test("the rendered config passes nginx -t", (t) => {
     for (const d of ["conf", "logs", "temp", "content"]) mkdirSync(path.join(prefix, d));
     for (const [name, o] of Object.entries({
       plain: { ...BASE, contentRoot: path.join(prefix, "content") },
+      defaults: { ...BASE, contentRoot: path.join(prefix, "content"), denyStaticTypes: DEFAULT_DENY },
       tuned: {
         ...BASE,
         contentRoot: path.join(prefix, "content"),

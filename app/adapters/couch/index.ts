@@ -1,7 +1,7 @@
 import nano, { type DocumentScope, type ServerScope } from "nano";
 import { Agent } from "undici";
 import type { Config } from "../../config.js";
-import { AppError, BackendUnavailable } from "../../errors.js";
+import { AppError, BackendUnavailable, DatabaseMissing } from "../../errors.js";
 
 // CouchDB through nano, with an explicit timeout on every call. Database names
 // follow OOSE 2.1: <database>-peer, -inventory, -heartbeat (and -meta for migrations).
@@ -53,18 +53,29 @@ export function openCouch(cfg: CouchSettings): Couch {
 interface CouchError {
   statusCode?: number;
   error?: string;
+  reason?: string;
 }
+
+/** A missing database answers 404 like a missing doc; CouchDB and the stand-in give these reasons. */
+const MISSING_DB = new Set(["Database does not exist.", "no_db_file"]);
+const isMissingDb = (err: unknown) => (err as CouchError)?.statusCode === 404 && MISSING_DB.has((err as CouchError).reason ?? "");
 
 export const isNotFound = (err: unknown) => (err as CouchError)?.statusCode === 404;
 export const isConflict = (err: unknown) => (err as CouchError)?.statusCode === 409;
 
-/** Runs a CouchDB call; anything but a real answer (404/409 included, for the caller) is a 503. */
+/**
+ * Runs a CouchDB call. A missing doc (404), a conflict (409) and an existing
+ * database (412) are answers, left for the caller to interpret; a missing
+ * database is the deployment's fault, and anything else an outage: both 503.
+ */
 export async function couch<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
+    if (err instanceof AppError) throw err;
+    if (isMissingDb(err)) throw new DatabaseMissing(`CouchDB database missing (${what})`, undefined, err);
     const status = (err as CouchError)?.statusCode;
-    if (err instanceof AppError || status === 404 || status === 409) throw err;
+    if (status === 404 || status === 409 || status === 412) throw err;
     throw new BackendUnavailable(`CouchDB unavailable (${what})`, undefined, err);
   }
 }

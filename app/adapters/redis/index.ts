@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../../config.js";
-import { BackendUnavailable } from "../../errors.js";
+import { AppError, BackendUnavailable } from "../../errors.js";
 import type { Logger } from "../../log.js";
 
 // HA Redis: through Sentinel when sentinels are configured, else a direct URL.
@@ -33,11 +33,20 @@ export function openRedis(cfg: Config["redis"], log?: Logger): Redis {
   return redis;
 }
 
-/** Runs a Redis call; failures become BackendUnavailable (503), never "not found". */
+/** Errors of our own making inside a call: the caller's classification, or a bug (a 500). */
+const ownError = (err: unknown) =>
+  err instanceof AppError ||
+  err instanceof TypeError ||
+  err instanceof RangeError ||
+  err instanceof ReferenceError ||
+  err instanceof SyntaxError;
+
+/** Runs a Redis call; what Redis or the connection fails with becomes BackendUnavailable (503), never "not found". */
 export async function redisCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
+    if (ownError(err)) throw err;
     throw new BackendUnavailable(`Redis unavailable (${what})`, undefined, err);
   }
 }

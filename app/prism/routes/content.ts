@@ -1,5 +1,6 @@
 import { Type as T } from "@sinclair/typebox";
 import { normalizeHash } from "../../core/hash.js";
+import { deniedExtensions } from "../../core/static-types.js";
 import { AppError, BadRequest, ContentNotFound, Forbidden, PeerUnavailable } from "../../errors.js";
 import type { PrismContext } from "../context.js";
 import { withDeadline } from "../deadline.js";
@@ -22,6 +23,7 @@ function hashesOf(body: { hash?: string | string[]; sha1?: string | string[] }, 
 
 export async function contentRoutes(ctx: PrismContext): Promise<void> {
   const { app, config, existence, pool } = ctx;
+  const denied = new Set(deniedExtensions(config.denyStaticTypes));
 
   const lookup = (counter: string) => async (req: { body: { hash?: string | string[]; sha1?: string | string[] } }) => {
     app.counters.inc(`stat:prism:content:${counter}`);
@@ -80,7 +82,7 @@ export async function contentRoutes(ctx: PrismContext): Promise<void> {
       const first = copies[0]?.copy ?? (await existence.copies(hash))[0];
       if (!first) throw new ContentNotFound("Content does not exist");
       // The stored extension decides, not the requested name (OOSE's bypass).
-      if (config.denyStaticTypes.includes(first.mimeExtension)) throw new Forbidden("Invalid static file type");
+      if (denied.has(first.mimeExtension.toLowerCase())) throw new Forbidden("Invalid static file type");
       const [pick] = readOrder(copies, pool, "public");
       if (!pick) throw new PeerUnavailable("File not available");
       app.counters.inc("stat:prism:content:static");

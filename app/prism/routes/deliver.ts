@@ -1,8 +1,7 @@
 import { Type as T } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
-import { toAppError } from "../../errors.js";
-import { logFailure } from "../../http/errors.js";
+import { sendFailure } from "../../http/errors.js";
 import type { RawRoute } from "../../http/node.js";
 import type { PrismContext } from "../context.js";
 import type { Delivery, DeliveryRequest } from "../delivery.js";
@@ -22,7 +21,7 @@ const Query = T.Object(
     attach: T.Optional(T.String({ maxLength: 255 })),
     start: T.Optional(T.Number({ minimum: 0 })),
     rate: T.Optional(T.Integer({ minimum: 1 })),
-    html5: T.Optional(T.String()),
+    html5: T.Optional(T.String({ maxLength: 255 })),
   },
   { additionalProperties: true },
 );
@@ -32,7 +31,7 @@ export function deliverRoutes(ctx: PrismContext, delivery: Delivery): void {
     const { attach, start, rate, html5 } = req.query;
     const location = await delivery.locate({
       ...req.params,
-      ...{ attach, start, rate, html5: html5 !== undefined },
+      ...{ attach, start, rate, html5 },
       referer: req.headers.referer,
       proto: forwardedProto(req.headers, "http"),
     });
@@ -47,7 +46,7 @@ type Options = Pick<DeliveryRequest, "attach" | "start" | "rate" | "html5">;
 
 /** The query when the route's own schema takes it and no known key repeats; undefined otherwise. */
 function plainQuery(raw: string | undefined): Options | undefined {
-  if (!raw) return { html5: false };
+  if (!raw) return {};
   const fields: Record<string, string> = {};
   for (const [key, value] of new URLSearchParams(raw)) {
     if (!QUERY_KEYS.has(key)) continue;
@@ -56,7 +55,7 @@ function plainQuery(raw: string | undefined): Options | undefined {
   }
   const query = Value.Convert(Query, fields);
   if (!queryCheck.Check(query)) return undefined;
-  return { attach: query.attach, start: query.start, rate: query.rate, html5: query.html5 !== undefined };
+  return { attach: query.attach, start: query.start, rate: query.rate, html5: query.html5 };
 }
 
 /** Answers plain `GET /<token>/<name>` requests without fastify; returns false for anything else. */
@@ -80,18 +79,7 @@ export function fastDeliver(delivery: Delivery, ctx: Pick<PrismContext, "app" | 
           res.writeHead(302, { location, "content-length": 0 }).end();
           answered(302);
         },
-        (err: unknown) => {
-          const appError = toAppError(err);
-          logFailure(ctx.log, appError, err, req.url);
-          const body = JSON.stringify(appError.toJSON());
-          res
-            .writeHead(appError.status, {
-              "content-type": "application/json; charset=utf-8",
-              "content-length": Buffer.byteLength(body),
-            })
-            .end(body);
-          answered(appError.status);
-        },
+        (err: unknown) => answered(sendFailure(ctx.log, res, err, req.url)),
       );
     return true;
   };

@@ -2,7 +2,16 @@ import multipart from "@fastify/multipart";
 import { Type as T } from "@sinclair/typebox";
 import { isHashType } from "../../core/hash.js";
 import { normalizeExt } from "../../core/layout.js";
-import { BackendUnavailable, BadRequest, PayloadTooLarge, UnsupportedMediaType } from "../../errors.js";
+import {
+  type AppError,
+  BackendUnavailable,
+  BadRequest,
+  Internal,
+  InvalidMultipart,
+  PayloadTooLarge,
+  UnsupportedMediaType,
+} from "../../errors.js";
+import { classify } from "../../http/errors.js";
 import type { PrismContext } from "../context.js";
 import type { Retriever } from "../retrieve.js";
 import mime from "mime-types";
@@ -21,6 +30,33 @@ export function extensionFor(filename: string | undefined, mimetype: string | un
 /** Uploads need the inventory: while CouchDB is known to be out, refuse before reading a byte. */
 function needInventory(ctx: PrismContext): void {
   if (!ctx.peers.healthy) throw new BackendUnavailable("CouchDB unavailable: uploads are paused");
+}
+
+/** A failure of the multipart parser (busboy) or of the request under it: always the client's. */
+function multipartError(err: unknown): AppError {
+  const known = classify(err);
+  if (!(known instanceof Internal)) return known;
+  return new InvalidMultipart(`Malformed multipart body: ${String((err as Error)?.message).slice(0, 100)}`, undefined, err);
+}
+
+/** The parts, with the parser's own failures classified; failures of the loop's body pass as they are. */
+async function* parsedParts<T>(parts: () => AsyncIterable<T>): AsyncGenerator<T> {
+  let it: AsyncIterator<T> | undefined;
+  try {
+    for (;;) {
+      let next: IteratorResult<T>;
+      try {
+        it ??= parts()[Symbol.asyncIterator]();
+        next = await it.next();
+      } catch (err) {
+        throw multipartError(err);
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await it?.return?.();
+  }
 }
 
 export async function uploadRoutes(ctx: PrismContext): Promise<void> {
@@ -42,7 +78,7 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
     return { success: "File(s) uploaded", data: { fields }, files };
 
     async function readParts() {
-      for await (const part of req.parts()) {
+      for await (const part of parsedParts(() => req.parts())) {
         if (part.type === "field") {
           if (Object.keys(files).length > 0) {
             throw new BadRequest(`Field "${part.fieldname}" after a file: send fields first`);
@@ -56,10 +92,18 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
           continue;
         }
         const ext = extensionFor(part.filename, part.mimetype);
-        // Past the size limit the parser ends the file early (truncated) and fails the request afterwards.
-        const placed = await placer.place(part.file, ext, hashType, () => {
-          if (part.file.truncated) throw new PayloadTooLarge(`Upload exceeds ${config.limits.uploadMaxBytes} bytes`);
+        let parserError: unknown;
+        part.file.once("error", (err) => {
+          parserError = err;
         });
+        // Past the size limit the parser ends the file early (truncated) and fails the request afterwards.
+        const placed = await placer
+          .place(part.file, ext, hashType, () => {
+            if (part.file.truncated) throw new PayloadTooLarge(`Upload exceeds ${config.limits.uploadMaxBytes} bytes`);
+          })
+          .catch((err: unknown) => {
+            throw err === parserError ? multipartError(err) : err;
+          });
         app.counters.inc("stat:prism:content:upload");
         app.counters.inc("stat:prism:content:bytesUploaded", placed.size);
         files[part.fieldname] = {
