@@ -24,37 +24,40 @@ const cluster = useCluster(test, {
 
 const stores = () => cluster().info.stores.map((s) => s.name);
 
-test.serial("acknowledged uploads survive SIGKILL of every store and CouchDB right after the last answer", async (t) => {
-  const c = cluster();
-  const client = await loggedIn(c);
-  const datas = Array.from({ length: 48 }, (_, i) => randomBytes(i % 3 === 0 ? 256 * 1024 : 4096));
-  const acked: Buffer[] = [];
-  // Eight at a time, so the stores' inventory writes share batches.
-  for (let i = 0; i < datas.length; i += 8) {
-    await Promise.all(
-      datas.slice(i, i + 8).map(async (data, k) => {
-        const reply = await client.upload([{ name: `d${i + k}.bin`, data }]);
-        t.is(reply.files.file!.copies.length, 2);
-        acked.push(data);
-      }),
-    );
-  }
-  for (const s of stores()) c.kill(s, "SIGKILL");
-  c.kill("couchdb", "SIGKILL");
-  await Promise.all([...stores(), "couchdb"].map((n) => c.procs[n]!.exited));
+test.serial(
+  "acknowledged uploads survive SIGKILL of every store and CouchDB right after the last answer",
+  async (t) => {
+    const c = cluster();
+    const client = await loggedIn(c);
+    const datas = Array.from({ length: 48 }, (_, i) => randomBytes(i % 3 === 0 ? 256 * 1024 : 4096));
+    const acked: Buffer[] = [];
+    // Eight at a time, so the stores' inventory writes share batches.
+    for (let i = 0; i < datas.length; i += 8) {
+      await Promise.all(
+        datas.slice(i, i + 8).map(async (data, k) => {
+          const reply = await client.upload([{ name: `d${i + k}.bin`, data }]);
+          t.is(reply.files.file!.copies.length, 2);
+          acked.push(data);
+        }),
+      );
+    }
+    for (const s of stores()) c.kill(s, "SIGKILL");
+    c.kill("couchdb", "SIGKILL");
+    await Promise.all([...stores(), "couchdb"].map((n) => c.procs[n]!.exited));
 
-  await c.restart("couchdb");
-  for (const s of stores()) await c.restart(s);
-  t.is(acked.length, datas.length);
-  for (const data of acked) {
-    const hash = sha1(data);
-    const file = { hash, data, token: "", relativePath: relativePath(hash, "bin") };
-    const onDisk = holders(c, file).sort();
-    t.is(onDisk.length, 2, `${hash}: on disk, hash-verified, on ${onDisk.join(", ")}`);
-    const docs = await inventory(c, hash);
-    t.deepEqual(docs.map((d) => d.store).sort(), onDisk, `${hash}: in the inventory where it is on disk`);
-  }
-});
+    await c.restart("couchdb");
+    for (const s of stores()) await c.restart(s);
+    t.is(acked.length, datas.length);
+    for (const data of acked) {
+      const hash = sha1(data);
+      const file = { hash, data, token: "", relativePath: relativePath(hash, "bin") };
+      const onDisk = holders(c, file).sort();
+      t.is(onDisk.length, 2, `${hash}: on disk, hash-verified, on ${onDisk.join(", ")}`);
+      const docs = await inventory(c, hash);
+      t.deepEqual(docs.map((d) => d.store).sort(), onDisk, `${hash}: in the inventory where it is on disk`);
+    }
+  },
+);
 
 test.serial("CouchDB killed under uploads: they get 503 (or were durable), and no stage stays behind", async (t) => {
   const c = cluster();
@@ -93,6 +96,19 @@ test.serial("CouchDB killed under uploads: they get 503 (or were durable), and n
 test.serial("a store killed mid-request: the upload completes on the remaining candidates", async (t) => {
   const c = cluster();
   const client = await loggedIn(c);
+  // CouchDB may just be back from the test before: uploads are refused until the prisms see it again.
+  await until(
+    "uploads accepted",
+    async () => {
+      try {
+        return (await client.upload([{ name: "ready.bin", data: randomBytes(64) }])).files.file!.copies.length === 2;
+      } catch {
+        return false;
+      }
+    },
+    20_000,
+    200,
+  );
   const data = randomBytes(3 * 1024 * 1024);
   const upload = slowUpload(c.info.prisms[1]!.url, client.token!, data, 64 * 1024, 15);
   let victim: string | undefined;

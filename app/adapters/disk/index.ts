@@ -161,9 +161,11 @@ export class BlobStore {
       if (dir === stop || dir === this.contentRoot) break;
     }
     await Promise.all(dirs.map((d) => this.dirs.sync(d)));
-    const found = await this.find(id.hash);
-    if (!found) throw new Internal("Committed file vanished");
-    return found;
+    const st = await stat(loc.file!).catch((err) => {
+      throw isMissing(err) ? new Internal("Committed file vanished") : err;
+    });
+    const { size, mtimeMs, ctimeMs } = st;
+    return { hash: id.hash, ext: id.ext, file: loc.file!, relativePath: loc.relativePath!, size, mtimeMs, ctimeMs };
   }
 
   /** The file holding `hash`, found by listing its folder for `<base>.*` (the ext is only in the name). */
