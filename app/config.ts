@@ -80,6 +80,15 @@ export const ConfigSchema = T.Object({
     { default: {} },
   ),
   session: T.Object({ life: Ms(86_400_000) }, { default: {} }),
+  /** Prism: failed logins allowed per window, per client address and per user name; past them, 429. */
+  login: T.Object(
+    {
+      window: T.Integer({ minimum: 1000, default: 60_000 }),
+      perAddress: T.Integer({ minimum: 1, default: 30 }),
+      perUser: T.Integer({ minimum: 1, default: 10 }),
+    },
+    { default: {} },
+  ),
   heartbeat: T.Object(
     {
       enabled: T.Boolean({ default: true }),
@@ -175,6 +184,20 @@ export const ConfigSchema = T.Object({
       stageLife: Ms(900_000),
       /** Prism: how long a store may take to answer a download before the next holder is tried. */
       failoverTimeoutMs: Ms(5000),
+      /** Every node: the request line and headers must arrive within this. */
+      headersTimeoutMs: Ms(10_000),
+      /** Every node: an idle keep-alive connection is closed after this. */
+      keepAliveTimeoutMs: Ms(5000),
+      /** Every node: a client that sends nothing of its request for this long is cut off; above clientIdleMs, so an upload gets its 400 first. */
+      bodyIdleMs: Ms(30_000),
+      /** Every node: a JSON or text body (parsed whole, under 1 MB) must arrive in full within this, so a dripping body is cut off. */
+      bodyTimeoutMs: Ms(10_000),
+      /** Every node: a cap on a whole request; 0 (off) by default, as an upload of a large file is long but never idle. */
+      wholeRequestMs: Ms(0),
+      /** Every node: open connections (per process); more are closed at once. */
+      maxConnections: T.Integer({ minimum: 1, default: 4096 }),
+      /** Every node: proxies whose X-Forwarded-For names the client (proxy-addr ranges, e.g. "loopback", "10.0.0.0/8"). */
+      trustProxy: T.Array(T.String(), { default: ["loopback"] }),
     },
     { default: {} },
   ),
@@ -182,7 +205,10 @@ export const ConfigSchema = T.Object({
     {
       allowPrivate: T.Boolean({ default: false }),
       maxBytes: T.Integer({ minimum: 1, default: 10 * 1024 ** 3 }),
+      /** Connecting and the answer's headers. */
       timeoutMs: Ms(60_000),
+      /** Longest silence between two chunks of the body; under limits.clientIdleMs, which the placer applies to every source. */
+      idleMs: Ms(15_000),
     },
     { default: {} },
   ),

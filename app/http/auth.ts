@@ -1,17 +1,19 @@
 import basicAuth from "@fastify/basic-auth";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { Credentials } from "../topology/env.js";
 import { Unauthorized } from "../errors.js";
 
-const same = (a: string, b: string) => {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-};
+// Digests are compared, not the strings: equal lengths whatever was sent, so
+// the time taken tells nothing of the expected credential, its length included.
+const digest = (s: string) => createHash("sha256").update(s).digest();
+const same = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
 
 export function credentialsMatch(expected: Credentials, username: string, password: string): boolean {
-  return same(username, expected.username) && same(password, expected.password);
+  // Both compared every time: a right name must not answer faster or slower than a wrong one.
+  const name = same(username, expected.username);
+  const secret = same(password, expected.password);
+  return name && secret;
 }
 
 /** Registers basic auth and returns the preHandler that enforces it on private routes. */

@@ -1,7 +1,6 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
 import type { Couch } from "../adapters/couch/index.js";
 import type { Config } from "../config.js";
@@ -9,6 +8,7 @@ import type { Logger } from "../log.js";
 import { serverTls } from "../tls.js";
 import { VERSION } from "../version.js";
 import { installErrorHandling } from "./errors.js";
+import { bodyDeadline, createNodeServer } from "./server.js";
 import { Counters } from "./stats.js";
 
 // What every node (prism or store) has: error handling, `/`, `/ping`, `/stats`,
@@ -39,6 +39,19 @@ async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; ms: 
   }
 }
 
+// Probes are shared for this long, so /healthz cannot be used to hammer CouchDB and Redis.
+const HEALTH_LIFE_MS = 1000;
+
+/** `load`'s answer, shared by every caller (those waiting on it included) for `lifeMs` after it started. */
+function cached<T>(lifeMs: number, load: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; answer: Promise<T> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (!last || now - last.at >= lifeMs) last = { at: now, answer: load() };
+    return last.answer;
+  };
+}
+
 /** A handler tried before fastify routes a request; true when it took the request. */
 export type RawRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
 
@@ -58,25 +71,19 @@ export function createNodeApp(deps: NodeDeps, opts: NodeAppOptions = {}): NodeAp
   let closing = false;
   // HTTPS when the node has a certificate (config.tls), as OOSE's nodes had; the routes are the same.
   const https = serverTls(config.tls);
-  const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void, o: Record<string, unknown>) => {
-    const serve = (req: IncomingMessage, res: ServerResponse) => {
+  const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+    createNodeServer(config.limits, https, (req, res) => {
       // While closing, fastify answers 503 (return503OnClosing).
       if (!closing) for (const route of rawRoutes) if (route(req, res)) return;
       handler(req, res);
-    };
-    const server: Server = https ? createHttpsServer(https, serve) : createServer(serve);
-    // What fastify sets on the servers it makes itself.
-    server.keepAliveTimeout = o.keepAliveTimeout as number;
-    server.requestTimeout = o.requestTimeout as number;
-    server.setTimeout(o.connectionTimeout as number);
-    return server;
-  };
+    });
   const options = {
     serverFactory,
     loggerInstance: log,
     disableRequestLogging: true,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    requestTimeout: 0,
+    // The client's address (login limits, sessions) as the front proxy saw it.
+    trustProxy: config.limits.trustProxy,
     return503OnClosing: true,
     forceCloseConnections: true,
     // Long enough that an over-long id reaches the route's schema (a clear 400) instead of a bare 404.
@@ -87,6 +94,7 @@ export function createNodeApp(deps: NodeDeps, opts: NodeAppOptions = {}): NodeAp
   const base = Fastify(options) as unknown as FastifyInstance;
   const app = base.withTypeProvider<TypeBoxTypeProvider>() as unknown as NodeApp;
   installErrorHandling(app);
+  bodyDeadline(app, config.limits.bodyTimeoutMs);
 
   const counters = new Counters(redis, config.role, `${config.redis.prefix}:counter:${config.role}:${config.name}`, log);
   app.decorate("counters", counters);
@@ -106,15 +114,17 @@ export function createNodeApp(deps: NodeDeps, opts: NodeAppOptions = {}): NodeAp
   const stats = async () => counters.snapshot();
   app.get("/stats", stats);
   app.post("/stats", stats);
-  app.get("/healthz", async (_req, reply) => {
+  const health = cached(HEALTH_LIFE_MS, async () => {
     const [couchdb, redisState] = await Promise.all([
       probe(() => couch.server.request({ path: "_up" })),
       probe(() => redis.ping()),
     ]);
     const ok = couchdb.ok && redisState.ok;
-    return reply
-      .status(ok ? 200 : 503)
-      .send({ status: ok ? "ok" : "unavailable", role: config.role, name: config.name, couchdb, redis: redisState });
+    return { status: ok ? "ok" : "unavailable", role: config.role, name: config.name, couchdb, redis: redisState };
+  });
+  app.get("/healthz", async (_req, reply) => {
+    const answer = await health();
+    return reply.status(answer.status === "ok" ? 200 : 503).send(answer);
   });
   return app;
 }

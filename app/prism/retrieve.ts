@@ -1,19 +1,33 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP } from "node:net";
-import { pipeline, type Readable, Transform } from "node:stream";
+import { Readable } from "node:stream";
 import ipaddr from "ipaddr.js";
 import { Agent, request } from "undici";
-import { BadRequest, Forbidden, PayloadTooLarge, PeerUnavailable } from "../errors.js";
+import { AppError, BadRequest, Forbidden, PayloadTooLarge, UpstreamFailed, UpstreamTimeout } from "../errors.js";
 
 // Imports from a URL without becoming an open proxy (OOSE's SSRF, spec §14.17):
 // http(s) only, every hop's addresses checked at connect time (so DNS cannot
-// swap in a private address after the check), bounded redirects, size and time.
+// swap in a private address after the check), bounded redirects and size.
+// Time is bounded per step (connect, headers, each gap between chunks), not
+// for the whole transfer, so a large import from a slow but live server completes.
 
 const MAX_REDIRECTS = 5;
+// ::a.b.c.d, the deprecated IPv4-compatible form, reaches a.b.c.d on some stacks; nothing public lives there.
+const IPV4_COMPATIBLE = ipaddr.parseCIDR("::/96");
+const TIMEOUTS = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT"]);
 
 function publicOnly(address: string): boolean {
   const ip = ipaddr.process(address);
+  if (ip instanceof ipaddr.IPv6 && ip.match(IPV4_COMPATIBLE)) return false;
   return ip.range() === "unicast";
+}
+
+/** A transport failure of the remote server: 504 when it went silent, 502 otherwise (reset, refused, cut short). */
+function remoteFailure(err: unknown, origin: string): AppError {
+  if (err instanceof AppError) return err;
+  const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+  if (code && TIMEOUTS.has(code)) return new UpstreamTimeout(`${origin} stopped answering`, undefined, err);
+  return new UpstreamFailed(`${origin} failed: the connection broke`, undefined, err);
 }
 
 function checkAddress(address: string, allowPrivate: boolean): void {
@@ -29,10 +43,11 @@ export interface Fetched {
 export class Retriever {
   private readonly agent: Agent;
 
-  constructor(private readonly opts: { allowPrivate: boolean; maxBytes: number; timeoutMs: number }) {
+  constructor(private readonly opts: { allowPrivate: boolean; maxBytes: number; timeoutMs: number; idleMs: number }) {
     this.agent = new Agent({
       headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
+      // Between two chunks, not the whole body.
+      bodyTimeout: opts.idleMs,
       connect: {
         timeout: opts.timeoutMs,
         lookup: (hostname, options, cb) =>
@@ -58,12 +73,12 @@ export class Retriever {
       if (isIP(host)) checkAddress(host, this.opts.allowPrivate);
       let res: Awaited<ReturnType<typeof request>>;
       try {
-        res = await request(url, { dispatcher: this.agent, method: "GET", signal: AbortSignal.timeout(this.opts.timeoutMs) });
+        res = await request(url, { dispatcher: this.agent, method: "GET" });
       } catch (err) {
         if (err instanceof Forbidden || (err as { cause?: unknown }).cause instanceof Forbidden) {
           throw err instanceof Forbidden ? err : ((err as { cause: Forbidden }).cause);
         }
-        throw new PeerUnavailable(`Could not fetch ${url.origin}: ${(err as Error).message}`);
+        throw remoteFailure(err, url.origin);
       }
       const location = res.headers.location;
       if (res.statusCode >= 300 && res.statusCode < 400 && location) {
@@ -81,8 +96,7 @@ export class Retriever {
         throw new PayloadTooLarge(`Remote file is ${length} bytes; the limit is ${this.opts.maxBytes}`);
       }
       const type = res.headers["content-type"];
-      // pipeline (not pipe) so a remote failure reaches the reader as an error.
-      const body = pipeline(res.body, limit(this.opts.maxBytes), () => undefined);
+      const body = Readable.from(bounded(res.body, this.opts.maxBytes, url.origin));
       return { body, contentType: type ? String(type) : undefined, url: url.toString() };
     }
     throw new BadRequest(`More than ${MAX_REDIRECTS} redirects`);
@@ -101,13 +115,16 @@ function parse(raw: string): URL {
   return url;
 }
 
-function limit(max: number): Transform {
+/** The remote body, capped at `max` bytes; its failures reach the reader already classified. */
+async function* bounded(body: Readable, max: number, origin: string): AsyncGenerator<Buffer> {
   let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
       seen += chunk.length;
-      if (seen > max) return done(new PayloadTooLarge(`Remote file exceeds ${max} bytes`));
-      done(null, chunk);
-    },
-  });
+      if (seen > max) throw new PayloadTooLarge(`Remote file exceeds ${max} bytes`);
+      yield chunk;
+    }
+  } catch (err) {
+    throw remoteFailure(err, origin);
+  }
 }
