@@ -3,11 +3,15 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { openCouch } from "../adapters/couch/index.js";
 import { addUser, listUsers, removeUser, setPassword } from "../adapters/couch/users.js";
-import { addConnectionOptions, type ConnectionFlags, defineCommand, loadToolConfig } from "./common.js";
+import { openRedis } from "../adapters/redis/index.js";
+import { cliLogger } from "../log.js";
+import { endSessionsOf } from "../prism/sessions.js";
+import { addConnectionOptions, type ConnectionFlags, defineCommand, loadToolConfig, redisPrefix } from "./common.js";
 
 // `oose user add|remove|passwd|list`: the API users prisms log in with.
 // Passwords come from --password-stdin (so they stay out of shell history) or
-// are generated and printed once.
+// are generated and printed once. Removing a user or changing a password ends
+// the user's sessions, so these two need Redis as well as CouchDB.
 
 interface PasswordFlags extends ConnectionFlags {
   passwordStdin?: boolean;
@@ -30,6 +34,19 @@ async function withCouch<T>(flags: ConnectionFlags, fn: (couch: ReturnType<typeo
     return await fn(couch);
   } finally {
     await couch.close();
+  }
+}
+
+/** Runs `change` (on CouchDB); when it did something, ends the user's sessions and answers how many. */
+async function thenEndSessions(flags: ConnectionFlags, name: string, change: () => Promise<boolean>) {
+  const config = loadToolConfig(flags);
+  if (!config.redis) throw new Error("Redis is needed to end the user's sessions (--redis, --sentinels or OOSE_REDIS__*)");
+  if (!(await change())) return undefined;
+  const redis = openRedis(config.redis, cliLogger("user"));
+  try {
+    return await endSessionsOf(redis, redisPrefix(config), name);
+  } finally {
+    redis.disconnect();
   }
 }
 
@@ -71,25 +88,30 @@ defineCommand((program: Command) => {
       }),
     );
 
-  addConnectionOptions(user.command("passwd <name>"), { redis: false })
-    .description("set a new password; prints a generated one unless --password-stdin")
+  addConnectionOptions(user.command("passwd <name>"), { redis: true })
+    .description("set a new password and end the user's sessions; prints a generated one unless --password-stdin")
     .option("--password-stdin", "read the password from standard input")
     .action(
       guarded(async (name: string, flags: PasswordFlags) => {
         const pw = password(flags);
-        const changed = await withCouch(flags, (couch) => setPassword(couch, checkName(name), pw.value));
-        if (!changed) return fail(`no user ${name}`);
+        const ended = await thenEndSessions(flags, checkName(name), () =>
+          withCouch(flags, (couch) => setPassword(couch, name, pw.value)),
+        );
+        if (ended === undefined) return fail(`no user ${name}`);
         console.log(pw.generated ? `password of ${name}: ${pw.value}` : `password of ${name} changed`);
+        console.log(`ended ${ended} session(s)`);
       }),
     );
 
-  addConnectionOptions(user.command("remove <name>"), { redis: false })
-    .description("delete a user (existing sessions expire with their TTL)")
+  addConnectionOptions(user.command("remove <name>"), { redis: true })
+    .description("delete a user and end the user's sessions")
     .action(
       guarded(async (name: string, flags: ConnectionFlags) => {
-        const removed = await withCouch(flags, (couch) => removeUser(couch, checkName(name)));
-        if (!removed) return fail(`no user ${name}`);
-        console.log(`removed ${name}`);
+        const ended = await thenEndSessions(flags, checkName(name), () =>
+          withCouch(flags, (couch) => removeUser(couch, name)),
+        );
+        if (ended === undefined) return fail(`no user ${name}`);
+        console.log(`removed ${name}; ended ${ended} session(s)`);
       }),
     );
 

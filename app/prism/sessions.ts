@@ -1,16 +1,18 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Couch } from "../adapters/couch/index.js";
+import { userExists } from "../adapters/couch/users.js";
 import { redisCall } from "../adapters/redis/index.js";
 import type { ReplicatedWrites } from "../adapters/redis/wait.js";
-import { BackendUnavailable, InvalidCredentials, Unauthorized } from "../errors.js";
+import { Unauthorized } from "../errors.js";
 
 // Users are CouchDB `_users` accounts, as in OOSE, so they survive an upgrade.
-// A login checks the password against CouchDB's /_session, then issues our own
+// A login (its password checked against CouchDB's /_session) gets our own
 // random token kept in Redis with a TTL. Only its SHA-256 is stored, so a Redis
 // dump holds no usable tokens. OOSE accepted any token; we accept only these.
 // A login is acknowledged once a replica holds the session (WAIT), so a
-// Sentinel failover does not log anyone out.
+// Sentinel failover does not log anyone out. Each user's sessions are listed
+// beside them, so removing the user or changing the password ends them all.
 
 export interface Session {
   token: string;
@@ -20,6 +22,19 @@ export interface Session {
 
 const digest = (token: string) => createHash("sha256").update(token).digest("hex");
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+const sessionKey = (prefix: string, id: string) => `${prefix}:session:${id}`;
+const userKey = (prefix: string, name: string) => `${prefix}:user-sessions:${name}`;
+
+/** Ends every session of user `name`; answers how many there were. */
+export async function endSessionsOf(redis: Redis, prefix: string, name: string): Promise<number> {
+  const ids = await redisCall("user sessions", () => redis.smembers(userKey(prefix, name)));
+  const sessions = ids.map((id) => sessionKey(prefix, id));
+  const [ended] = await redisCall("end sessions", () =>
+    Promise.all([sessions.length > 0 ? redis.del(...sessions) : 0, redis.del(userKey(prefix, name))]),
+  );
+  return ended;
+}
 
 export class Sessions {
   constructor(
@@ -31,28 +46,23 @@ export class Sessions {
   ) {}
 
   private key(token: string): string {
-    return `${this.prefix}:session:${digest(token)}`;
+    return sessionKey(this.prefix, digest(token));
   }
 
-  async login(username: string, password: string, ip: string): Promise<Session> {
-    let roles: string[] = [];
-    try {
-      const res = (await this.couch.server.request({
-        method: "POST",
-        path: "_session",
-        body: { name: username, password },
-      })) as { ok?: boolean; roles?: string[] };
-      if (!res.ok) throw new InvalidCredentials();
-      roles = res.roles ?? [];
-    } catch (err) {
-      const status = (err as { statusCode?: number }).statusCode;
-      if (err instanceof InvalidCredentials || status === 401 || status === 403) throw new InvalidCredentials();
-      throw new BackendUnavailable("Login failed: CouchDB unavailable", undefined, err);
-    }
+  /** A new session for a user whose password was just checked. */
+  async open(user: Session["data"]["userCtx"], ip: string): Promise<Session> {
     const token = randomBytes(32).toString("base64url");
-    const session: Session = { token, ip, data: { userCtx: { name: username, roles }, createdAt: new Date().toISOString() } };
+    const session: Session = { token, ip, data: { userCtx: user, createdAt: new Date().toISOString() } };
     const { token: _omit, ...stored } = session;
-    await this.writes.write("session set", (conn) => conn.set(this.key(token), JSON.stringify(stored), "PX", this.lifeMs));
+    const users = userKey(this.prefix, user.name);
+    await this.writes.write("session set", (conn) =>
+      conn
+        .multi()
+        .set(this.key(token), JSON.stringify(stored), "PX", this.lifeMs)
+        .sadd(users, digest(token))
+        .pexpire(users, this.lifeMs)
+        .exec(),
+    );
     return session;
   }
 
@@ -64,9 +74,17 @@ export class Sessions {
     return { token, ...(JSON.parse(raw) as Omit<Session, "token">) };
   }
 
+  /** Extends a session, if its user still exists. */
   async renew(token: string): Promise<Session> {
     const session = await this.get(token);
-    await redisCall("session renew", () => this.redis.pexpire(this.key(token), this.lifeMs));
+    const name = session.data.userCtx.name;
+    if (!(await userExists(this.couch, name))) {
+      await this.logout(token);
+      throw new Unauthorized("The session's user no longer exists");
+    }
+    await redisCall("session renew", () =>
+      this.redis.multi().pexpire(this.key(token), this.lifeMs).pexpire(userKey(this.prefix, name), this.lifeMs).exec(),
+    );
     return session;
   }
 

@@ -9,7 +9,9 @@ import { ROOT, useServices } from "../migrations/helpers.js";
 const services = useServices(test);
 
 function oose(args: string[], input?: string) {
-  const res = spawnSync(process.execPath, [path.join(ROOT, "bin/oose.js"), "user", ...args, "--couchdb", services().couchUrl], {
+  // passwd and remove end the user's sessions, in Redis.
+  const redis = ["passwd", "remove"].includes(args[0]!) ? ["--redis", services().redisUrl] : [];
+  const res = spawnSync(process.execPath, [path.join(ROOT, "bin/oose.js"), "user", ...args, "--couchdb", services().couchUrl, ...redis], {
     cwd: os.tmpdir(),
     input,
     encoding: "utf8",
@@ -45,6 +47,16 @@ test.serial("add, list, passwd and remove a user", async (t) => {
   t.is(oose(["remove", "alice"]).code, 0);
   t.false(await canLogIn("alice", password!));
   t.is(oose(["remove", "alice"]).code, 1, "removing a missing user fails");
+});
+
+test.serial("passwd and remove refuse to run without Redis, so no session outlives the change", (t) => {
+  const res = spawnSync(process.execPath, [path.join(ROOT, "bin/oose.js"), "user", "remove", "alice", "--couchdb", services().couchUrl], {
+    cwd: os.tmpdir(),
+    encoding: "utf8",
+    env: { ...process.env, OOSE_LOG_LEVEL: "warn" },
+  });
+  t.is(res.status, 1);
+  t.regex(res.stderr, /Redis is needed/);
 });
 
 test.serial("bad names and short passwords are refused", (t) => {

@@ -1,4 +1,6 @@
-import { type Couch, couch, getOrUndefined, isConflict, isNotFound } from "./index.js";
+import { request } from "undici";
+import { BackendUnavailable, InvalidCredentials } from "../../errors.js";
+import { type Couch, type CouchSettings, couch, getOrUndefined, isConflict, isNotFound } from "./index.js";
 
 // API users are CouchDB users in `_users`, as OOSE had them, so accounts
 // survive an upgrade and CouchDB keeps the password hashing.
@@ -62,4 +64,42 @@ export async function listUsers(db: Couch): Promise<{ name: string; roles: strin
     users.list({ startkey: "org.couchdb.user:", endkey: "org.couchdb.user:\ufff0", include_docs: true }),
   );
   return res.rows.flatMap((r) => (r.doc ? [{ name: r.doc.name, roles: r.doc.roles ?? [] }] : []));
+}
+
+export async function userExists(db: Couch, name: string): Promise<boolean> {
+  return (await getOrUndefined(await usersDb(db), userId(name))) !== undefined;
+}
+
+/**
+ * Checks a password against CouchDB's /_session. Not through the node's nano
+ * client: nano keeps the session cookie CouchDB answers with, and would send
+ * it (which CouchDB checks before the node's own credentials) on every later
+ * request. This call sends no credentials of the node and keeps no cookie.
+ */
+export async function checkPassword(
+  cfg: Pick<CouchSettings, "url" | "timeoutMs">,
+  name: string,
+  password: string,
+): Promise<{ name: string; roles: string[] }> {
+  const url = new URL("_session", `${cfg.url.replace(/\/$/, "")}/`);
+  url.username = "";
+  url.password = "";
+  let res: Awaited<ReturnType<typeof request>>;
+  try {
+    res = await request(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ name, password }),
+      headersTimeout: cfg.timeoutMs,
+      bodyTimeout: cfg.timeoutMs,
+      signal: AbortSignal.timeout(cfg.timeoutMs),
+    });
+  } catch (err) {
+    throw new BackendUnavailable("Login failed: CouchDB unavailable", undefined, err);
+  }
+  const body = (await res.body.json().catch(() => ({}))) as { ok?: boolean; name?: string; roles?: string[] };
+  if (res.statusCode === 401 || res.statusCode === 403) throw new InvalidCredentials();
+  if (res.statusCode !== 200) throw new BackendUnavailable(`Login failed: CouchDB answered ${res.statusCode}`);
+  if (!body.ok) throw new InvalidCredentials();
+  return { name: body.name ?? name, roles: body.roles ?? [] };
 }

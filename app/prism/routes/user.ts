@@ -1,7 +1,9 @@
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyRequest } from "fastify";
-import { InvalidCredentials, Unauthorized } from "../../errors.js";
+import { checkPassword } from "../../adapters/couch/users.js";
+import { InvalidCredentials, TooManyRequests, Unauthorized } from "../../errors.js";
 import type { PrismContext } from "../context.js";
+import { LoginLimit } from "../login-limit.js";
 import type { Sessions } from "../sessions.js";
 
 // /user/login, /logout, /session/validate and /session/renew. Every success is
@@ -29,17 +31,31 @@ export function sessionGuard(sessions: Sessions, basic: PrismContext["privateAut
 const Login = T.Object({ username: T.Optional(T.String({ maxLength: 256 })), password: T.Optional(T.String({ maxLength: 1024 })) });
 
 export async function userRoutes(ctx: PrismContext, sessions: Sessions): Promise<void> {
-  const { app } = ctx;
+  const { app, config } = ctx;
+  const limit = new LoginLimit(ctx.redis, config.redis.prefix, config.login);
   const requireToken = (req: FastifyRequest) => {
     const token = tokenOf(req);
     if (!token) throw new Unauthorized("X-OOSE-Token required");
     return token;
   };
 
-  app.post("/user/login", { schema: { body: Login } }, async (req) => {
+  app.post("/user/login", { schema: { body: Login } }, async (req, reply) => {
     const { username, password } = req.body ?? {};
     if (!username || !password) throw new InvalidCredentials();
-    const session = await sessions.login(username, password, req.ip);
+    try {
+      await limit.check(req.ip, username);
+    } catch (err) {
+      if (err instanceof TooManyRequests) reply.header("retry-after", String(err.details?.retryAfter));
+      throw err;
+    }
+    let user: Awaited<ReturnType<typeof checkPassword>>;
+    try {
+      user = await checkPassword(config.couchdb, username, password);
+    } catch (err) {
+      if (err instanceof InvalidCredentials) await limit.failed(req.ip, username);
+      throw err;
+    }
+    const session = await sessions.open(user, req.ip);
     app.counters.inc("stat:prism:user:login");
     return { success: "User logged in", session };
   });
