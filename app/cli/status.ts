@@ -281,6 +281,11 @@ function printJobs(s: ClusterStatus): void {
           (pass.unverified ? `, ${pass.unverified} never` : ""),
       );
     }
+    const all = s.scrub.flatMap((x) => (x.status ? [x.status.total] : []));
+    const sum = (k: keyof ScrubStatus["total"]) => all.reduce((n, t) => n + t[k], 0);
+    console.log(
+      `  since the first pass: ${sum("checked")} copies checked (${fmtBytes(sum("bytes"))}), ${sum("corrupt")} corrupt, ${sum("missing")} missing`,
+    );
   }
 }
 

@@ -221,6 +221,7 @@ export class Heal {
       return;
     }
     await this.throttle(live[0]!.copy.size * need);
+    if (this.abort.signal.aborted) return;
     const made = await this.d.copies.add(hash, need);
     this.count(status, "copied", made.length);
     this.count(

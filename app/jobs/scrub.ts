@@ -152,6 +152,7 @@ export class Scrub {
       return 0;
     }
     await this.throttle(doc.size);
+    if (this.stopped) return 0;
     if (this.now() - this.lastReport >= REPORT_EVERY) await this.report(status, false);
     try {
       const reply = await this.d.content.verify(doc.hash, true, doc);
