@@ -8,12 +8,14 @@ import { defaultSpec } from "../app/topology/model.js";
 import { startCluster } from "../infra/local/cluster.js";
 import { freeBlock } from "../test/helpers/cluster.js";
 import { deliverBench } from "./deliver.js";
+import { healBench } from "./heal.js";
 import { uploadBench } from "./upload.js";
 
 // `npm run bench [-- <suite…>]`: upload and deliver run on a fresh local
-// cluster (2 prisms, 4 stores); migrate and scan are long and run on request.
+// cluster (2 prisms, 4 stores); heal (its own clusters), migrate and scan are
+// long and run on request.
 
-const SUITES = ["upload", "deliver", "migrate", "scan"] as const;
+const SUITES = ["upload", "deliver", "heal", "migrate", "scan"] as const;
 const opts = new Command()
   .argument("[suites...]", `any of ${SUITES.join(", ")}, or all`, ["upload", "deliver"])
   .parse();
@@ -56,6 +58,7 @@ async function clusterSuites(): Promise<void> {
 }
 
 if (wanted.has("upload") || wanted.has("deliver")) await clusterSuites();
+if (wanted.has("heal")) await healBench();
 for (const suite of ["migrate", "scan"]) {
   if (!wanted.has(suite)) continue;
   const script = path.join(path.dirname(new URL(import.meta.url).pathname), `${suite}.ts`);
