@@ -41,6 +41,8 @@ export class ContentNotFound extends kind("CONTENT_NOT_FOUND", 404, "File not fo
 export class PurchaseNotFound extends kind("PURCHASE_NOT_FOUND", 404, "Purchase not found") {}
 export class NotFound extends kind("NOT_FOUND", 404, "Not found") {}
 export class PurchaseExpired extends kind("PURCHASE_EXPIRED", 410, "Purchase expired") {}
+export class RequestTimeout extends kind("REQUEST_TIMEOUT", 408, "Request timeout") {}
+export class HeadersTooLarge extends kind("HEADERS_TOO_LARGE", 431, "Request headers too large") {}
 export class PayloadTooLarge extends kind("PAYLOAD_TOO_LARGE", 413, "Payload too large") {}
 export class RangeNotSatisfiable extends kind("RANGE_NOT_SATISFIABLE", 416, "Range not satisfiable") {}
 export class UnsupportedMediaType extends kind("UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type") {}

@@ -1,6 +1,15 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { ServerResponse } from "node:http";
-import { AppError, BadRequest, ClientAborted, Internal, NotFound } from "../errors.js";
+import type { Duplex } from "node:stream";
+import {
+  AppError,
+  BadRequest,
+  ClientAborted,
+  HeadersTooLarge,
+  Internal,
+  NotFound,
+  RequestTimeout,
+} from "../errors.js";
 
 // One place turns every failure into `{error, code}` with a real status, for
 // the fastify routes and the raw fast paths alike. Errors are classified where
@@ -64,7 +73,29 @@ export function sendFailure(log: FastifyBaseLogger, res: ServerResponse, err: un
   return appError.status;
 }
 
+/** A request too malformed to reach fastify's router (bad request line, headers over the limit, too slow). */
+function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const appError =
+    err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? new RequestTimeout()
+      : err.code === "HPE_HEADER_OVERFLOW"
+        ? new HeadersTooLarge()
+        : new BadRequest("Malformed HTTP request");
+  const body = JSON.stringify(appError.toJSON());
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${appError.status} ${appError.message}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
+  // In place of fastify's own answer, whose body has no code.
+  app.server.removeAllListeners("clientError");
+  app.server.on("clientError", clientError);
   app.setErrorHandler((err, req, reply) => {
     const appError = classify(err);
     logFailure(req.log, appError, err, req.url);

@@ -44,9 +44,13 @@ const QUERY_KEYS = new Set(Object.keys(Query.properties));
 const queryCheck = TypeCompiler.Compile(Query);
 type Options = Pick<DeliveryRequest, "attach" | "start" | "rate" | "html5">;
 
-/** The query when the route's own schema takes it and no known key repeats; undefined otherwise. */
+/**
+ * The query when the route's own schema takes it as it is: no known key repeats, no broken escape, and
+ * no value that converting would change ("1.5" for an integer). Undefined sends it to the fastify route.
+ */
 function plainQuery(raw: string | undefined): Options | undefined {
   if (!raw) return {};
+  if (/%(?![0-9A-Fa-f]{2})/.test(raw)) return undefined;
   const fields: Record<string, string> = {};
   for (const [key, value] of new URLSearchParams(raw)) {
     if (!QUERY_KEYS.has(key)) continue;
@@ -55,6 +59,8 @@ function plainQuery(raw: string | undefined): Options | undefined {
   }
   const query = Value.Convert(Query, fields);
   if (!queryCheck.Check(query)) return undefined;
+  const converted = query as Record<string, unknown>;
+  if (Object.entries(fields).some(([key, value]) => String(converted[key]) !== value)) return undefined;
   return { attach: query.attach, start: query.start, rate: query.rate, html5: query.html5 };
 }
 

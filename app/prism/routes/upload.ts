@@ -35,7 +35,8 @@ function needInventory(ctx: PrismContext): void {
 /** A failure of the multipart parser (busboy) or of the request under it: always the client's. */
 function multipartError(err: unknown): AppError {
   const known = classify(err);
-  if (!(known instanceof Internal)) return known;
+  // A programming error downstream reaches the file too, through pipeline(): it stays a bug.
+  if (!(known instanceof Internal) || err instanceof TypeError || err instanceof RangeError) return known;
   return new InvalidMultipart(`Malformed multipart body: ${String((err as Error)?.message).slice(0, 100)}`, undefined, err);
 }
 
@@ -92,9 +93,10 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
           continue;
         }
         const ext = extensionFor(part.filename, part.mimetype);
-        let parserError: unknown;
+        // The parser fails the file by destroying it, possibly before this loop has taken the part.
+        let parserError: unknown = part.file.errored ?? undefined;
         part.file.once("error", (err) => {
-          parserError = err;
+          parserError ??= err;
         });
         // Past the size limit the parser ends the file early (truncated) and fails the request afterwards.
         const placed = await placer
