@@ -186,8 +186,8 @@ export const ConfigSchema = T.Object({
       failoverTimeoutMs: Ms(5000),
       /** Every node: the request line and headers must arrive within this. */
       headersTimeoutMs: Ms(10_000),
-      /** Every node: an idle keep-alive connection is closed after this. */
-      keepAliveTimeoutMs: Ms(5000),
+      /** Every node: an idle keep-alive connection is closed after this; above nginx's upstream keep-alive (60 s), so nginx never reuses one being closed. */
+      keepAliveTimeoutMs: Ms(72_000),
       /** Every node: a client that sends nothing of its request for this long is cut off; above clientIdleMs, so an upload gets its 400 first. */
       bodyIdleMs: Ms(30_000),
       /** Every node: a JSON or text body (parsed whole, under 1 MB) must arrive in full within this, so a dripping body is cut off. */
@@ -196,8 +196,11 @@ export const ConfigSchema = T.Object({
       wholeRequestMs: Ms(0),
       /** Every node: open connections (per process); more are closed at once. */
       maxConnections: T.Integer({ minimum: 1, default: 4096 }),
-      /** Every node: proxies whose X-Forwarded-For names the client (proxy-addr ranges, e.g. "loopback", "10.0.0.0/8"). */
-      trustProxy: T.Array(T.String(), { default: ["loopback"] }),
+      /**
+       * Every node: proxies whose X-Forwarded-For names the client (proxy-addr ranges or addresses). The front nginx
+       * sits on loopback or a private network; trusting neither would count every client as the front (login limits).
+       */
+      trustProxy: T.Array(T.String(), { default: ["loopback", "uniquelocal"] }),
     },
     { default: {} },
   ),

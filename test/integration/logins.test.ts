@@ -15,8 +15,8 @@ import { ROOT } from "../migrations/helpers.js";
 
 // Logins through a real prism: failed-login limits, ordinary users, sessions
 // that end with their user, and passwords that never reach a log file. The
-// prism trusts X-Forwarded-For from loopback, so each test picks its own
-// client addresses.
+// prism reaches CouchDB through a proxy of this test, and trusts
+// X-Forwarded-For from loopback, so each test picks its own client addresses.
 
 const PER_ADDRESS = 6;
 const PER_USER = 4;
@@ -29,11 +29,51 @@ const cluster = useCluster(test, {
     node.role === "prism" ? { OOSE_LOGIN__PER_ADDRESS: String(PER_ADDRESS), OOSE_LOGIN__PER_USER: String(PER_USER) } : {},
 });
 
+/**
+ * Between the prism and CouchDB: passes everything through, or answers 500 to
+ * logins while `failLogins`. Its session cookies are persistent (an Expires
+ * date), as CouchDB 3 sends them; the stand-in's are not, and nano keeps only
+ * cookies with an expiry.
+ */
+async function couchProxy(target: string) {
+  const upstream = new URL(target);
+  const state = { failLogins: false };
+  const server = http.createServer((req, res) => {
+    if (state.failLogins && req.method === "POST" && req.url?.startsWith("/_session")) {
+      req.resume();
+      res.writeHead(500, { "content-type": "application/json" }).end('{"error":"unknown_error","reason":"function_clause"}');
+      return;
+    }
+    const out = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (back) => {
+        const expires = new Date(Date.now() + 600_000).toUTCString();
+        const cookies = back.headers["set-cookie"]?.map((c) => `${c}; Expires=${expires}`);
+        res.writeHead(back.statusCode ?? 502, { ...back.headers, ...(cookies ? { "set-cookie": cookies } : {}) });
+        back.pipe(res);
+      },
+    );
+    out.on("error", () => res.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, state, server };
+}
+
 let couch: Couch;
-test.serial.before(() => {
-  couch = openCouch({ url: cluster().info.couchdb, database: "oose", timeoutMs: 10_000 });
+let proxy: Awaited<ReturnType<typeof couchProxy>>;
+test.serial.before(async () => {
+  const c = cluster();
+  couch = openCouch({ url: c.info.couchdb, database: "oose", timeoutMs: 10_000 });
+  proxy = await couchProxy(c.info.couchdb);
+  c.env.prism1!.OOSE_COUCHDB__URL = proxy.url;
+  await c.restart("prism1");
 });
-test.after.always(() => couch?.close());
+test.after.always(async () => {
+  await couch?.close();
+  proxy?.server.closeAllConnections();
+  proxy?.server.close();
+});
 
 const prism = () => cluster().info.prisms[0]!.url;
 
@@ -59,12 +99,13 @@ async function renew(token: string): Promise<number> {
   return res.statusCode;
 }
 
-/** `oose user …` with the prism's own connection settings (CouchDB, Sentinels, Redis password). */
+/** `oose user …` with the prism's connection settings, but CouchDB direct: this process (and its proxy) waits meanwhile. */
 function oose(args: string[], input?: string) {
+  const c = cluster();
   const res = spawnSync(process.execPath, [path.join(ROOT, "bin/oose.js"), "user", ...args], {
     input,
     encoding: "utf8",
-    env: { ...process.env, ...cluster().env.prism1, OOSE_LOG_LEVEL: "warn" },
+    env: { ...process.env, ...c.env.prism1, OOSE_COUCHDB__URL: c.info.couchdb, OOSE_LOG_LEVEL: "warn" },
   });
   return { code: res.status, out: res.stdout, err: res.stderr };
 }
@@ -128,50 +169,19 @@ test.serial("changing the password or removing the user ends the user's sessions
   t.is(await validate(erin), 401, "a refused renew ends the session");
 });
 
-/** Between the prism and CouchDB: passes everything through, or answers 500 to logins while `failLogins`. */
-async function couchProxy(target: string) {
-  const upstream = new URL(target);
-  const state = { failLogins: false };
-  const server = http.createServer((req, res) => {
-    if (state.failLogins && req.method === "POST" && req.url?.startsWith("/_session")) {
-      req.resume();
-      res.writeHead(500, { "content-type": "application/json" }).end('{"error":"unknown_error","reason":"function_clause"}');
-      return;
-    }
-    const out = http.request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-      (back) => {
-        res.writeHead(back.statusCode ?? 502, back.headers);
-        back.pipe(res);
-      },
-    );
-    out.on("error", () => res.destroy());
-    req.pipe(out);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, state, server };
-}
-
 test.serial("a password never reaches a log file, whatever CouchDB answers", async (t) => {
   const c = cluster();
   const canary = `canary-${randomBytes(12).toString("hex")}`;
   t.true(await addUser(couch, "frank", "frank-password-1"));
   t.is((await login("frank", canary, "10.3.0.1")).status, 401, "a wrong password");
 
-  // CouchDB answering 500 to /_session: the prism reaches it through a proxy that fails logins on demand.
-  const proxy = await couchProxy(c.info.couchdb);
-  t.teardown(() => {
-    proxy.server.closeAllConnections();
-    proxy.server.close();
-  });
-  const env = c.env.prism1!;
-  const direct = env.OOSE_COUCHDB__URL!;
-  env.OOSE_COUCHDB__URL = proxy.url;
-  await c.restart("prism1");
   proxy.state.failLogins = true;
-  const failed = await login("frank", canary, "10.3.0.2");
-  t.is(failed.status, 503, JSON.stringify(failed.body));
-  proxy.state.failLogins = false;
+  try {
+    const failed = await login("frank", canary, "10.3.0.2");
+    t.is(failed.status, 503, JSON.stringify(failed.body));
+  } finally {
+    proxy.state.failLogins = false;
+  }
 
   // CouchDB stopped during a login: the prism's request times out.
   const couchPid = c.procs.couchdb!.pid;
@@ -181,8 +191,6 @@ test.serial("a password never reaches a log file, whatever CouchDB answers", asy
   } finally {
     process.kill(couchPid, "SIGCONT");
   }
-  env.OOSE_COUCHDB__URL = direct;
-  await c.restart("prism1");
 
   const logs = c.logs();
   t.regex(logs, /Login failed: CouchDB answered 500/, "the failure itself is logged");
