@@ -16,9 +16,11 @@ export type ServerLimits = Pick<
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function createNodeServer(limits: ServerLimits, tls: TlsOptions | undefined, handle: Handler): Server {
+  const whole = limits.wholeRequestMs;
   const options: ServerOptions = {
-    headersTimeout: limits.headersTimeoutMs,
-    requestTimeout: limits.wholeRequestMs,
+    // Node refuses a headers deadline past the whole-request one.
+    headersTimeout: whole > 0 ? Math.min(limits.headersTimeoutMs, whole) : limits.headersTimeoutMs,
+    requestTimeout: whole,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // Node checks the two deadlines above this often; its default (30 s) would stretch them.
     connectionsCheckingInterval: 1000,
