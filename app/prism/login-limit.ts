@@ -8,7 +8,30 @@ import { TooManyRequests } from "../errors.js";
 // every prism (and worker) shares the count. Past either limit a login is
 // refused with 429 before CouchDB is asked, until the window ends: password
 // guessing is slowed, and CouchDB's costly hashing is not ours to hand out.
-// Counting failures only keeps clients that log in often unaffected.
+// An attempt is counted before its password is checked, so a burst of
+// parallel guesses cannot all pass the limit; a login that succeeds (or that
+// CouchDB could not check) gives its count back.
+
+// KEYS: the counters; ARGV: the window (ms), then each counter's limit. Answers the ms to wait (0: go ahead).
+const ATTEMPT = `
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
+  if n > tonumber(ARGV[i + 1]) then
+    local ttl = redis.call('PTTL', key)
+    wait = math.max(wait, ttl > 0 and ttl or tonumber(ARGV[1]))
+  end
+end
+if wait > 0 then for _, key in ipairs(KEYS) do redis.call('DECR', key) end end
+return wait`;
+
+// A counter whose window ended meanwhile is gone, and stays gone.
+const GIVE_BACK = `
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+end
+return 0`;
 
 export class LoginLimit {
   constructor(
@@ -17,36 +40,27 @@ export class LoginLimit {
     private readonly settings: Config["login"],
   ) {}
 
-  private counters(ip: string, name: string): { key: string; max: number }[] {
+  private keys(ip: string, name: string): string[] {
     const user = createHash("sha256").update(name).digest("hex");
-    return [
-      { key: `${this.prefix}:login-failed:address:${ip}`, max: this.settings.perAddress },
-      { key: `${this.prefix}:login-failed:user:${user}`, max: this.settings.perUser },
-    ];
+    return [`${this.prefix}:login-failed:address:${ip}`, `${this.prefix}:login-failed:user:${user}`];
   }
 
-  /** TooManyRequests, with the seconds to wait, when this address or user name is past its limit. */
-  async check(ip: string, name: string): Promise<void> {
-    const counters = this.counters(ip, name);
-    const batch = this.redis.multi();
-    for (const c of counters) batch.get(c.key).pttl(c.key);
-    const replies = (await redisCall("login limit", () => batch.exec())) ?? [];
-    let waitMs = 0;
-    counters.forEach((c, i) => {
-      const count = Number(replies[2 * i]?.[1] ?? 0);
-      const ttl = Number(replies[2 * i + 1]?.[1] ?? -1);
-      if (count >= c.max) waitMs = Math.max(waitMs, ttl > 0 ? ttl : this.settings.window);
-    });
+  /**
+   * Counts an attempt; TooManyRequests (with the seconds to wait) when this
+   * address or user name is past its limit. Answers the function that gives
+   * the count back, for an attempt that did not fail on its password.
+   */
+  async attempt(ip: string, name: string): Promise<() => Promise<void>> {
+    const keys = this.keys(ip, name);
+    const { window, perAddress, perUser } = this.settings;
+    const waitMs = Number(
+      await redisCall("login limit", () => this.redis.eval(ATTEMPT, keys.length, ...keys, window, perAddress, perUser)),
+    );
     if (waitMs > 0) {
-      const retryAfter = Math.ceil(waitMs / 1000);
-      throw new TooManyRequests("Too many failed logins; try again later", { retryAfter });
+      throw new TooManyRequests("Too many failed logins; try again later", { retryAfter: Math.ceil(waitMs / 1000) });
     }
-  }
-
-  /** Counts a failed login; each counter's window starts at its first failure. */
-  async failed(ip: string, name: string): Promise<void> {
-    const batch = this.redis.multi();
-    for (const c of this.counters(ip, name)) batch.set(c.key, 0, "PX", this.settings.window, "NX").incr(c.key);
-    await redisCall("login failed", () => batch.exec());
+    return async () => {
+      await redisCall("login limit", () => this.redis.eval(GIVE_BACK, keys.length, ...keys));
+    };
   }
 }

@@ -126,6 +126,14 @@ test.serial("failed logins are limited per user name and per address: 429 with R
   t.is((await login(admin.username, admin.password, "10.2.0.2")).status, 200, "other addresses and users log in");
 });
 
+test.serial("a burst of parallel guesses gets no more tries than the limit", async (t) => {
+  await addUser(couch, "gina", "gina-password-1");
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => login("gina", `guess-${i}`, `10.4.0.${i}`)));
+  const statuses = answers.map((a) => a.status).sort();
+  t.is(statuses.filter((s) => s === 401).length, PER_USER, statuses.join(","));
+  t.is(statuses.filter((s) => s === 429).length, 20 - PER_USER, statuses.join(","));
+});
+
 test.serial("an ordinary user's login leaves the prism's own CouchDB identity alone", async (t) => {
   await addUser(couch, "olive", "olive-password-1");
   // Only CouchDB admins (the nodes, here) may use the inventory: a node acting as olive would be refused.

@@ -42,8 +42,9 @@ export async function userRoutes(ctx: PrismContext, sessions: Sessions): Promise
   app.post("/user/login", { schema: { body: Login } }, async (req, reply) => {
     const { username, password } = req.body ?? {};
     if (!username || !password) throw new InvalidCredentials();
+    let giveBack: () => Promise<void>;
     try {
-      await limit.check(req.ip, username);
+      giveBack = await limit.attempt(req.ip, username);
     } catch (err) {
       if (err instanceof TooManyRequests) reply.header("retry-after", String(err.details?.retryAfter));
       throw err;
@@ -52,9 +53,11 @@ export async function userRoutes(ctx: PrismContext, sessions: Sessions): Promise
     try {
       user = await checkPassword(config.couchdb, username, password);
     } catch (err) {
-      if (err instanceof InvalidCredentials) await limit.failed(req.ip, username);
+      // Only a wrong password counts against the client.
+      if (!(err instanceof InvalidCredentials)) await giveBack();
       throw err;
     }
+    await giveBack();
     const session = await sessions.open(user, req.ip);
     app.counters.inc("stat:prism:user:login");
     return { success: "User logged in", session };
