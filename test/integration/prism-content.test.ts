@@ -6,6 +6,7 @@ import { FormData, request } from "undici";
 import { PrismClient } from "../../app/client/prism.js";
 import { relativePath } from "../../app/core/layout.js";
 import { useCluster } from "../helpers/cluster.js";
+import { until } from "../helpers/fault.js";
 import { allFiles, FOX, FOX_SHA1, holdersOnDisk, inventoryOf, loggedIn, zoneOf } from "../helpers/prism.js";
 
 // The prism's content API on a real 2-prism, 4-store cluster: upload,
@@ -186,9 +187,10 @@ test.serial("bad input gets a clean 4xx and leaves nothing behind", async (t) =>
   t.is(noAuth.statusCode, 401);
   await noAuth.body.dump();
 
-  // Give aborted stages a moment to be dropped, then nothing new may remain on any disk but those copies.
-  await new Promise((r) => setTimeout(r, 500));
+  // Stores drop abandoned stages as their requests close; then nothing new may remain on any disk but those copies.
   const kept = relativePath(sha1(placedFirst), "bin");
+  const extra = () => allFiles(c).filter((f) => !f.endsWith(kept) && !before.includes(f));
+  await until("abandoned stages dropped", async () => extra().length === 0, 10_000, 100).catch(() => undefined);
   t.is(holdersOnDisk(c, kept).size, 2);
   t.deepEqual(allFiles(c).filter((f) => !f.endsWith(kept)).sort(), before);
 });
