@@ -3,6 +3,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import type { Couch } from "../adapters/couch/index.js";
+import { copyPages } from "../adapters/couch/pages.js";
 import type { Config } from "../config.js";
 import { TokenBucket } from "../core/bucket.js";
 import type { InventoryDoc } from "../core/inventory.js";
@@ -10,7 +11,6 @@ import { ContentNotFound } from "../errors.js";
 import { eachLimit } from "../core/limit.js";
 import type { Logger } from "../log.js";
 import type { StoreContent } from "../store/content.js";
-import { storePages } from "./store-inventory.js";
 import { isDue } from "./verify.js";
 
 // Scrubbing: a store re-hashes each of its copies against its content address
@@ -125,14 +125,12 @@ export class Scrub {
     if (saved?.state === "done" && since < this.d.config.scrub.interval) return;
     const status = saved?.state === "scrubbing" ? this.resumed(saved) : this.fresh(saved);
     this.lastReport = this.now();
-    const { name } = this.d.config;
-    const pages = storePages(this.d.couch, name, this.d.config.scrub.pageSize);
-    let removed = 0;
-    for (let page = await pages.next(); page.length > 0; page = await pages.next(removed)) {
-      removed = 0;
+    const { name, scrub } = this.d.config;
+    // Pages start after the last doc seen, so the docs a verify drops never shift them.
+    for await (const page of copyPages(this.d.couch, "store", name, { pageSize: scrub.pageSize })) {
       if (!(await this.sameDisk())) return this.report(status, true);
-      await eachLimit(page, this.d.config.scrub.concurrency, async (doc) => {
-        if (!this.stopped) removed += await this.check(doc, status);
+      await eachLimit(page, scrub.concurrency, async (doc) => {
+        if (!this.stopped) await this.check(doc, status);
       });
       if (this.stopped) return this.report(status, true);
       await this.report(status, false);
@@ -143,16 +141,15 @@ export class Scrub {
     await this.report(status, true);
   }
 
-  /** Looks at one copy; answers 1 when its doc is gone afterwards (the pages shift back by one). */
-  private async check(doc: InventoryDoc, status: ScrubStatus): Promise<number> {
+  private async check(doc: InventoryDoc, status: ScrubStatus): Promise<void> {
     status.seen++;
     status.cursor = doc.hash;
     if (!isDue(doc, this.now(), this.d.config.scrub.cadence, false)) {
       this.seenVerified(status, doc.verifiedAt ?? null);
-      return 0;
+      return;
     }
     await this.throttle(doc.size);
-    if (this.stopped) return 0;
+    if (this.stopped) return;
     if (this.now() - this.lastReport >= REPORT_EVERY) await this.report(status, false);
     try {
       const reply = await this.d.content.verify(doc.hash, true, doc);
@@ -160,21 +157,19 @@ export class Scrub {
       this.count(status, "bytes", doc.size);
       if (reply.status === "ok") {
         this.seenVerified(status, reply.verifiedAt ?? this.now());
-        return 0;
+        return;
       }
       this.count(status, "corrupt", 1);
       this.d.log.warn({ hash: doc.hash, actual: reply.actualHash }, "scrub: corrupt copy removed");
-      return 1;
     } catch (err) {
       if (err instanceof ContentNotFound) {
         this.count(status, "missing", 1);
         this.d.log.warn({ hash: doc.hash }, "scrub: file gone; its doc is dropped");
-        return 1;
+        return;
       }
       status.failed++;
       this.seenVerified(status, doc.verifiedAt ?? null);
       this.d.log.warn({ hash: doc.hash, err: (err as Error).message }, "scrub: copy not checked");
-      return 0;
     }
   }
 

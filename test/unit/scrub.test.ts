@@ -12,8 +12,8 @@ import { Scrub, type ScrubStatus } from "../../app/jobs/scrub.js";
 import type { StoreContent } from "../../app/store/content.js";
 
 // The scrub against fakes: only copies past the cadence are hashed, corrupt
-// and missing ones are counted (their docs go, so the view's offset moves
-// back), a pass cut short keeps its counts, and a content folder that is not
+// and missing ones are counted (no copy is skipped when their docs go while
+// the pages are read), a pass cut short keeps its counts, and a content folder that is not
 // there pauses it.
 
 const NOW = Date.parse("2026-01-20T00:00:00Z");
@@ -45,10 +45,16 @@ function setup(docs: InventoryDoc[], verdict: (hash: string) => "ok" | "fail" | 
       return "OK";
     },
   };
+  // Introduced as PouchDB Server, so the pages come from _all_docs in key order.
+  const id = (d: InventoryDoc) => `${d.hash}:prism1:s1`;
   const couch = {
+    server: { request: async () => ({ "express-pouchdb": "fake" }) },
     db: () => ({
-      async view(_d: string, _v: string, o: { limit: number; skip: number }) {
-        return { rows: rows.slice(o.skip, o.skip + o.limit).map((doc) => ({ id: doc.hash, doc })) };
+      async list(o: { limit: number; startkey?: string }) {
+        const from = rows
+          .filter((d) => o.startkey === undefined || id(d) >= o.startkey)
+          .sort((x, y) => (id(x) < id(y) ? -1 : 1));
+        return { rows: from.slice(0, o.limit).map((d) => ({ id: id(d), doc: { ...d, _id: id(d), _rev: "1" } })) };
       },
     }),
   };
