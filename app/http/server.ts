@@ -38,6 +38,9 @@ export function createNodeServer(limits: ServerLimits, tls: TlsOptions | undefin
   return server;
 }
 
+const hasBody = (req: IncomingMessage) =>
+  req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+
 /**
  * The socket's idle timer runs while a request arrives. Once its body is in,
  * the route may think as long as it needs (a commit on every store, an
@@ -45,6 +48,11 @@ export function createNodeServer(limits: ServerLimits, tls: TlsOptions | undefin
  */
 function idleWhileArriving(req: IncomingMessage, res: ServerResponse, ms: number): void {
   if (ms === 0) return;
+  // Without a body, the headers were the whole request.
+  if (!hasBody(req)) {
+    req.socket.setTimeout(0);
+    return;
+  }
   req.socket.setTimeout(ms);
   req.once("end", () => {
     // A body nobody read is drained after the response, when the keep-alive timer is already set.
@@ -59,9 +67,7 @@ const PARSED_WHOLE = /^\s*(application\/([\w.+-]+\+)?json|text\/plain)\b/i;
 export function bodyDeadline(app: FastifyInstance, ms: number): void {
   if (ms === 0) return;
   app.addHook("preParsing", async (req, reply, payload) => {
-    const { headers } = req;
-    const hasBody = headers["transfer-encoding"] !== undefined || Number(headers["content-length"] ?? 0) > 0;
-    if (!hasBody || !PARSED_WHOLE.test(headers["content-type"] ?? "")) return payload;
+    if (!hasBody(req.raw) || !PARSED_WHOLE.test(req.headers["content-type"] ?? "")) return payload;
     const timer = setTimeout(() => {
       req.log.debug({ url: req.url, ms }, "request body too slow; connection closed");
       req.raw.socket.destroy();
