@@ -12,11 +12,14 @@ const root = path.resolve(import.meta.dirname, "../..");
 const SCRIPT = `
 const { logger } = await import("./app/log.ts");
 const { createNodeApp } = await import("./app/http/node.ts");
+const { ConfigSchema } = await import("./app/config.ts");
+const { Value } = await import("@sinclair/typebox/value");
+const limits = Value.Default(ConfigSchema.properties.limits, {});
 const redis = { pipeline: () => ({ hincrby() {}, exec: async () => [] }), hgetall: async () => ({}) };
 const couch = { server: { request: async () => ({}) } };
 for (const [role, name] of [["prism", "prism1"], ["store", "store1"]]) {
   const log = logger(role, name);
-  const config = { role, name, redis: { prefix: "oose" } };
+  const config = { role, name, redis: { prefix: "oose" }, limits };
   const app = createNodeApp({ config, couch, redis, log });
   await app.inject({ method: "POST", url: "/ping", headers: { "content-type": "application/json" }, payload: "{bad" });
   await app.close();
