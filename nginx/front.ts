@@ -4,6 +4,12 @@ import { renderNginx } from "./common.js";
 // (uploads can be terabytes), retries only where it is safe, and caches
 // nothing: OOSE cached the prism's 302s without the Referer in the key, which
 // handed one buyer's redirect to everyone.
+//
+// Only a prism that does not answer (refused, reset, timed out) leaves the
+// rotation. A 5xx a prism answers speaks of a shared backend, a store or a
+// remote server, the same from every prism: counting it took every prism out
+// at once when Redis failed over. The prisms are listed again as backups that
+// never leave, so every prism failing once is never "no live upstreams".
 
 export interface FrontNginx {
   listen: { host: string; port: number };
@@ -27,7 +33,10 @@ function checkPaths(o: FrontNginx): void {
 export function renderFrontNginx(o: FrontNginx): string {
   if (o.prisms.length === 0) throw new Error("front nginx needs at least one prism");
   checkPaths(o);
-  const servers = o.prisms.map((p) => `  server ${p.host}:${p.port} max_fails=1 fail_timeout=5s;`).join("\n");
+  const servers = [
+    ...o.prisms.map((p) => `  server ${p.host}:${p.port} max_fails=1 fail_timeout=5s;`),
+    ...o.prisms.map((p) => `  server ${p.host}:${p.port} backup max_fails=0;`),
+  ].join("\n");
   const listen = `${o.listen.host}:${o.listen.port}${o.tls ? " ssl" : ""}`;
   const tls = o.tls ? `\n  ssl_certificate ${o.tls.cert};\n  ssl_certificate_key ${o.tls.key};` : "";
   const up = o.upstreamTls;
@@ -59,7 +68,7 @@ ${servers}
   proxy_set_header X-Forwarded-Protocol $scheme;
   # A request is tried on the next prism only when the first never answered
   # properly, and POST/PUT/DELETE are never replayed.
-  proxy_next_upstream error timeout http_502 http_503 http_504;
+  proxy_next_upstream error timeout invalid_header;
   proxy_connect_timeout 5s;
   proxy_read_timeout 1h;
   proxy_send_timeout 1h;
