@@ -6,6 +6,7 @@ import {
   type AppError,
   BackendUnavailable,
   BadRequest,
+  ClientAborted,
   Internal,
   InvalidMultipart,
   PayloadTooLarge,
@@ -40,23 +41,39 @@ function multipartError(err: unknown): AppError {
   return new InvalidMultipart(`Malformed multipart body: ${String((err as Error)?.message).slice(0, 100)}`, undefined, err);
 }
 
-/** The parts, with the parser's own failures classified; failures of the loop's body pass as they are. */
-async function* parsedParts<T>(parts: () => AsyncIterable<T>): AsyncGenerator<T> {
+/** Rejects when the next part takes longer than `ms` to arrive (a client stalled between parts). */
+function nextPart<T>(it: AsyncIterator<T>, ms: number): Promise<IteratorResult<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ClientAborted(`No upload data for ${ms} ms`)), ms);
+  });
+  return Promise.race([it.next(), idle]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The parts, with the parser's own failures classified; failures of the loop's body pass as they are.
+ * Within a file the placer watches for a stalled client; between parts, this does.
+ */
+async function* parsedParts<T>(parts: () => AsyncIterable<T>, idleMs: number): AsyncGenerator<T> {
   let it: AsyncIterator<T> | undefined;
+  let stalled = false;
   try {
     for (;;) {
       let next: IteratorResult<T>;
       try {
         it ??= parts()[Symbol.asyncIterator]();
-        next = await it.next();
+        next = await nextPart(it, idleMs);
       } catch (err) {
-        throw multipartError(err);
+        stalled = err instanceof ClientAborted;
+        throw stalled ? err : multipartError(err);
       }
       if (next.done) return;
       yield next.value;
     }
   } finally {
-    await it?.return?.();
+    // A stalled parser would hold return() behind the next() it never answers.
+    if (stalled) void it?.return?.();
+    else await it?.return?.();
   }
 }
 
@@ -79,7 +96,7 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
     return { success: "File(s) uploaded", data: { fields }, files };
 
     async function readParts() {
-      for await (const part of parsedParts(() => req.parts())) {
+      for await (const part of parsedParts(() => req.parts(), config.limits.clientIdleMs)) {
         if (part.type === "field") {
           if (Object.keys(files).length > 0) {
             throw new BadRequest(`Field "${part.fieldname}" after a file: send fields first`);
