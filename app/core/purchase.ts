@@ -1,6 +1,7 @@
 // Purchase records in Redis: `<prefix>:purchase:<token>`, a HASH of string fields
 // in OOSE 2.2-final's shape (hash, ext, referrer comma-joined, life,
-// expirationDate in ms, token), so records a 2.2 cluster wrote stay readable.
+// expirationDate in ms, token), so records a 2.2 cluster wrote stay readable,
+// plus the user who made it (`owner`), which OOSE-era records lack.
 // The key lives until expirationDate + afterlife; delivery refuses it once
 // expirationDate has passed. Pure helpers: no I/O.
 
@@ -15,25 +16,50 @@ export interface Purchase {
   life: number;
   /** When delivery stops (ms since epoch). */
   expirationDate: number;
+  /** The user name of the session that made it; none for OOSE-era records and the prism's own account. */
+  owner?: string;
 }
 
-export type PurchaseHash = Record<keyof Purchase, string>;
+export type PurchaseHash = Record<Exclude<keyof Purchase, "owner">, string> & { owner?: string };
+
+/** Who asks to manage a purchase: a user, or an admin (an admin role, or the prism's basic auth). */
+export interface Actor {
+  name?: string;
+  admin: boolean;
+}
+
+/** CouchDB's server admins carry `_admin`; `admin` is the role operators give API admins in `_users`. */
+export const ADMIN_ROLES: readonly string[] = ["_admin", "admin"];
+
+/** A session's user, or (no session: the prism's basic auth) an admin. */
+export function actorOf(user: { name: string; roles: string[] } | undefined): Actor {
+  if (!user) return { admin: true };
+  return { name: user.name, admin: user.roles.some((r) => ADMIN_ROLES.includes(r)) };
+}
+
+/** Admins manage every purchase; a user only their own. A record without owner is admin-only. */
+export const mayManage = (p: Pick<Purchase, "owner">, actor: Actor) =>
+  actor.admin || (!!p.owner && p.owner === actor.name);
 
 export const purchaseKey = (prefix: string, token: string) => `${prefix}:purchase:${token}`;
 
 /** Every Redis key pattern a purchase lives under (for SCAN). */
 export const purchaseKeyPattern = (prefix: string) => `${prefix}:purchase:*`;
 
-export function toRedisHash(p: Purchase): PurchaseHash {
-  return {
-    hash: p.hash,
-    ext: p.ext,
-    referrer: p.referrer.join(","),
-    life: String(Math.trunc(p.life)),
-    expirationDate: String(Math.trunc(p.expirationDate)),
-    token: p.token,
-  };
+/** The fields of `p` given, each in its stored string format (a whole record, or the part an update changes). */
+export function toRedisFields(p: Partial<Purchase>): Partial<PurchaseHash> {
+  const out: Partial<PurchaseHash> = {};
+  if (p.hash !== undefined) out.hash = p.hash;
+  if (p.ext !== undefined) out.ext = p.ext;
+  if (p.referrer !== undefined) out.referrer = p.referrer.join(",");
+  if (p.life !== undefined) out.life = String(Math.trunc(p.life));
+  if (p.expirationDate !== undefined) out.expirationDate = String(Math.trunc(p.expirationDate));
+  if (p.token !== undefined) out.token = p.token;
+  if (p.owner !== undefined) out.owner = p.owner;
+  return out;
 }
+
+export const toRedisHash = (p: Purchase) => toRedisFields(p) as PurchaseHash;
 
 /** A timestamp as OOSE stored it: ms as a number or numeric string, or a date string. */
 export function parseTimestamp(value: unknown): number | undefined {
@@ -72,6 +98,7 @@ export function fromRedisHash(fields: Record<string, string> | null | undefined,
     referrer: parseReferrer(fields.referrer),
     life: life ?? 0,
     expirationDate,
+    ...(fields.owner ? { owner: fields.owner } : {}),
   };
 }
 

@@ -47,7 +47,7 @@ test.serial("purchase, deliver from either prism, fetch the bytes from nginx", a
   const client = await loggedIn(c);
   const purchase = await client.purchase({ hash: FOX_SHA1, ext: "txt", referrer: ["localhost"] });
   t.regex(purchase.token, /^[A-Za-z0-9]{64}$/);
-  t.like(purchase, { hash: FOX_SHA1, ext: "txt", referrer: "localhost", life: "7200000" });
+  t.like(purchase, { hash: FOX_SHA1, ext: "txt", referrer: "localhost", life: "7200000", owner: c.info.admin.username });
   t.true(Number(purchase.expirationDate) > Date.now());
   const publics = c.info.stores.map((s) => s.public);
   for (const prism of c.info.prisms) {

@@ -2,12 +2,15 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../../log.js";
 
 // One subscriber connection per process for Redis pub/sub notices (cache
-// invalidations). ioredis resubscribes by itself after a reconnect or a
-// failover; a notice lost meanwhile only costs the cache entry's TTL.
+// invalidations). After a reconnect or a failover it subscribes again and
+// tells `onResync` listeners: notices published while it was away are lost,
+// so what a cache learned before then must be read again.
 
 export class Channels {
   private readonly handlers = new Map<string, ((message: string) => void)[]>();
+  private readonly resyncs: (() => void)[] = [];
   private sub?: Redis;
+  private away = false;
 
   constructor(
     private readonly redis: Redis,
@@ -18,15 +21,42 @@ export class Channels {
     this.handlers.set(channel, [...(this.handlers.get(channel) ?? []), handler]);
   }
 
+  /** Called once the subscription is back after a gap in which notices may have been missed. */
+  onResync(handler: () => void): void {
+    this.resyncs.push(handler);
+  }
+
   async start(): Promise<void> {
-    this.sub = this.redis.duplicate();
-    this.sub.on("error", () => undefined);
-    this.sub.on("message", (channel: string, message: string) => {
+    const sub = this.redis.duplicate();
+    this.sub = sub;
+    sub.on("error", () => undefined);
+    sub.on("message", (channel: string, message: string) => {
       for (const handler of this.handlers.get(channel) ?? []) handler(message);
     });
-    await this.sub.subscribe(...this.handlers.keys()).catch((err) => {
-      this.log.warn({ err: err.message }, "pub/sub not subscribed; caches rely on their TTL");
+    sub.on("close", () => {
+      this.away = true;
     });
+    sub.on("ready", () => {
+      if (!this.away) return;
+      this.away = false;
+      // Subscribing again is harmless when ioredis already has, and needed when the first subscribe failed.
+      void this.subscribe().then((ok) => {
+        if (ok) for (const resync of this.resyncs) resync();
+      });
+    });
+    await this.subscribe();
+  }
+
+  private async subscribe(): Promise<boolean> {
+    const channels = [...this.handlers.keys()];
+    if (!this.sub || channels.length === 0) return true;
+    try {
+      await this.sub.subscribe(...channels);
+      return true;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "pub/sub not subscribed; caches rely on their TTL until it is");
+      return false;
+    }
   }
 
   stop(): void {

@@ -1,15 +1,19 @@
 import { Type as T } from "@sinclair/typebox";
+import type { FastifyRequest } from "fastify";
 import { normalizeHash } from "../../core/hash.js";
 import { normalizeExt } from "../../core/layout.js";
-import { type Purchase, toRedisHash } from "../../core/purchase.js";
+import { type Actor, actorOf, type Purchase, toRedisHash } from "../../core/purchase.js";
 import { normalizeRule } from "../../core/referrer.js";
 import { BadRequest, ContentNotFound } from "../../errors.js";
 import type { PrismContext } from "../context.js";
 import type { Purchases } from "../purchases.js";
+import type { Session } from "../sessions.js";
 
 // Purchases: create, find, update (OOSE documented these two but never routed
 // them) and remove. Answers keep OOSE 2.2-final's record: every value a string,
-// referrer comma-joined.
+// referrer comma-joined, plus its owner. A purchase belongs to the session's
+// user; another user finds, updates or removes it no more than a missing one.
+// Admins (an admin role, or the prism's basic auth) manage them all.
 
 const Life = T.Integer({ minimum: 1 });
 const Referrers = T.Array(T.String({ maxLength: 253 }), { maxItems: 100 });
@@ -24,6 +28,10 @@ const TokenBody = T.Object({ token: T.String({ maxLength: 200 }) });
 const Update = T.Object({ token: T.String({ maxLength: 200 }), referrer: T.Optional(Referrers), life: T.Optional(Life) });
 
 export const view = (p: Purchase) => toRedisHash(p);
+
+/** The guard leaves a session on the request when it came with X-OOSE-Token, none for basic auth. */
+const sessionOf = (req: FastifyRequest) => (req as FastifyRequest & { session?: Session }).session;
+const actor = (req: FastifyRequest): Actor => actorOf(sessionOf(req)?.data.userCtx);
 
 export async function purchaseRoutes(ctx: PrismContext, purchases: Purchases): Promise<void> {
   const { app, config, existence } = ctx;
@@ -44,30 +52,27 @@ export async function purchaseRoutes(ctx: PrismContext, purchases: Purchases): P
     const ext = normalizeExt(req.body.ext);
     const record = await existence.record(hash);
     if (!record.exists) throw new ContentNotFound("File not found in the cluster");
-    const purchase = await purchases.create({ hash, ext, referrer: rulesOf(req.body.referrer), life: lifeOf(req.body.life) });
+    const owner = sessionOf(req)?.data.userCtx.name;
+    const purchase = await purchases.create({
+      ...{ hash, ext, referrer: rulesOf(req.body.referrer), life: lifeOf(req.body.life) },
+      ...(owner ? { owner } : {}),
+    });
     app.counters.inc("stat:prism:content:purchase");
     return view(purchase);
   });
 
   app.post("/content/purchase/find", { preHandler: ctx.session, schema: { body: TokenBody } }, async (req) =>
-    view(await purchases.find(req.body.token)),
+    view(await purchases.find(req.body.token, actor(req))),
   );
 
   app.post("/content/purchase/update", { preHandler: ctx.session, schema: { body: Update } }, async (req) => {
-    const current = await purchases.find(req.body.token);
-    const life = req.body.life === undefined ? current.life : lifeOf(req.body.life);
-    const updated: Purchase = {
-      ...current,
-      referrer: req.body.referrer ? rulesOf(req.body.referrer) : current.referrer,
-      life,
-      expirationDate: req.body.life === undefined ? current.expirationDate : Date.now() + life,
-    };
-    await purchases.save(updated);
-    return view(updated);
+    const { token, referrer, life } = req.body;
+    const change = { referrer: referrer && rulesOf(referrer), life: life === undefined ? undefined : lifeOf(life) };
+    return view(await purchases.update(token, actor(req), change));
   });
 
   app.post("/content/purchase/remove", { preHandler: ctx.session, schema: { body: TokenBody } }, async (req) => {
-    const count = await purchases.remove(req.body.token);
+    const count = await purchases.remove(req.body.token, actor(req));
     return { token: req.body.token, count, success: "Purchase removed" };
   });
 }
