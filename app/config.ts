@@ -107,6 +107,23 @@ export const ConfigSchema = T.Object({
     },
     { default: {} },
   ),
+  /**
+   * Prism: its own quick check of every store's API (/ping) and nginx (the health file on the disk), apart from
+   * the heartbeat's votes. A store that misses one is routed around until it answers again.
+   */
+  probe: T.Object(
+    {
+      enabled: T.Boolean({ default: true }),
+      interval: T.Integer({ minimum: 100, default: 1000 }),
+      /** Each request's deadline; a probe still unanswered at the next interval is not sent twice. */
+      timeout: T.Integer({ minimum: 10, default: 500 }),
+      /** A health file older than this, by the store's own clock (nginx's Date and Last-Modified), fails: the node cannot write its disk. */
+      staleAfter: T.Integer({ minimum: 2000, default: 10_000 }),
+      /** Store: how often the node rewrites and fsyncs the health file. */
+      diskWrite: T.Integer({ minimum: 100, default: 1000 }),
+    },
+    { default: {} },
+  ),
   /** Prism: re-replication of content held by stores down longer than heartbeat.repairAfter. */
   repair: T.Object(
     {

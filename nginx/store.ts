@@ -1,5 +1,7 @@
+import path from "node:path";
 import { DELIVERY_PREFIX, SIGNING_KEY_PATTERN } from "../app/core/signing.js";
 import { deniedExtensions } from "../app/core/static-types.js";
+import { DISK_HEALTH_FILE, DISK_HEALTH_PATH } from "../app/jobs/disk-health.js";
 import { indent, renderNginx } from "./common.js";
 
 // The store's nginx: the only way end users get bytes. Content is served by its
@@ -10,7 +12,7 @@ import { indent, renderNginx } from "./common.js";
 export interface StoreNginxOptions {
   name: string;
   listen: { host: string; port: number };
-  /** `<dataRoot>/content`, as nginx sees it (read-only is enough). */
+  /** `<dataRoot>/content`, as nginx sees it (read-only is enough); the health file is read from `<dataRoot>`. */
   contentRoot: string;
   signingKey: string;
   /** Extensions and MIME classes (`video/*`), as in the config. */
@@ -111,6 +113,12 @@ ${o.tls ? `  ssl_certificate "${o.tls.cert}";\n  ssl_certificate_key "${o.tls.ke
   location = / {
     default_type text/plain;
     return 200 "OOSE store ${o.name}\\n";
+  }
+  # The prisms' disk probe: the node rewrites this file every second; opened afresh each time, so a hung disk fails it.
+  location = ${DISK_HEALTH_PATH} {
+    open_file_cache off;
+    default_type text/plain;
+    alias "${path.posix.join(path.posix.dirname(root), DISK_HEALTH_FILE)}";
   }
   location = /nginx_status {
     stub_status;

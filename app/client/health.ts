@@ -6,7 +6,11 @@ import type { Logger } from "../log.js";
 // heartbeat's votes: those take a majority and a peer-table refresh, and a
 // redirect to a dead nginx in the meantime is a failed delivery.
 //
-// Three sources mark a store suspect:
+// Four sources mark a store suspect:
+// - the probe (jobs/probe.ts): an HTTP request to the store's API and to the
+//   health file its nginx serves from the disk, every second or so. It is the
+//   one that catches a hung process or disk within a second; its suspicion
+//   lasts until the next good answer of the same endpoint;
 // - a watch: an idle TCP connection to the store's API and to its nginx. A
 //   process that dies closes its sockets, so the close arrives at once; a
 //   reconnect that is refused marks that endpoint suspect until one succeeds
@@ -14,7 +18,9 @@ import type { Logger } from "../log.js";
 // - request failures (connection errors, timeouts) on the way to the store;
 // - this node's own heartbeat pings, which also catch a store that hangs with
 //   its sockets open (a watch cannot see that: the kernel still accepts).
-// Suspicion from requests and pings lasts `holdMs` unless a success clears it.
+// Suspicion from requests and pings lasts `holdMs` unless a success clears it;
+// so does the probe's, in case the probe itself stops.
+// Among suspects, the one that answered last is the least suspect.
 
 export interface HealthOptions {
   /** Delay before a refused watch reconnects, doubled up to maxRetryMs. */
@@ -29,7 +35,7 @@ export interface HealthOptions {
 /** Which of a store's endpoints a caller needs: its API (prism→store calls) or its public nginx (deliveries). */
 export type Endpoint = "api" | "public";
 
-type Reason = "request" | "ping" | `refused:${Endpoint}`;
+type Reason = "request" | "ping" | `refused:${Endpoint}` | `probe:${Endpoint}`;
 
 const CONNECT_TIMEOUT_MS = 3000;
 
@@ -100,6 +106,8 @@ export class StoreHealth {
   private readonly suspects = new Map<string, Map<Reason, number>>();
   private readonly watches = new Map<string, Watch[]>();
   private readonly announced = new Set<string>();
+  /** store name → when it last answered a request, a ping or a probe. */
+  private readonly lastAnswer = new Map<string, number>();
   private readonly now: () => number;
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
@@ -163,14 +171,23 @@ export class StoreHealth {
 
   /** The store answered a request or a ping: what those suspected is cleared (a refused watch is not). */
   answered(name: string): void {
+    this.lastAnswer.set(name, this.now());
     this.clear(name, "request");
     this.clear(name, "ping");
+  }
+
+  /** The probe's verdict on one endpoint: `problem` says what failed, none clears it. */
+  probed(name: string, endpoint: Endpoint, problem?: string): void {
+    if (problem === undefined) {
+      this.lastAnswer.set(name, this.now());
+      this.clear(name, `probe:${endpoint}`);
+    } else this.mark(name, `probe:${endpoint}`, this.now() + this.holdMs, true, problem);
   }
 
   /**
    * Whether `name` should be avoided for `via`. A failed request or ping counts for both endpoints, and so
    * does a lost API for redirects (nginx and node share a host, so they tend to go together); a lost nginx
-   * does not keep prism-to-store calls away.
+   * (or the disk it reads the health file from) does not keep prism-to-store calls away.
    */
   isSuspect(name: string, via: Endpoint = "api"): boolean {
     const reasons = this.suspects.get(name);
@@ -182,9 +199,16 @@ export class StoreHealth {
         this.announced.delete(`${name}/${reason}`);
         continue;
       }
-      if (reason !== "refused:public" || via === "public") return true;
+      if (!reason.endsWith(":public") || via === "public") return true;
     }
     return false;
+  }
+
+  /** 0 for a store that is not suspect for `via`; else how long ago it last answered (Infinity: never). */
+  suspicion(name: string, via: Endpoint = "api"): number {
+    if (!this.isSuspect(name, via)) return 0;
+    const at = this.lastAnswer.get(name);
+    return at === undefined ? Number.POSITIVE_INFINITY : Math.max(1, this.now() - at);
   }
 
   /** Suspect stores with their reasons, for /stats and logs. */
@@ -197,13 +221,13 @@ export class StoreHealth {
   }
 
   /** `announce`: log it (a closed idle connection is suspected quietly until its reconnect is refused). */
-  private mark(name: string, reason: Reason, until: number, announce = true): void {
+  private mark(name: string, reason: Reason, until: number, announce = true, problem?: string): void {
     const reasons = this.suspects.get(name) ?? new Map<Reason, number>();
     this.suspects.set(name, reasons);
     const key = `${name}/${reason}`;
     if (announce && !this.announced.has(key)) {
       this.announced.add(key);
-      this.o.log?.warn({ store: name, reason }, "store suspect");
+      this.o.log?.warn({ store: name, reason, problem }, "store suspect");
     }
     reasons.set(reason, until);
   }

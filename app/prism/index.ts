@@ -27,6 +27,7 @@ import { StoreHealth } from "../client/health.js";
 import { Repair } from "../jobs/repair.js";
 import { Heal } from "../jobs/heal.js";
 import { hotContent } from "../jobs/hot.js";
+import { StoreProbe } from "../jobs/probe.js";
 
 export const build: BuildRole = async (deps) => {
   const { config, couch, redis, log } = deps;
@@ -38,6 +39,10 @@ export const build: BuildRole = async (deps) => {
   // What this prism sees of each store, ahead of the heartbeat's votes: requests route around a silent store at once.
   const health = new StoreHealth({ log: log.child({ part: "health" }) });
   peers.onChange((all) => health.track(all.filter((p) => p.type === "store" && p.active)));
+  // Every worker routes, so every worker probes (the heartbeat runs in the first only).
+  const probe = config.probe.enabled
+    ? new StoreProbe({ stores: () => peers.stores().filter((p) => p.active), health, settings: config.probe })
+    : undefined;
   const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs, health);
   const copies = new Copies(couch, pool);
   const locks = new HashLocks(redis, config.redis.prefix, config.name);
@@ -95,6 +100,7 @@ export const build: BuildRole = async (deps) => {
     async start() {
       await channels.start();
       leave = await joinCluster(deps, peers, { onPing });
+      probe?.start();
       repair?.start();
       heal?.start();
       hot.start();
@@ -103,6 +109,7 @@ export const build: BuildRole = async (deps) => {
       await hot.stop();
       await repair?.stop();
       await heal?.stop();
+      await probe?.stop();
       await leave?.();
       health.stop();
       channels.stop();

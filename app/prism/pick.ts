@@ -12,6 +12,8 @@ export interface LiveCopy {
 /**
  * Orders live copies for reading: stores this prism suspects last (for the
  * endpoint the reader will use: the API for downloads, nginx for redirects),
+ * the one that answered most recently first among them, so a file whose every
+ * holder is suspect is still served by the likeliest one rather than refused;
  * then least transfers in flight first, random among equals, so every copy
  * takes a share (OOSE sent each new token to the alphabetically first holder).
  */
@@ -22,8 +24,13 @@ export function readOrder(
   random: () => number = Math.random,
 ): LiveCopy[] {
   return copies
-    .map((c) => ({ c, key: (pool.health.isSuspect(c.peer.name, via) ? 1e9 : 0) + pool.load(c.peer.name) + random() }))
-    .sort((a, b) => a.key - b.key)
+    .map((c) => ({
+      c,
+      suspicion: pool.health.suspicion(c.peer.name, via),
+      key: pool.load(c.peer.name) + random(),
+    }))
+    // Infinity - Infinity is NaN, which falls through to the load.
+    .sort((a, b) => a.suspicion - b.suspicion || a.key - b.key)
     .map((x) => x.c);
 }
 

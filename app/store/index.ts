@@ -2,6 +2,7 @@ import { PeerTable } from "../adapters/couch/peers.js";
 import { peerKey } from "../core/peer.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp, type NodeApp } from "../http/node.js";
+import { DiskHealthWriter } from "../jobs/disk-health.js";
 import { joinCluster } from "../jobs/membership.js";
 import { Scrub } from "../jobs/scrub.js";
 import type { BuildRole } from "../node.js";
@@ -35,6 +36,11 @@ export const build: BuildRole = async (deps) => {
   const key = peerKey("store", config.name, config.prism);
   const capacity = new CapacityReporter(couch, key, config.dataRoot, config.heartbeat.capacityRefresh, log);
   const ctx: StoreContext = { ...deps, app, content, staging };
+  // The file the prisms' probe reads through this store's nginx: proof that the disk reads and takes writes.
+  const diskHealth = new DiskHealthWriter({
+    ...{ dataRoot: config.dataRoot, interval: config.probe.diskWrite },
+    log: log.child({ job: "disk-health" }),
+  });
   const scrub = config.scrub.enabled ? new Scrub({ ...deps, content, log: log.child({ job: "scrub" }) }) : undefined;
 
   // Before init, which would create an empty content folder on whatever is mounted there.
@@ -53,6 +59,7 @@ export const build: BuildRole = async (deps) => {
   return {
     app,
     async start() {
+      diskHealth.start();
       leave = await joinCluster(deps, peers);
       staging.start();
       await capacity.start();
@@ -63,6 +70,7 @@ export const build: BuildRole = async (deps) => {
       capacity.stop();
       await staging.stop();
       await leave?.();
+      diskHealth.stop();
     },
   };
 };

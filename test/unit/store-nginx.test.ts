@@ -1,10 +1,16 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import test from "ava";
+import { pino } from "pino";
+import { request } from "undici";
 import { ConfigSchema } from "../../app/config.js";
 import { deniedExtensions } from "../../app/core/static-types.js";
+import { DISK_HEALTH_FILE, DISK_HEALTH_PATH, DiskHealthWriter } from "../../app/jobs/disk-health.js";
+import { diskProblem } from "../../app/jobs/probe.js";
+import { freePort } from "../../infra/local/proc.js";
+import { startNginx } from "../../infra/local/services.js";
 import { atMostPattern, renderStoreNginx, type StoreNginxOptions } from "../../nginx/store.js";
 
 const BASE: StoreNginxOptions = {
@@ -113,4 +119,48 @@ test("inputs that could break out of nginx syntax are refused", (t) => {
   t.throws(() => renderStoreNginx({ ...BASE, denyStaticTypes: ["mp4|.*"] }));
   t.throws(() => renderStoreNginx({ ...BASE, rate: { bytesPerSecond: 0 } }));
   t.throws(() => renderStoreNginx({ ...BASE, listen: { host: "127.0.0.1; evil", port: 80 } }));
+});
+
+test("the disk health location reads the node's file beside the content, with no file cache", (t) => {
+  const conf = renderStoreNginx(BASE);
+  t.regex(
+    conf,
+    /location = \/healthz\/disk \{\s+open_file_cache off;\s+default_type text\/plain;\s+alias "\/var\/lib\/oose\/store1\/health\/disk";\s+\}/,
+  );
+  t.is(DISK_HEALTH_PATH, "/healthz/disk");
+});
+
+test("nginx serves the health file fresh, and fails the probe once it cannot read it", async (t) => {
+  const prefix = mkdtempSync(path.join(tmpdir(), "oose-nginx-health-"));
+  // nginx workers run as nobody when the tests run as root: they must reach the data root.
+  chmodSync(prefix, 0o755);
+  const dataRoot = path.join(prefix, "data");
+  mkdirSync(path.join(dataRoot, "content"), { recursive: true });
+  const port = await freePort();
+  const nginx = await startNginx({
+    name: "nginx-health",
+    prefix: path.join(prefix, "nginx"),
+    conf: renderStoreNginx({ ...BASE, listen: { host: "127.0.0.1", port }, contentRoot: path.join(dataRoot, "content") }),
+    logDir: path.join(prefix, "logs"),
+    readyUrl: `http://127.0.0.1:${port}/`,
+  });
+  t.teardown(async () => {
+    await nginx.stop();
+    rmSync(prefix, { recursive: true, force: true });
+  });
+  const probe = async () => {
+    const res = await request(`http://127.0.0.1:${port}${DISK_HEALTH_PATH}`);
+    await res.body.dump();
+    return diskProblem(res.statusCode, res.headers, 10_000);
+  };
+  t.regex((await probe())!, /answered 404/, "no file yet");
+  await new DiskHealthWriter({ dataRoot, interval: 1000, log: pino({ level: "silent" }) }).write();
+  t.is(await probe(), undefined);
+  const file = path.join(dataRoot, DISK_HEALTH_FILE);
+  chmodSync(file, 0);
+  t.regex((await probe())!, /answered 403/, "read afresh on every request: no cached open file answers");
+  chmodSync(file, 0o644);
+  t.is(await probe(), undefined);
+  unlinkSync(file);
+  t.regex((await probe())!, /answered 404/);
 });
