@@ -35,7 +35,7 @@ test("uploads, re-uploads, failed uploads, trims and scrubs: every acknowledged 
   const counts = { upload: 0, reupload: 0, failed: 0, trim: 0 };
   const failedUpload = async (data: Buffer) => {
     const form = new FormData();
-    form.append("file", new Blob([data]), "f.bin");
+    form.append("file", new Blob([new Uint8Array(data)]), "f.bin");
     form.append("late", "field after a file");
     const res = await request(`${c.info.prisms[1]!.url}/content/upload`, {
       method: "POST",
