@@ -155,7 +155,3 @@ export function removalOrder(live: LiveHolder[]): LiveHolder[] {
   ).map((c) => c.name);
   return [...live].sort((a, b) => keepOrder.indexOf(b.peer.name) - keepOrder.indexOf(a.peer.name));
 }
-
-/** How many copies a result shows gone from `store` (removed, or found corrupt and removed by the store). */
-export const goneFrom = (r: RemovalResult, store: string): number =>
-  r.removed.includes(store) || r.skipped.some((s) => s.store === store && s.reason === "corrupt") ? 1 : 0;

@@ -10,8 +10,8 @@ import type { InventoryDoc } from "../core/inventory.js";
 import { isLive, type Peer } from "../core/peer.js";
 import type { Logger } from "../log.js";
 import type { Copies } from "./copies.js";
-import { goneFrom, type Removal } from "./removal.js";
-import { storePages } from "./store-inventory.js";
+import type { Removal } from "./removal.js";
+import { copyPages } from "../adapters/couch/pages.js";
 import { eachLimit } from "../core/limit.js";
 
 // Self-healing. A store that stays unavailable longer than heartbeat.repairAfter
@@ -161,18 +161,17 @@ export class Repair {
     await this.eachCopy(store.name, status, keepGoing, async (doc) => {
       const { live } = await this.d.copies.holders(doc.hash);
       const need = replicas - live.length;
-      if (need <= 0) return 0;
+      if (need <= 0) return;
       status.short++;
       if (live.length === 0) {
         status.unreachable++;
-        return 0;
+        return;
       }
       await this.throttle(doc.size * need);
       const made = await this.d.copies.add(doc.hash, need);
       status.copied += made.length;
       status.bytes += made.reduce((n, t) => n + t.bytes, 0);
       if (made.length < need) status.failed++;
-      return 0;
     });
     const complete = keepGoing() && status.failed === 0 && status.unreachable === 0;
     status.state = complete ? "done" : status.state;
@@ -187,13 +186,12 @@ export class Repair {
     const { replicas } = this.d.config;
     await this.eachCopy(store.name, status, keepGoing, async (doc) => {
       const { live } = await this.d.copies.holders(doc.hash);
-      if (live.length <= replicas) return 0;
+      if (live.length <= replicas) return;
       const want = live.length - replicas;
       const r = await this.d.removal.remove({ hash: doc.hash, keep: replicas, max: want });
       status.trimmed += r.removed.length;
       // Short of the surplus (locked, too few verified copies, an unknown outcome): looked at again next run.
       if (r.removed.length < want) status.failed++;
-      return goneFrom(r, store.name);
     });
     const complete = keepGoing() && status.failed === 0;
     if (complete) status.state = "done";
@@ -201,29 +199,28 @@ export class Repair {
     if (complete) await this.d.redis.hdel(this.keys.stores, store.name);
   }
 
-  /** Runs `work` over the store's copies, `concurrency` at a time; `work` answers how many of the store's docs it removed. */
+  /** Runs `work` over the store's copies, `concurrency` at a time; pages start after the last id seen, so removals never shift them. */
   private async eachCopy(
     store: string,
     status: RepairStatus,
     keepGoing: () => boolean,
-    work: (doc: InventoryDoc) => Promise<number>,
+    work: (doc: InventoryDoc) => Promise<void>,
   ): Promise<void> {
     const { concurrency, pageSize } = this.d.config.repair;
-    const pages = storePages(this.d.couch, store, pageSize);
-    let removed = 0;
-    for (let page = await pages.next(); page.length > 0 && keepGoing(); page = await pages.next(removed)) {
-      removed = 0;
+    const note = (m: string) => this.d.log.info({ store }, `repair: ${m}`);
+    for await (const page of copyPages(this.d.couch, "store", store, { pageSize, note })) {
+      if (!keepGoing()) break;
       await eachLimit(page, concurrency, async (doc) => {
         if (!keepGoing()) return;
         status.scanned++;
         try {
-          removed += await work(doc);
+          await work(doc);
         } catch (err) {
           status.failed++;
           this.d.log.warn({ hash: doc.hash, err: (err as Error).message }, "repair: copy failed");
         }
       });
-      await this.report(status, false, pages.via);
+      await this.report(status, false);
     }
   }
 
@@ -250,11 +247,11 @@ export class Repair {
     };
   }
 
-  private async report(status: RepairStatus, final: boolean, via?: string): Promise<void> {
+  private async report(status: RepairStatus, final: boolean): Promise<void> {
     status.ms = Math.max(1, this.now() - Date.parse(status.startedAt));
     status.bytesPerSec = Math.round((status.bytes * 1000) / status.ms);
     const { state, runner, ...progress } = status;
-    this.d.log.info({ state, ...progress, via }, `repair: ${final ? "pass finished" : "progress"}`);
+    this.d.log.info({ state, ...progress }, `repair: ${final ? "pass finished" : "progress"}`);
     await this.d.redis.set(this.keys.status, JSON.stringify(status)).catch(() => undefined);
   }
 }
