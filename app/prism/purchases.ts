@@ -62,10 +62,9 @@ interface Entry {
   at: number;
 }
 
-const settle = (p: Promise<unknown>) => p.catch(() => undefined);
-
 export class Purchases {
-  private readonly cache = new LRUCache<string, Entry>({ max: 500_000 });
+  /** Copies outlive cacheLife now, so the count is what bounds them: about 0.6 KB each, the least used go first. */
+  private readonly cache = new LRUCache<string, Entry>({ max: 200_000 });
   /** One read per token at a time; a change notice drops the read on its way, which may predate the change. */
   private readonly reading = new Map<string, Promise<Purchase | undefined>>();
   /** Copies read before this may have missed a notice (the subscription was down): read them again. */
@@ -113,7 +112,8 @@ export class Purchases {
   private async readOrCopy(token: string, entry: Entry): Promise<Purchase | undefined> {
     if (this.redis.status !== "ready") return entry.purchase;
     const read = this.read(token);
-    settle(read);
+    // Once the copy has answered, a failure of the read is nobody's to handle.
+    read.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<"late">((resolve) => {
       timer = setTimeout(() => resolve("late"), this.s.staleAfterMs ?? STALE_AFTER_MS);
