@@ -9,8 +9,7 @@ import type { Logger } from "../log.js";
 // Four sources mark a store suspect:
 // - the probe (jobs/probe.ts): an HTTP request to the store's API and to the
 //   health file its nginx serves from the disk, every second or so. It is the
-//   one that catches a hung process or disk within a second; its suspicion
-//   lasts until the next good answer of the same endpoint;
+//   one that catches a hung process or disk within a second;
 // - a watch: an idle TCP connection to the store's API and to its nginx. A
 //   process that dies closes its sockets, so the close arrives at once; a
 //   reconnect that is refused marks that endpoint suspect until one succeeds
@@ -19,14 +18,15 @@ import type { Logger } from "../log.js";
 // - this node's own heartbeat pings, which also catch a store that hangs with
 //   its sockets open (a watch cannot see that: the kernel still accepts).
 // Suspicion from requests and pings lasts `holdMs` unless a success clears it;
-// so does the probe's, in case the probe itself stops.
-// Among suspects, the one that answered last is the least suspect.
+// the probe's lasts until the same endpoint answers a probe again (or `holdMs`,
+// should the probe itself stop). Among suspects, the one that answered last is
+// the least suspect.
 
 export interface HealthOptions {
   /** Delay before a refused watch reconnects, doubled up to maxRetryMs. */
   retryMs?: number;
   maxRetryMs?: number;
-  /** How long a failed request or ping keeps a store suspect without a success. */
+  /** How long a failed request, ping or probe keeps a store suspect without a success. */
   holdMs?: number;
   log?: Logger;
   now?: () => number;

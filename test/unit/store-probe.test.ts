@@ -100,11 +100,17 @@ test("the disk health writer rewrites its file in place, keeping its mode", asyn
 
 /** A store stand-in: /ping answers until `hang` is set, then holds every request unanswered. */
 async function fakeStore(t: { teardown(fn: () => void): void }) {
-  const state = { hang: false, health: 200 };
+  const state = { hang: false, health: 200, stallAfterAnswer: 0 };
   const held: http.ServerResponse[] = [];
   const server = http.createServer((req, res) => {
     if (state.hang) return void held.push(res);
-    if (req.url === "/ping") return void res.end(JSON.stringify({ pong: "pong" }));
+    if (req.url === "/ping") {
+      // Blocks this whole process once the answer is on its way: the prism's side of it stalls with the answer waiting.
+      const stall = state.stallAfterAnswer;
+      state.stallAfterAnswer = 0;
+      if (stall) res.once("finish", () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, stall));
+      return void res.end(JSON.stringify({ pong: "pong" }));
+    }
     res.writeHead(state.health, { date: new Date().toUTCString(), "last-modified": new Date().toUTCString() });
     res.end("x");
   });
@@ -148,5 +154,21 @@ test("the probe marks a store that stops answering, and clears it on the next an
 
   state.health = 404;
   t.true((await within(() => health.isSuspect("store1", "public"))) >= 0, "a missing health file fails the disk probe");
+  t.false(health.isSuspect("store1", "api"));
+});
+
+test("a prism that stalls past the deadline does not blame a store whose answer is waiting", async (t) => {
+  const { state, peer } = await fakeStore(t);
+  const health = new StoreHealth();
+  const probe = new StoreProbe({
+    stores: () => [{ ...peer, publicUrl: undefined }],
+    health,
+    settings: { interval: 60_000, timeout: 100, staleAfter: 10_000 },
+  });
+  state.stallAfterAnswer = 400;
+  probe.start();
+  t.teardown(() => probe.stop());
+  await sleep(200);
+  t.is(health.suspicion("store1", "api"), 0);
   t.false(health.isSuspect("store1", "api"));
 });
