@@ -7,7 +7,9 @@ import type { Logger } from "../log.js";
 // A disk that stops answering reads fails nginx's open; one that stops taking
 // writes leaves the file's mtime behind, which the probe sees as staleness.
 // The file is rewritten in place, so its permissions (and an operator's or a
-// test's changes to them) stay as they are.
+// test's changes to them) stay as they are; it is created by the first write
+// only, so a disk unmounted under a running store fails the probe rather than
+// getting a fresh file on the folder beneath.
 
 /** Where the health file lives, relative to the data root (beside the content folder, on the same disk). */
 export const DISK_HEALTH_FILE = "health/disk";
@@ -26,6 +28,7 @@ export class DiskHealthWriter {
   private timer?: NodeJS.Timeout;
   private stopped = true;
   private failing = false;
+  private created = false;
   private readonly file: string;
   private readonly now: () => number;
 
@@ -47,17 +50,20 @@ export class DiskHealthWriter {
 
   /** Writes the current time into the health file and fsyncs it; throws what the disk answered. */
   async write(): Promise<void> {
-    const fh = await open(this.file, "w").catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code !== "ENOENT") throw err;
-      await mkdir(path.dirname(this.file), { recursive: true });
-      return open(this.file, "w");
-    });
+    const fh = this.created ? await open(this.file, "r+") : await this.create();
     try {
+      // Always the same length (an ISO time), so writing over the old one needs no truncation.
       await fh.writeFile(`${new Date(this.now()).toISOString()}\n`);
       await fh.sync();
     } finally {
       await fh.close();
     }
+    this.created = true;
+  }
+
+  private async create() {
+    await mkdir(path.dirname(this.file), { recursive: true });
+    return open(this.file, "w");
   }
 
   private async loop(): Promise<void> {

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -96,6 +96,10 @@ test("the disk health writer rewrites its file in place, keeping its mode", asyn
   writer.stop();
   t.is(readFileSync(file, "utf8"), "2026-01-01T00:00:01.500Z\n");
   t.is(statSync(file).mode & 0o777, 0o600);
+  // Gone from under a running store (an unmounted disk): not made again on whatever is there now.
+  unlinkSync(file);
+  await t.throwsAsync(writer.write(), { code: "ENOENT" });
+  t.false(existsSync(file));
 });
 
 /** A store stand-in: /ping answers until `hang` is set, then holds every request unanswered. */
