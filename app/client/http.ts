@@ -52,9 +52,10 @@ let nodeAgents: { http: http.Agent; https: https.Agent } | undefined;
 
 /** Keep-alive agents of node:http, with the same trust, for the calls undici cannot make (request trailers). */
 export function nodeHttpAgents(): { http: http.Agent; https: https.Agent } {
+  // noDelay: a trailer is a small last write, which Nagle would hold until the store's delayed ACK (~40 ms).
   nodeAgents ??= {
-    http: new http.Agent({ keepAlive: true, maxSockets: 128 }),
-    https: new https.Agent({ keepAlive: true, maxSockets: 128, ...(trusted ? { ca: trusted } : {}) }),
+    http: new http.Agent({ keepAlive: true, maxSockets: 128, noDelay: true }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 128, noDelay: true, ...(trusted ? { ca: trusted } : {}) }),
   };
   return nodeAgents;
 }

@@ -85,6 +85,8 @@ export function nodeEnv(
     OOSE_TLS__CERT: tls?.cert,
     OOSE_TLS__KEY: tls?.key,
     OOSE_TLS__CA: tls?.ca,
+    // A store's commits wait on fsyncs in libuv's pool; its default 4 threads queue every other disk call behind them.
+    UV_THREADPOOL_SIZE: node.role === "store" ? "32" : undefined,
     ...extra,
   };
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

@@ -136,8 +136,11 @@ export class BlobStore {
     }
   }
 
+  /** Drops a temp file, if it is still there (a commit renamed it away). */
   async discard(tmp: string): Promise<void> {
-    await rm(tmp, { force: true });
+    await unlink(tmp).catch((err) => {
+      if (!isMissing(err)) throw err;
+    });
   }
 
   /**
