@@ -70,9 +70,10 @@ test.serial(
       }
     })();
     try {
-      const three = await until("a third copy", () => {
+      // On disk first, then recorded: the copy counts once both show it.
+      const three = await until("a third copy", async () => {
         const now = [...holdersOnDisk(c, rel).keys()];
-        return now.length >= 3 ? now.sort() : undefined;
+        return now.length >= 3 && (await inventoryOf(c, hash)).length >= 3 ? now.sort() : undefined;
       });
       t.is(three.length, 3, "capped at maxReplicas");
       const extra = three.filter((s) => !original.includes(s));

@@ -55,7 +55,7 @@ async function responsive(): Promise<boolean> {
 
 const LOGIN_HEAD = "POST /user/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n";
 
-test.serial("a login whose body stalls after one byte is closed, and others are served meanwhile", async (t) => {
+test("a login whose body stalls after one byte is closed, and others are served meanwhile", async (t) => {
   const conn = connect(prismUrl());
   conn.socket.write(`${LOGIN_HEAD}{`);
   await sleep(1000);
@@ -66,7 +66,7 @@ test.serial("a login whose body stalls after one byte is closed, and others are 
   t.true(ms! < CLOSED_WITHIN_MS, `closed after ${ms} ms`);
 });
 
-test.serial("a login body that drips a byte at a time is cut off before it is complete", async (t) => {
+test("a login body that drips a byte at a time is cut off before it is complete", async (t) => {
   const conn = connect(prismUrl());
   conn.socket.write(LOGIN_HEAD);
   const body = JSON.stringify({ username: "someone", password: "x".repeat(30) }).padEnd(64, " ");
@@ -106,7 +106,7 @@ test.serial("200 idle connections are closed, and the node serves others meanwhi
   t.true(await responsive());
 });
 
-test.serial("an upload that is slow but live is not cut off", async (t) => {
+test("an upload that is slow but live is not cut off", async (t) => {
   const c = cluster();
   const data = randomBytes(64 * 1024);
   const boundary = "slowboundary";
@@ -151,7 +151,7 @@ async function retrieve(url: string): Promise<{ status: number; body: Record<str
   return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
 }
 
-test.serial("an import from a slow but live server completes past the connect and headers timeout", async (t) => {
+test("an import from a slow but live server completes past the connect and headers timeout", async (t) => {
   const data = randomBytes(40_000);
   const url = await remote(t, async (_req, res) => {
     res.writeHead(200, { "content-type": "application/octet-stream", "content-length": data.length });
