@@ -1,17 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { Redis } from "ioredis";
 import nano from "nano";
-import { PrismClient } from "../app/client/prism.js";
 import type { InventoryDoc } from "../app/core/inventory.js";
 import { scrubKey, type ScrubStatus } from "../app/jobs/scrub.js";
-import { type ClusterNode, defaultSpec } from "../app/topology/model.js";
-import { type LocalCluster, startCluster } from "../infra/local/cluster.js";
 import { FAST_HEARTBEAT } from "../test/helpers/fault.js";
-import { freeBlock } from "../test/helpers/cluster.js";
-import { drive, fmt, mib, type Row, ratio, table, wrkAsync } from "./lib.js";
+import type { PrismClient } from "../app/client/prism.js";
+import type { LocalCluster } from "../infra/local/cluster.js";
+import { drive, fmt, mib, type Row, ratio, table, withBenchCluster, wrkAsync } from "./lib.js";
 
 // Healing and scrubbing, each on its own fresh cluster (2 prisms, 4 stores):
 // - heal: a store holding ~2,000 files dies for good; how fast the heal job
@@ -23,34 +18,6 @@ import { drive, fmt, mib, type Row, ratio, table, wrkAsync } from "./lib.js";
 
 const FILE = 64 * 1024;
 const FILES = 4000;
-
-async function withCluster<T>(env: (n: ClusterNode) => Record<string, string>, work: (c: LocalCluster, clients: PrismClient[]) => Promise<T>): Promise<T> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "oose-bench-heal-"));
-  chmodSync(dataDir, 0o755);
-  const cluster = await startCluster({
-    spec: defaultSpec(2, 2, 2),
-    basePort: await freeBlock(),
-    dataDir,
-    logDir: path.join(dataDir, "logs"),
-    persist: false,
-    http: true,
-    storeRate: { requestsPerSecond: 1_000_000, burst: 1_000_000, bytesPerSecond: 1024 ** 4 },
-    extraEnv: (n) => ({ OOSE_LOG_LEVEL: "warn", OOSE_PURCHASE__SIGNED_URL_LIFE: "3600000", ...env(n) }),
-  });
-  try {
-    const clients = await Promise.all(
-      cluster.info.prisms.map(async (p) => {
-        const c = new PrismClient({ baseUrl: p.url, timeoutMs: 120_000 });
-        await c.login(cluster.info.admin.username, cluster.info.admin.password);
-        return c;
-      }),
-    );
-    return await work(cluster, clients);
-  } finally {
-    await cluster.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-}
 
 async function fill(clients: PrismClient[], count: number, size = FILE): Promise<void> {
   const r = await drive(count, 8, (i) => clients[i % clients.length]!.upload([{ name: `h${i}.bin`, data: randomBytes(size) }]));
@@ -78,8 +45,9 @@ async function deliveryRate(cluster: LocalCluster, client: PrismClient) {
 export async function healBench(): Promise<void> {
   const rows: Row[] = [];
   // Heal on its own: repair off, a store counts as lost 3 s after it stops answering.
-  const baseline302 = await withCluster(
+  const baseline302 = await withBenchCluster(
     (n) => ({
+      OOSE_PURCHASE__SIGNED_URL_LIFE: "3600000",
       ...FAST_HEARTBEAT,
       OOSE_REPAIR__ENABLED: "false",
       OOSE_SCRUB__ENABLED: "false",
@@ -113,11 +81,11 @@ export async function healBench(): Promise<void> {
       return alone;
     },
   );
-  await withCluster(
+  await withBenchCluster(
     (n): Record<string, string> =>
       n.role === "store"
         ? { OOSE_SCRUB__CADENCE: "1", OOSE_SCRUB__INTERVAL: "1000" }
-        : { OOSE_HEAL__ENABLED: "false", OOSE_REPAIR__ENABLED: "false" },
+        : { OOSE_PURCHASE__SIGNED_URL_LIFE: "3600000", OOSE_HEAL__ENABLED: "false", OOSE_REPAIR__ENABLED: "false" },
     async (cluster, clients) => {
       // ~400 MiB a store: a pass at 20 MiB/s outlasts the measurement.
       await fill(clients, 200, 4 * 1024 ** 2);

@@ -1,5 +1,11 @@
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { PrismClient } from "../app/client/prism.js";
+import { type ClusterNode, defaultSpec } from "../app/topology/model.js";
+import { type LocalCluster, startCluster } from "../infra/local/cluster.js";
+import { freeBlock } from "../test/helpers/cluster.js";
 
 // Small measuring tools shared by the benchmark suites. Every figure is printed
 // next to a baseline measured in the same run, as a ratio.
@@ -128,4 +134,40 @@ export function table(title: string, rows: Row[]): void {
   console.log(`\n## ${title}\n`);
   console.log("| measure | OOSE | baseline | ratio |\n|---|---|---|---|");
   for (const r of rows) console.log(`| ${r.what} | ${r.value} | ${r.baseline} | ${r.ratio} |`);
+}
+
+/**
+ * A fresh local cluster (2 prisms, 4 stores) over plain HTTP, like the nginx baselines, with no request or
+ * bandwidth shaping; `work` gets it and a logged-in client per prism, and the cluster is gone afterwards.
+ */
+export async function withBenchCluster<T>(
+  env: (n: ClusterNode) => Record<string, string>,
+  work: (c: LocalCluster, clients: PrismClient[]) => Promise<T>,
+): Promise<T> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "oose-bench-"));
+  // nginx workers run as nobody when the bench runs as root; they must reach the content dirs.
+  chmodSync(dataDir, 0o755);
+  const cluster = await startCluster({
+    spec: defaultSpec(2, 2, 2),
+    basePort: await freeBlock(),
+    dataDir,
+    logDir: path.join(dataDir, "logs"),
+    persist: false,
+    http: true,
+    storeRate: { requestsPerSecond: 1_000_000, burst: 1_000_000, bytesPerSecond: 1024 ** 4 },
+    extraEnv: (n) => ({ OOSE_LOG_LEVEL: "warn", ...env(n) }),
+  });
+  try {
+    const clients = await Promise.all(
+      cluster.info.prisms.map(async (p) => {
+        const c = new PrismClient({ baseUrl: p.url, timeoutMs: 120_000 });
+        await c.login(cluster.info.admin.username, cluster.info.admin.password);
+        return c;
+      }),
+    );
+    return await work(cluster, clients);
+  } finally {
+    await cluster.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
