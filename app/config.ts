@@ -32,6 +32,11 @@ export const ConfigSchema = T.Object({
   advertiseUrl: T.String({ pattern: "^https?://" }),
   /** Store only: base URL of its nginx as end users see it; defaults to `<proto>://<name>.<domain>`. */
   publicUrl: T.Optional(T.String({ pattern: "^https?://" })),
+  /**
+   * Store only: base URL of its nginx as prisms reach it, for their probes, when that is not the public URL
+   * (inside a Docker network the public name may not resolve, or not lead back in). Defaults to publicUrl.
+   */
+  nginxUrl: T.Optional(T.String({ pattern: "^https?://" })),
   dataRoot: T.String({ minLength: 1 }),
   /** Prism only: API processes sharing the port (OOSE's workers.count); a store refuses more than 1. */
   workers: T.Integer({ minimum: 1, maximum: 64, default: 1 }),

@@ -24,6 +24,8 @@ export function dockerAddressing(layout: Layout, host: string): Addressing {
     redis: { sentinels: layout.sentinels.map((s) => s.reach) },
     api: (node) => ({ listen: { host: "0.0.0.0", port: api(node).port }, advertiseUrl: url(api(node)) }),
     publicUrl: (node) => (node.role === "store" ? layout.publicUrl(node.name) : undefined),
+    // End users' names for the stores need not resolve, or lead back in, from inside a container.
+    nginxUrl: (node) => (node.role === "store" ? layout.nginxUrl(node.name) : undefined),
     dataRoot: () => DATA_ROOT,
   };
 }

@@ -87,18 +87,14 @@ export function createCluster(cfg: StackConfig) {
     });
   const nodes = nodesOf(cfg);
   const firstPrism = nodes.find((n) => n.role === "prism")!;
-  const migrate = new Migrate(
-    "migrate",
-    {
-      ctx: hosts[layout.jobHost.name]!,
-      container: `${cfg.prefix}-migrate`,
-      image: images.ref("app", layout.jobHost.name),
-      env: envOf(firstPrism),
-      couchReady: couchdb.ready,
-    },
-    // Some migrations move purchases into Redis, so it must be up too.
-    { dependsOn: [couchdb, redis] },
-  );
+  const migrate = new Migrate("migrate", {
+    ctx: hosts[layout.jobHost.name]!,
+    container: `${cfg.prefix}-migrate`,
+    image: images.ref("app", layout.jobHost.name),
+    env: envOf(firstPrism),
+    couchReady: couchdb.ready,
+    dependsOn: [couchdb, redis],
+  });
 
   const app = (node: ClusterNode, service: Service) => ({
     node,
@@ -107,27 +103,23 @@ export function createCluster(cfg: StackConfig) {
     image: images.ref("app", service.host.name),
     env: envOf(node),
     after: [migrate.done],
+    dependsOn: [migrate, redis],
     limits: node.role === "prism" ? cfg.limits.prism : cfg.limits.store,
   });
-  const after = { dependsOn: [migrate, redis] };
   const stores = layout.stores.map((s, i) => {
     const node = nodes.find((n) => n.role === "store" && n.name === s.name)!;
     const nginx = layout.storeNginx[i]!;
-    return new StoreNode(
-      s.name,
-      {
-        ...app(node, s),
-        nginx,
-        nginxImage: images.ref("nginx", nginx.host.name),
-        nginxLimits: cfg.limits.nginx,
-        tls: secrets.tls,
-      },
-      after,
-    );
+    return new StoreNode(s.name, {
+      ...app(node, s),
+      nginx,
+      nginxImage: images.ref("nginx", nginx.host.name),
+      nginxLimits: cfg.limits.nginx,
+      tls: secrets.tls,
+    });
   });
   const prisms = layout.prisms.map((p) => {
     const node = nodes.find((n) => n.role === "prism" && n.name === p.name)!;
-    return new PrismNode(p.name, app(node, p), after);
+    return new PrismNode(p.name, app(node, p));
   });
   const front = layout.front
     ? new Front("front", {

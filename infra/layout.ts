@@ -40,6 +40,8 @@ export interface Layout {
   frontUrl?: string;
   /** Base URL of a store's nginx as end users see it: <proto>://<store>.<domain>[:port]. */
   publicUrl(store: string): string;
+  /** Base URL of a store's nginx as the other containers reach it. */
+  nginxUrl(store: string): string;
 }
 
 export type LayoutInput = Pick<
@@ -130,6 +132,11 @@ export function planLayout(cfg: LayoutInput): Layout {
     front,
     jobHost: host(cfg.prisms[0]!.host),
     frontUrl: front && external(cfg.domain, front.published),
+    nginxUrl(store) {
+      const s = storeNginx.find((n) => n.name === store);
+      if (!s) throw new Error(`unknown store ${store}`);
+      return `${cfg.tls ? "https" : "http"}://${s.reach.host}:${s.reach.port}`;
+    },
     publicUrl(store) {
       const s = storeNginx.find((n) => n.name === store);
       if (!s) throw new Error(`unknown store ${store}`);

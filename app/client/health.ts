@@ -125,7 +125,8 @@ export class StoreHealth {
     const wanted = new Map<string, string[]>();
     for (const p of peers) {
       if (p.type !== "store") continue;
-      wanted.set(p.name, [p.url, ...(p.publicUrl ? [p.publicUrl] : [])]);
+      const nginx = p.nginxUrl ?? p.publicUrl;
+      wanted.set(p.name, [p.url, ...(nginx ? [nginx] : [])]);
     }
     const kinds: Endpoint[] = ["api", "public"];
     for (const [name, watches] of this.watches) {
@@ -234,6 +235,7 @@ export class StoreHealth {
 
   private clear(name: string, reason: Reason): void {
     this.suspects.get(name)?.delete(reason);
-    if (this.announced.delete(`${name}/${reason}`)) this.o.log?.info({ store: name, reason }, "store no longer suspect");
+    if (this.announced.delete(`${name}/${reason}`))
+      this.o.log?.info({ store: name, reason }, "store no longer suspect");
   }
 }

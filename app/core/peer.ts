@@ -11,6 +11,8 @@ export const PeerDocSchema = T.Object({
   port: T.Integer(),
   url: T.String(),
   publicUrl: T.Optional(T.String()),
+  /** Stores: their nginx as peers reach it, when that is not publicUrl. */
+  nginxUrl: T.Optional(T.String()),
   location: T.Object({ site: T.String(), zone: T.String(), host: T.String() }),
   available: T.Boolean(),
   active: T.Boolean(),

@@ -1,3 +1,4 @@
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { Agent, type Dispatcher, request } from "undici";
 import type { Endpoint, StoreHealth } from "../client/health.js";
 import { nodeAgent } from "../client/http.js";
@@ -41,12 +42,20 @@ export class StoreProbe {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly api: Agent;
   private readonly nginx: Agent;
+  /** A store's nginx reached by an inside name shows the certificate of its public name. */
+  private readonly publicName = new Map<string, string>();
 
   constructor(private readonly d: ProbeDeps) {
     const opts = { connect: { timeout: d.settings.timeout } };
     this.api = nodeAgent(opts);
     // End users reach nginx with the system's trust, not the cluster CA: so does the probe.
-    this.nginx = new Agent(opts);
+    this.nginx = new Agent({
+      connect: {
+        ...opts.connect,
+        checkServerIdentity: (host: string, cert: PeerCertificate) =>
+          checkServerIdentity(this.publicName.get(host) ?? host, cert),
+      },
+    });
   }
 
   start(): void {
@@ -67,9 +76,11 @@ export class StoreProbe {
   round(): void {
     for (const p of this.d.stores()) {
       this.check(p, "api", this.api, `${p.url}/ping`, pingProblem);
-      if (p.publicUrl) {
+      const nginx = p.nginxUrl ?? p.publicUrl;
+      if (nginx) {
+        if (p.nginxUrl && p.publicUrl) this.publicName.set(new URL(p.nginxUrl).hostname, new URL(p.publicUrl).hostname);
         const stale = this.d.settings.staleAfter;
-        this.check(p, "public", this.nginx, `${p.publicUrl}${DISK_HEALTH_PATH}`, async (status, headers, body) => {
+        this.check(p, "public", this.nginx, `${nginx}${DISK_HEALTH_PATH}`, async (status, headers, body) => {
           await body.dump();
           return diskProblem(status, headers, stale);
         });

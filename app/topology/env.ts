@@ -16,6 +16,8 @@ export interface Addressing {
   api(node: ClusterNode): { listen: Endpoint; advertiseUrl: string };
   /** The store's nginx as end users see it (undefined: `<proto>://<name>.<domain>`). */
   publicUrl(node: ClusterNode): string | undefined;
+  /** The store's nginx as prisms reach it, when not by its public URL. */
+  nginxUrl?(node: ClusterNode): string | undefined;
   dataRoot(node: ClusterNode): string;
   /**
    * Certificate files as the node sees them (config.tls), or undefined for
@@ -68,6 +70,7 @@ export function nodeEnv(
     OOSE_LISTEN__PORT: String(listen.port),
     OOSE_ADVERTISE_URL: advertiseUrl,
     OOSE_PUBLIC_URL: at.publicUrl(node),
+    OOSE_NGINX_URL: at.nginxUrl?.(node),
     OOSE_DATA_ROOT: at.dataRoot(node),
     OOSE_COUCHDB__URL: at.couchdbUrl,
     OOSE_COUCHDB__USERNAME: secrets.couchdb?.username,

@@ -24,6 +24,8 @@ export interface AppContainerArgs {
   env: pulumi.Output<Record<string, string>>;
   /** Outputs that must resolve first (the migration job); they gate creation without becoming inputs. */
   after: pulumi.Output<unknown>[];
+  /** What the container comes after. A component's own dependsOn would order the component, not its containers. */
+  dependsOn: pulumi.Resource[];
   limits: Limit;
 }
 
@@ -53,6 +55,6 @@ export function appContainer(
       waitTimeout: 180,
       ...extra,
     },
-    containerOpts(args.ctx, parent),
+    containerOpts(args.ctx, parent, { dependsOn: args.dependsOn }),
   );
 }

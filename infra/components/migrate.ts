@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { containerOpts, type HostContext, JOB_DEFAULTS, jobSucceeded, secretEnv } from "./common.js";
 
 // `oose migrate up`, once, with the app image and a node's env, after CouchDB
-// is set up (and Redis is up: see the caller). A new app image replaces the job, so an upgrade migrates before
+// is set up and Redis is up. A new app image replaces the job, so an upgrade migrates before
 // any prism or store is replaced; a failed migration fails the deployment.
 
 export interface MigrateArgs {
@@ -14,6 +14,8 @@ export interface MigrateArgs {
   env: pulumi.Output<Record<string, string>>;
   /** Resolves once CouchDB is healthy and set up. */
   couchReady: pulumi.Output<string>;
+  /** What the job comes after (Redis: some migrations move purchases into it). */
+  dependsOn: pulumi.Resource[];
 }
 
 export class Migrate extends pulumi.ComponentResource {
@@ -35,7 +37,7 @@ export class Migrate extends pulumi.ComponentResource {
         envs: secretEnv(env),
         networksAdvanced: [{ name: args.ctx.network.name }],
       },
-      containerOpts(args.ctx, this),
+      containerOpts(args.ctx, this, { dependsOn: args.dependsOn }),
     );
     this.done = jobSucceeded("oose migrate up", this.job);
     this.registerOutputs({ done: this.done });

@@ -34,7 +34,7 @@ async function stopOnFailure(procs: Proc[], ready: Promise<void>): Promise<void>
 }
 
 export async function startCouch(o: { port: number; dataDir?: string; logDir: string }): Promise<Proc> {
-  const args = tsxArgs(path.join(here, "couchdb.ts"), "--port", String(o.port));
+  const args = tsxArgs(path.join(here, "../couchdb-standin/server.ts"), "--port", String(o.port));
   if (o.dataDir) args.push("--data", o.dataDir);
   const proc = startProc("couchdb", process.execPath, args, { logDir: o.logDir });
   await stopOnFailure(

@@ -70,7 +70,12 @@ export function stackConfig(file: string): Record<string, string> {
 
 export const settle = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 
-export async function deploy(file: string, secrets: Record<string, string> = {}): Promise<Deployment> {
+/** `settings` replaces whole stack keys (without the `oose:` prefix), as another stack file would. */
+export async function deploy(
+  file: string,
+  secrets: Record<string, string> = {},
+  settings: Record<string, unknown> = {},
+): Promise<Deployment> {
   const resources: Recorded[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -87,6 +92,9 @@ export async function deploy(file: string, secrets: Record<string, string> = {})
   );
   const config = {
     ...stackConfig(file),
+    ...Object.fromEntries(
+      Object.entries(settings).map(([k, v]) => [`oose:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
+    ),
     ...Object.fromEntries(Object.entries(secrets).map(([k, v]) => [`oose:${k}`, v])),
   };
   pulumi.runtime.setAllConfig(

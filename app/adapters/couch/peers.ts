@@ -17,6 +17,7 @@ export async function registerSelf(db: Couch, config: Config): Promise<string> {
     port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
     url: config.advertiseUrl.replace(/\/$/, ""),
     ...(config.publicUrl ? { publicUrl: config.publicUrl.replace(/\/$/, "") } : {}),
+    ...(config.nginxUrl ? { nginxUrl: config.nginxUrl.replace(/\/$/, "") } : {}),
     location: { site: config.site, zone: config.zone, host: config.host },
     available: true,
     active: cur?.active ?? true,

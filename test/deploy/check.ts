@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import type { LookupFunction } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Agent, request } from "undici";
+import { PrismClient } from "../../app/client/prism.js";
+import { podman } from "./podman.js";
+import type { Recording } from "./record.js";
+
+// The end-to-end check of a replayed cluster, through its front as a client
+// would: log in with the stack's credentials, upload, find 2 copies in
+// different zones, buy a purchase, follow the 302 to a store's nginx and get
+// the bytes; the migration finished before any node started; a stopped store
+// is routed around.
+
+export interface Topology {
+  domain: string;
+  /** Host name → the address its published ports are bound to. */
+  addresses: Record<string, string>;
+  frontHost: string;
+  stores: { name: string; zone: string; host: string }[];
+  /** Container names, by what they are. */
+  containers: { migrate: string; apps: string[]; store: (name: string) => string[] };
+}
+
+type Say = (line: string) => void;
+
+const REFERRER = "http://replay.example";
+const ROUTE_AROUND_MS = 60_000;
+const DELIVERIES_AFTER = 20;
+
+/** DNS for the emulated hosts: <domain> is the front's host, <store>.<domain> the store's. */
+function lookupFor(t: Topology): LookupFunction {
+  const names = new Map<string, string>([[t.domain, t.addresses[t.frontHost]!]]);
+  for (const s of t.stores) names.set(`${s.name}.${t.domain}`, t.addresses[s.host]!);
+  return (hostname, options, callback) => {
+    const address = names.get(hostname) ?? (hostname === "localhost" ? "127.0.0.1" : undefined);
+    if (!address) return callback(new Error(`replay DNS: no name ${hostname}`) as NodeJS.ErrnoException, "", 4);
+    if ((options as { all?: boolean }).all)
+      return (callback as never as (e: null, a: object[]) => void)(null, [{ address, family: 4 }]);
+    callback(null, address, 4);
+  };
+}
+
+const sha1 = (b: Buffer) => createHash("sha1").update(b).digest("hex");
+
+export async function endToEnd(rec: Recording, t: Topology, say: Say): Promise<void> {
+  const dispatcher = new Agent({ connect: { lookup: lookupFor(t), timeout: 5000 }, headersTimeout: 15_000 });
+  const frontUrl = rec.outputs.frontUrl;
+  assert.ok(frontUrl, "the stack has a front");
+  const prism = new PrismClient({ baseUrl: frontUrl, dispatcher, timeoutMs: 30_000, name: "front" });
+  try {
+    const { couchdb } = rec.outputs.credentials;
+    await prism.login(couchdb.username, couchdb.password);
+    say(`  logged in at ${frontUrl} as ${couchdb.username}`);
+
+    const data = randomBytes(256 * 1024 + 17);
+    const reply = await prism.upload([{ name: "replay.bin", data }]);
+    const hash = reply.files.file!.hash;
+    assert.equal(hash, sha1(data), "the upload's hash is the content's");
+    const where = await prism.detail(hash);
+    const holders = where.map.map((m) => m.split(":").pop()!);
+    const zones = new Set(holders.map((s) => t.stores.find((x) => x.name === s)?.zone));
+    assert.ok(where.count >= 2 && zones.size >= 2, `2 copies in 2 zones, got ${where.map.join(", ")}`);
+    say(`  uploaded ${hash.slice(0, 12)}…: copies on ${holders.join(", ")} (zones ${[...zones].join(", ")})`);
+
+    const purchase = await prism.purchase({ hash, ext: "bin", referrer: [REFERRER] });
+    const deliver = async () => {
+      const location = await prism.location(`/${purchase.token}/replay.bin`, { referer: `${REFERRER}/page` });
+      const res = await request(location, { dispatcher, headers: { referer: `${REFERRER}/page` } });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      return { location, status: res.statusCode, ok: res.statusCode === 200 && sha1(body) === hash };
+    };
+    const first = await deliver();
+    assert.ok(first.ok, `delivery: ${first.status} from ${first.location}`);
+    say(`  purchase ${purchase.token.slice(0, 8)}…: 302 to ${new URL(first.location).host}, bytes match`);
+
+    await migratedFirst(t, say);
+    await routesAround(t, holders[0]!, deliver, say);
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+/** The migration job exited 0 before any prism or store container started (podman's own clock). */
+async function migratedFirst(t: Topology, say: Say): Promise<void> {
+  const inspect = async (name: string, format: string) =>
+    (await podman(["inspect", "--format", format, name])).stdout.trim();
+  assert.equal(await inspect(t.containers.migrate, "{{.State.ExitCode}}"), "0", "the migration succeeded");
+  const finished = Date.parse(
+    await inspect(t.containers.migrate, '{{.State.FinishedAt.Format "2006-01-02T15:04:05.000000000Z07:00"}}'),
+  );
+  for (const app of t.containers.apps) {
+    const started = Date.parse(await inspect(app, '{{.State.StartedAt.Format "2006-01-02T15:04:05.000000000Z07:00"}}'));
+    assert.ok(started > finished, `${app} started before the migration finished`);
+  }
+  say(`  migration exited 0 before the ${t.containers.apps.length} prisms and stores started`);
+}
+
+/** A store holding a copy is stopped (app and nginx); deliveries go to the other copies within the bound. */
+async function routesAround(
+  t: Topology,
+  store: string,
+  deliver: () => Promise<{ location: string; status: number; ok: boolean }>,
+  say: Say,
+): Promise<void> {
+  const stopped = t.containers.store(store);
+  await podman(["stop", "--time", "10", ...stopped], { timeoutMs: 60_000 });
+  const deadline = Date.now() + ROUTE_AROUND_MS;
+  const since = Date.now();
+  let good = 0;
+  let failed = 0;
+  while (good < DELIVERIES_AFTER) {
+    assert.ok(Date.now() < deadline, `deliveries not routed around ${store} within ${ROUTE_AROUND_MS} ms`);
+    const d = await deliver().catch(() => ({ location: "", status: 0, ok: false }));
+    const toStopped = d.location.includes(`//${store}.`);
+    if (d.ok && !toStopped) good++;
+    else {
+      good = 0;
+      failed++;
+      await sleep(250);
+    }
+  }
+  say(
+    `  stopped ${stopped.join(" + ")}: ${DELIVERIES_AFTER} deliveries in a row from other stores ` +
+      `after ${((Date.now() - since) / 1000).toFixed(1)} s (${failed} tried before)`,
+  );
+}
