@@ -20,7 +20,15 @@ export interface Topology {
   frontHost: string;
   stores: { name: string; zone: string; host: string }[];
   /** Container names, by what they are. */
-  containers: { migrate: string; apps: string[]; store: (name: string) => string[] };
+  containers: {
+    migrate: string;
+    apps: string[];
+    prism: (name: string) => string;
+    /** A store's app and nginx containers. */
+    store: (name: string) => string[];
+    /** How the other containers reach a store's API (its advertised URL). */
+    storeApi: (name: string) => string;
+  };
 }
 
 type Say = (line: string) => void;
@@ -76,7 +84,9 @@ export async function endToEnd(rec: Recording, t: Topology, say: Say): Promise<v
     say(`  purchase ${purchase.token.slice(0, 8)}…: 302 to ${new URL(first.location).host}, bytes match`);
 
     await migratedFirst(t, say);
-    await routesAround(t, holders[0]!, deliver, say);
+    if (Object.keys(t.addresses).length > 1) await hostsApart(t, rec, say);
+    // The store that just delivered goes: 20 deliveries in a row elsewhere cannot be the luck of the pick.
+    await routesAround(t, new URL(first.location).hostname.split(".")[0]!, deliver, say);
   } finally {
     await dispatcher.close();
   }
@@ -95,6 +105,32 @@ async function migratedFirst(t: Topology, say: Say): Promise<void> {
     assert.ok(started > finished, `${app} started before the migration finished`);
   }
   say(`  migration exited 0 before the ${t.containers.apps.length} prisms and stores started`);
+}
+
+/**
+ * The emulated hosts are apart: from a prism, a store on another host answers
+ * through its host's published port and not at its container address.
+ */
+async function hostsApart(t: Topology, rec: Recording, say: Say): Promise<void> {
+  const prism = Object.keys(rec.outputs.prismUrls)[0]!;
+  const prismHost = new URL(rec.outputs.prismUrls[prism]!).hostname;
+  const store = t.stores.find((s) => t.addresses[s.host] !== prismHost);
+  assert.ok(store, "a store on another host than the first prism");
+  const [storeContainer] = t.containers.store(store.name);
+  const direct = (
+    await podman(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", storeContainer!])
+  ).stdout.trim();
+  const published = new URL(t.containers.storeApi(store.name)).host;
+  const answers = async (target: string) => {
+    const script = `fetch("http://${target}/ping",{signal:AbortSignal.timeout(3000)}).then(()=>process.exit(0),()=>process.exit(1))`;
+    return (await podman(["exec", t.containers.prism(prism), "node", "-e", script], { reject: false })).exitCode === 0;
+  };
+  assert.ok(await answers(published), `${prism} reaches ${store.name} at ${published}`);
+  assert.ok(
+    !(await answers(`${direct}:5972`)),
+    `${prism} must not reach ${store.name} at its container address ${direct}`,
+  );
+  say(`  hosts apart: ${prism} reaches ${store.name} at ${published}, not at ${direct}`);
 }
 
 /** A store holding a copy is stopped (app and nginx); deliveries go to the other copies within the bound. */

@@ -1,10 +1,8 @@
-import { MockMonitor } from "@pulumi/pulumi/runtime/mocks.js";
 import { deploy, plain, settle } from "../infra/harness.js";
 
-// The Pulumi program run as the mock tests run it, with what the engine would
-// be told about every resource: its resolved inputs, its provider's host and
-// the resources it depends on (dependsOn and those its inputs come from, as
-// the SDK reports them in RegisterResource).
+// The Pulumi program run as the mock tests run it (test/infra/harness.ts),
+// with what the engine would be told about every resource: its resolved
+// inputs, its provider's host and the resources it depends on.
 
 export interface Declared {
   type: string;
@@ -30,37 +28,19 @@ export interface Recording {
   };
 }
 
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-  getDependenciesList(): string[];
-}
-
-const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
-
 /** Runs the program of `stackFile` (with `settings` replacing whole stack keys) and records what it declares. */
 export async function record(stackFile: string, settings: Record<string, unknown> = {}): Promise<Recording> {
-  const deps = new Map<string, string[]>();
-  const register = MockMonitor.prototype.registerResource;
-  MockMonitor.prototype.registerResource = function (req: RegisterRequest, callback: never) {
-    deps.set(`${req.getType()}/${req.getName()}`, req.getDependenciesList().map(nameOf));
-    return register.call(this, req, callback);
+  const d = await deploy(stackFile, {}, settings);
+  const c = d.cluster;
+  const credentials = (await settle(c.credentials)) as Recording["outputs"]["credentials"];
+  return {
+    resources: d.resources.map((r) => ({
+      type: r.type,
+      name: r.name,
+      host: r.host,
+      inputs: plain(r.inputs) as Record<string, unknown>,
+      dependsOn: r.dependsOn,
+    })),
+    outputs: { frontUrl: c.frontUrl, prismUrls: c.prismUrls, storeUrls: c.storeUrls, credentials },
   };
-  try {
-    const d = await deploy(stackFile, {}, settings);
-    const c = d.cluster;
-    const credentials = (await settle(c.credentials)) as Recording["outputs"]["credentials"];
-    return {
-      resources: d.resources.map((r) => ({
-        type: r.type,
-        name: r.name,
-        host: r.host,
-        inputs: plain(r.inputs) as Record<string, unknown>,
-        dependsOn: [...new Set(deps.get(`${r.type}/${r.name}`) ?? [])],
-      })),
-      outputs: { frontUrl: c.frontUrl, prismUrls: c.prismUrls, storeUrls: c.storeUrls, credentials },
-    };
-  } finally {
-    MockMonitor.prototype.registerResource = register;
-  }
 }

@@ -63,6 +63,12 @@ function topology(s: Stack, rec: Recording): Topology {
     if (!r) throw new Error(`the program declares no container ${resource}`);
     return String(r.inputs.name);
   };
+  const envOf = (resource: string, key: string) => {
+    const r = rec.resources.find((x) => x.name === resource);
+    const line = (r?.inputs.envs as string[] | undefined)?.find((e) => e.startsWith(`${key}=`));
+    if (!line) throw new Error(`${resource} has no ${key}`);
+    return line.slice(key.length + 1);
+  };
   const apps = rec.resources
     .filter((r) => (r.inputs.labels as { label: string }[] | undefined)?.some((l) => l.label === "oose.role"))
     .map((r) => String(r.inputs.name));
@@ -74,7 +80,9 @@ function topology(s: Stack, rec: Recording): Topology {
     containers: {
       migrate: container("migrate-job"),
       apps,
+      prism: (name) => container(`${name}-app`),
       store: (name) => [container(`${name}-app`), container(`${name}-nginx`)],
+      storeApi: (name) => envOf(`${name}-app`, "OOSE_ADVERTISE_URL"),
     },
   };
 }

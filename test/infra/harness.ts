@@ -1,12 +1,15 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks.js";
 import { parse } from "yaml";
 import type { createCluster } from "../../infra/cluster.js";
 
 // Runs the program (what infra/index.ts runs: the stack config read and
 // validated, then createCluster) against Pulumi mocks with the config of an
-// example stack file, and records every resource in registration order.
+// example stack file, and records every resource in registration order, with
+// the resources it depends on as the SDK tells the engine (dependsOn, and
+// those its inputs come from).
 
 type Cluster = ReturnType<typeof createCluster>;
 
@@ -21,6 +24,8 @@ export interface Recorded {
   /** The host of the explicit docker provider, if any. */
   host?: string;
   order: number;
+  /** Names of the resources the engine would create first. */
+  dependsOn: string[];
 }
 
 export interface Deployment {
@@ -68,6 +73,21 @@ export function stackConfig(file: string): Record<string, string> {
   );
 }
 
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getDependenciesList(): string[];
+}
+
+/** The monitor is told every dependency of a resource as URNs; they end in the resource's name. */
+const dependencies = new Map<string, string[]>();
+const register = MockMonitor.prototype.registerResource;
+MockMonitor.prototype.registerResource = function (req: RegisterRequest, callback: never) {
+  const names = req.getDependenciesList().map((urn) => urn.slice(urn.lastIndexOf("::") + 2));
+  dependencies.set(`${req.getType()}/${req.getName()}`, [...new Set(names)]);
+  return register.call(this, req, callback);
+};
+
 export const settle = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 
 /** `settings` replaces whole stack keys (without the `oose:` prefix), as another stack file would. */
@@ -81,7 +101,15 @@ export async function deploy(
     {
       newResource: (args) => {
         const host = /::host-([a-z0-9-]+)::/.exec(args.provider ?? "")?.[1];
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs, host, order: resources.length });
+        const dependsOn = dependencies.get(`${args.type}/${args.name}`) ?? [];
+        resources.push({
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs,
+          host,
+          order: resources.length,
+          dependsOn,
+        });
         return { id: `${args.name}-id`, state: { ...args.inputs, ...fakeOutputs(args.type, args.name) } };
       },
       call: (args) => args.inputs,

@@ -37,14 +37,19 @@ export const appContainers = (d: Deployment) => containers(d).filter((c) => labe
 
 interface Example {
   prefix?: string;
+  hosts: { name: string; address: string }[];
+  address(host: string): string | undefined;
   stores: { name: string; host: string }[];
   prisms: { name: string; host: string }[];
 }
 
 export function example(file: string): Example {
   const cfg = stackConfig(file);
+  const hosts = JSON.parse(cfg["oose:hosts"]!) as Example["hosts"];
   return {
     prefix: cfg["oose:prefix"],
+    hosts,
+    address: (host) => hosts.find((h) => h.name === host)?.address,
     stores: JSON.parse(cfg["oose:stores"]!),
     prisms: JSON.parse(cfg["oose:prisms"]!),
   };
@@ -141,16 +146,33 @@ export function invariantTests(file: string, secrets?: Record<string, string>): 
     t.notThrows(() => loadConfig(envOf(container(d, "migrate-job"))));
   });
 
+  // Registration order under mocks says nothing of the engine's; the dependencies it is told do.
   test("CouchDB and Redis, then the migration job, come before every app container", (t) => {
     const setup = container(d, "couchdb-setup");
     const migrate = container(d, "migrate-job");
     t.deepEqual(plain(migrate.inputs.command), ["node", "bin/oose.js", "migrate", "up"]);
     const couchNodes = containers(d).filter((x) => /^couchdb-couchdb\d+$/.test(x.name));
     const redisNodes = containers(d).filter((x) => x.name.startsWith("redis-"));
-    for (const c of couchNodes) t.true(c.order < setup.order, c.name);
-    for (const c of [...couchNodes, ...redisNodes]) t.true(c.order < migrate.order, c.name);
-    t.true(setup.order < migrate.order);
-    for (const c of appContainers(d)) t.true(migrate.order < c.order, c.name);
+    t.true(redisNodes.length > 0 && couchNodes.length > 0);
+    for (const c of couchNodes) t.true(setup.dependsOn.includes(c.name), `setup after ${c.name}`);
+    t.true(migrate.dependsOn.includes(setup.name), "migration after the CouchDB setup");
+    for (const c of redisNodes) t.true(migrate.dependsOn.includes(c.name), `migration after ${c.name}`);
+    for (const app of appContainers(d)) {
+      for (const c of [migrate, ...redisNodes]) t.true(app.dependsOn.includes(c.name), `${app.name} after ${c.name}`);
+    }
+    for (const s of ex.stores) t.true(container(d, `${s.name}-nginx`).dependsOn.includes(`${s.name}-app`));
+    for (const p of ex.prisms) t.true(container(d, "front-nginx").dependsOn.includes(`${p.name}-app`));
+  });
+
+  test("each store advertises how the other containers reach its nginx", (t) => {
+    for (const s of ex.stores) {
+      const url = new URL(envOf(container(d, `${s.name}-app`)).OOSE_NGINX_URL ?? "");
+      const nginx = container(d, `${s.name}-nginx`);
+      const [port] = portsOf(nginx);
+      const byName = url.hostname === plain(nginx.inputs.name) && Number(url.port) === port?.internal;
+      const byHost = url.hostname === ex.address(s.host) && Number(url.port) === port?.external;
+      t.true(ex.hosts.length > 1 ? byHost : byName, `${s.name}: ${url.href}`);
+    }
   });
 
   test("every Docker resource names its host's provider", (t) => {

@@ -1,0 +1,89 @@
+import test from "ava";
+import { type Recording, record } from "../deploy/record.js";
+import { durationMs, planReplay } from "../deploy/translate.js";
+
+// The deployment replay's translation of what the Pulumi program declares
+// into podman commands: only image names are substituted, secrets stay out
+// of argv, nothing declared is dropped, and one-shot jobs are told apart.
+
+const IMAGES = { app: "local/app:1", redis: "local/redis:1", nginx: "local/nginx:1", couchdb: "local/couchdb:1" };
+let rec: Recording;
+
+test.before(async () => {
+  rec = await record("Pulumi.example.yaml");
+});
+
+const plan = () => planReplay(rec, IMAGES, [{ name: "local" }]);
+const byName = (name: string) => {
+  const c = plan().containers.find((x) => x.name === name);
+  if (!c) throw new Error(`no container ${name}`);
+  return c;
+};
+const flag = (args: string[], f: string) => args.filter((_, i) => args[i - 1] === f);
+
+test("images are the only substitution on one host, one line per declared image", (t) => {
+  const p = plan();
+  t.is(p.substitutions.length, 4);
+  t.true(p.substitutions.some((s) => s.startsWith("image couchdb:3.4.2 on local: local/couchdb:1")));
+  for (const c of p.containers)
+    t.true(
+      Object.values(IMAGES).some((i) => c.args.includes(i)),
+      c.name,
+    );
+  t.deepEqual(
+    p.networks.map((n) => n.name),
+    ["oose"],
+  );
+});
+
+test("env goes to an env file, never to argv: no secret in any command line", (t) => {
+  const secrets = Object.values(rec.outputs.credentials).map((c) => c.password);
+  for (const c of plan().containers) {
+    for (const s of secrets) t.false(c.args.join(" ").includes(s), `${c.name} argv holds a secret`);
+  }
+  t.true(byName("oose-store1").env.some((e) => e.startsWith("OOSE_AUTH__STORE__PASSWORD=")));
+});
+
+test("ports, volumes, health checks and limits are taken as declared", (t) => {
+  const nginx = byName("oose-store2-nginx");
+  t.deepEqual(flag(nginx.args, "-p"), ["0.0.0.0:8081:8080/tcp"]);
+  t.deepEqual(flag(nginx.args, "-v"), ["oose-store2-data:/data:ro"]);
+  t.deepEqual(flag(nginx.args, "--stop-signal"), ["SIGQUIT"]);
+  t.deepEqual(flag(nginx.args, "--user"), ["101:101"]);
+  const couch = byName("oose-couchdb1");
+  t.like(couch.health, { intervalMs: 10_000, retries: 6, startPeriodMs: 30_000 });
+  t.is(couch.waitMs, 300_000);
+  const store = byName("oose-store1");
+  t.deepEqual(flag(store.args, "--memory"), ["512m"]);
+  t.true(store.args.includes("--init"));
+  t.is(store.health, undefined, "the app image's own check applies");
+  const upload = byName("oose-redis1").uploads[0]!;
+  t.like(upload, { file: "/data/redis.conf", uid: 999, gid: 999, mode: 0o600 });
+});
+
+test("one-shot jobs run to their end; services wait for health; order follows the dependencies", (t) => {
+  t.true(byName("oose-migrate").job);
+  t.true(byName("oose-couchdb1-setup").job);
+  t.false(byName("oose-prism1").job);
+  t.true(byName("oose-prism1").after.includes("oose-migrate"));
+  t.true(byName("oose-migrate").after.includes("oose-sentinel3"));
+  t.deepEqual(byName("oose-store1-nginx").after, ["oose-store1"]);
+});
+
+test("an input the replay cannot take is refused, not dropped", (t) => {
+  const changed: Recording = {
+    ...rec,
+    resources: rec.resources.map((r) =>
+      r.name === "store1-app" ? { ...r, inputs: { ...r.inputs, privileged: true } } : r,
+    ),
+  };
+  t.throws(() => planReplay(changed, IMAGES, [{ name: "local" }]), { message: /store1-app.*cannot take privileged/ });
+});
+
+test("Docker durations", (t) => {
+  t.is(durationMs("10s", 0), 10_000);
+  t.is(durationMs("1m30s", 0), 90_000);
+  t.is(durationMs("500ms", 0), 500);
+  t.is(durationMs(undefined, 7), 7);
+  t.throws(() => durationMs("soon", 0));
+});
