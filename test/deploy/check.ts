@@ -10,8 +10,8 @@ import type { Recording } from "./record.js";
 // The end-to-end check of a replayed cluster, through its front as a client
 // would: log in with the stack's credentials, upload, find 2 copies in
 // different zones, buy a purchase, follow the 302 to a store's nginx and get
-// the bytes; the migration finished before any node started; a stopped store
-// is routed around.
+// the bytes; the migration finished before any node started; the hosts are
+// apart; a Redis failover loses no delivery; a stopped store is routed around.
 
 export interface Topology {
   domain: string;
@@ -22,6 +22,8 @@ export interface Topology {
   /** Container names, by what they are. */
   containers: {
     migrate: string;
+    /** The initial Redis primary. */
+    redisPrimary: string;
     apps: string[];
     prism: (name: string) => string;
     /** A store's app and nginx containers. */
@@ -36,6 +38,7 @@ type Say = (line: string) => void;
 const REFERRER = "http://replay.example";
 const ROUTE_AROUND_MS = 60_000;
 const DELIVERIES_AFTER = 20;
+const FAILOVER_MS = 60_000;
 
 /** DNS for the emulated hosts: <domain> is the front's host, <store>.<domain> the store's. */
 function lookupFor(t: Topology): LookupFunction {
@@ -85,6 +88,7 @@ export async function endToEnd(rec: Recording, t: Topology, say: Say): Promise<v
 
     await migratedFirst(t, say);
     if (Object.keys(t.addresses).length > 1) await hostsApart(t, rec, say);
+    await redisFailover(t, prism, hash, deliver, say);
     // The store that just delivered goes: 20 deliveries in a row elsewhere cannot be the luck of the pick.
     await routesAround(t, new URL(first.location).hostname.split(".")[0]!, deliver, say);
   } finally {
@@ -131,6 +135,39 @@ async function hostsApart(t: Topology, rec: Recording, say: Say): Promise<void> 
     `${prism} must not reach ${store.name} at its container address ${direct}`,
   );
   say(`  hosts apart: ${prism} reaches ${store.name} at ${published}, not at ${direct}`);
+}
+
+/**
+ * The Redis primary's container is killed: Sentinel promotes a replica, the
+ * purchase made before keeps delivering throughout, and new purchases are
+ * taken again within the bound.
+ */
+async function redisFailover(
+  t: Topology,
+  prism: PrismClient,
+  hash: string,
+  deliver: () => Promise<{ ok: boolean }>,
+  say: Say,
+): Promise<void> {
+  await podman(["kill", t.containers.redisPrimary]);
+  const killedAt = Date.now();
+  let deliveries = 0;
+  let acceptedAt: number | undefined;
+  while (acceptedAt === undefined || Date.now() - acceptedAt < 2000) {
+    assert.ok(Date.now() - killedAt < FAILOVER_MS, `no purchase taken within ${FAILOVER_MS} ms of the kill`);
+    const d = await deliver().catch(() => ({ ok: false }));
+    assert.ok(d.ok, `a delivery failed ${Date.now() - killedAt} ms into the failover`);
+    deliveries++;
+    if (acceptedAt === undefined) {
+      const bought = await prism.purchase({ hash, ext: "bin", referrer: [REFERRER] }).catch(() => undefined);
+      if (bought) acceptedAt = Date.now();
+      else await sleep(250);
+    }
+  }
+  say(
+    `  killed ${t.containers.redisPrimary}: ${deliveries} deliveries through the failover, none failed; ` +
+      `purchases taken again ${((acceptedAt - killedAt) / 1000).toFixed(1)} s after the kill`,
+  );
 }
 
 /** A store holding a copy is stopped (app and nginx); deliveries go to the other copies within the bound. */

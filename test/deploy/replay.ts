@@ -65,15 +65,22 @@ export async function cleanup(file: string, say: Say): Promise<void> {
 }
 
 /**
- * As Docker's archive upload: extracted as root into the created container,
- * missing parents made root's, each file with its declared owner and mode
- * (podman cp would hand them to the container's user instead).
+ * As Docker's archive upload: extracted as root into the created container
+ * (into a named volume for a path below its mount point), missing parents made
+ * root's, each file with its declared owner and mode (podman cp would hand
+ * them to the container's user instead).
  */
-async function uploadInto(name: string, uploads: Upload[]): Promise<void> {
-  const root = (await podman(["mount", name])).stdout.trim();
+async function uploadInto(c: ContainerPlan): Promise<void> {
+  const name = c.name;
+  const rootfs = (await podman(["mount", name])).stdout.trim();
+  const mountpoint = async (volume: string) =>
+    (await podman(["volume", "inspect", "--format", "{{.Mountpoint}}", volume])).stdout.trim();
   try {
-    for (const u of uploads) {
-      const target = path.join(root, path.normalize(u.file));
+    for (const u of c.uploads) {
+      const file = path.normalize(u.file);
+      const volume = c.volumes.find((v) => file.startsWith(`${path.normalize(v.path)}/`));
+      const root = volume ? await mountpoint(volume.name) : rootfs;
+      const target = path.join(root, volume ? path.relative(volume.path, file) : file);
       if (!target.startsWith(`${root}/`)) throw new Error(`${name}: upload path ${u.file} leaves the container`);
       mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
       if (!realpathSync(path.dirname(target)).startsWith(root))
@@ -171,7 +178,7 @@ export async function up(plan: ReplayPlan, file: string, say: Say): Promise<Time
     } finally {
       rmSync(envFile, { force: true });
     }
-    if (c.uploads.length) await uploadInto(c.name, c.uploads);
+    if (c.uploads.length) await uploadInto(c);
     const health = await healthOf(c);
     await podman(["start", c.name]);
     timeline.started[c.name] = Date.now();

@@ -79,6 +79,7 @@ function topology(s: Stack, rec: Recording): Topology {
     stores: json("stores"),
     containers: {
       migrate: container("migrate-job"),
+      redisPrimary: container("redis-redis1"),
       apps,
       prism: (name) => container(`${name}-app`),
       store: (name) => [container(`${name}-app`), container(`${name}-nginx`)],

@@ -37,6 +37,8 @@ export interface ContainerPlan {
   /** `podman create` arguments, image and command included; env goes in `env`. */
   args: string[];
   env: string[];
+  /** Named volumes by mount point: uploads below one land in the volume, as Docker's do. */
+  volumes: { name: string; path: string }[];
   uploads: Upload[];
   /** Declared health check timings; the image's are read at run time when undefined. */
   health?: Health | "none";
@@ -167,10 +169,12 @@ export function planReplay(rec: Recording, images: ImageSet, hosts: EmulatedHost
       const ip = p.ip && p.ip !== "0.0.0.0" ? String(p.ip) : (host.address ?? "0.0.0.0");
       args.push("-p", `${ip}:${p.external ?? p.internal}:${p.internal}/${p.protocol ?? "tcp"}`);
     }
+    const volumes: ContainerPlan["volumes"] = [];
     for (const v of list(i.volumes)) {
       const source = v.volumeName ?? v.hostPath;
       if (!source) throw new Error(`container ${r.name}: a volume with neither name nor host path`);
       args.push("-v", `${String(source)}:${String(v.containerPath)}${v.readOnly ? ":ro" : ""}`);
+      if (v.volumeName) volumes.push({ name: String(v.volumeName), path: String(v.containerPath) });
     }
     for (const l of list(i.labels)) args.push("--label", `${String(l.label)}=${String(l.value)}`);
     if (i.restart) args.push("--restart", String(i.restart));
@@ -196,6 +200,7 @@ export function planReplay(rec: Recording, images: ImageSet, hosts: EmulatedHost
       host: host.name,
       args,
       env: list(i.envs).map(String),
+      volumes,
       uploads: list(i.uploads).map((u) => upload(r, u)),
       health,
       waitMs: i.wait ? Number(i.waitTimeout ?? DOCKER_WAIT_DEFAULT_MS / 1000) * 1000 : undefined,
