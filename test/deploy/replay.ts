@@ -13,7 +13,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { podman } from "./podman.js";
-import type { ContainerPlan, Health, ReplayPlan, Upload } from "./translate.js";
+import type { ContainerPlan, Health, ReplayPlan } from "./translate.js";
 
 // Runs a replay plan as the Pulumi engine and the Docker provider would:
 // networks and volumes first, then every container once the ones it depends
