@@ -184,6 +184,16 @@ export const ConfigSchema = T.Object({
   ),
   existsCacheLife: Ms(30_000),
   /**
+   * Every node: GET /metrics (Prometheus text) on the API port, behind the node's own basic auth (prism auth on
+   * prisms, store auth on stores). Off: no /metrics (404) and no timing on any request.
+   */
+  metrics: T.Object({ enabled: T.Boolean({ default: true }) }, { default: {} }),
+  /**
+   * Prism: the share of delivery decisions (token, hash, chosen store, status) logged at info level, 0..1.
+   * All by default: the log is what answers "who was sent where" in a dispute; lower it on a busy prism.
+   */
+  deliveryLog: T.Object({ sample: T.Number({ minimum: 0, maximum: 1, default: 1 }) }, { default: {} }),
+  /**
    * Types `/static/` never serves: extensions and MIME classes (`video/*`). Static links never expire, so by
    * default every audio and video type is purchase-only, and the media extensions no MIME class names.
    */

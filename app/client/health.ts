@@ -205,6 +205,14 @@ export class StoreHealth {
     return false;
   }
 
+  /** Why `name` is suspect for `via` (one of a few fixed reasons, e.g. "probe:public"), or undefined. */
+  reason(name: string, via: Endpoint = "api"): Reason | undefined {
+    if (!this.isSuspect(name, via)) return undefined;
+    for (const reason of this.suspects.get(name)?.keys() ?? [])
+      if (!reason.endsWith(":public") || via === "public") return reason;
+    return undefined;
+  }
+
   /** 0 for a store that is not suspect for `via`; else how long ago it last answered (Infinity: never). */
   suspicion(name: string, via: Endpoint = "api"): number {
     if (!this.isSuspect(name, via)) return 0;

@@ -7,12 +7,13 @@ import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import { serverTls } from "../tls.js";
 import { VERSION } from "../version.js";
+import { installMetrics } from "../metrics/http.js";
 import { installErrorHandling } from "./errors.js";
 import { bodyDeadline, createNodeServer } from "./server.js";
 import { Counters } from "./stats.js";
 
 // What every node (prism or store) has: error handling, `/`, `/ping`, `/stats`,
-// `/healthz` and request counters. Roles add their routes on top.
+// `/healthz`, request counters and the request-latency metrics. Roles add their routes on top.
 
 export interface NodeDeps {
   config: Config;
@@ -96,6 +97,18 @@ export function createNodeApp(deps: NodeDeps, opts: NodeAppOptions = {}): NodeAp
   installErrorHandling(app);
   bodyDeadline(app, config.limits.bodyTimeoutMs);
 
+  const health = cached(HEALTH_LIFE_MS, async () => {
+    const [couchdb, redisState] = await Promise.all([
+      probe(() => couch.server.request({ path: "_up" })),
+      probe(() => redis.ping()),
+    ]);
+    const ok = couchdb.ok && redisState.ok;
+    return { status: ok ? "ok" : "unavailable", role: config.role, name: config.name, couchdb, redis: redisState };
+  });
+  // Before any route and hook of its own, so every request is timed. The roles add GET /metrics behind their
+  // own basic auth. A bare test config may have no metrics section.
+  installMetrics(app, { enabled: config.metrics?.enabled ?? true, health });
+
   const counters = new Counters(redis, config.role, `${config.redis.prefix}:counter:${config.role}:${config.name}`, log);
   app.decorate("counters", counters);
   app.addHook("onResponse", async (req, reply) => counters.response(req.method, req.routeOptions.url, reply.statusCode));
@@ -114,14 +127,6 @@ export function createNodeApp(deps: NodeDeps, opts: NodeAppOptions = {}): NodeAp
   const stats = async () => counters.snapshot();
   app.get("/stats", stats);
   app.post("/stats", stats);
-  const health = cached(HEALTH_LIFE_MS, async () => {
-    const [couchdb, redisState] = await Promise.all([
-      probe(() => couch.server.request({ path: "_up" })),
-      probe(() => redis.ping()),
-    ]);
-    const ok = couchdb.ok && redisState.ok;
-    return { status: ok ? "ok" : "unavailable", role: config.role, name: config.name, couchdb, redis: redisState };
-  });
   app.get("/healthz", async (_req, reply) => {
     const answer = await health();
     return reply.status(answer.status === "ok" ? 200 : 503).send(answer);

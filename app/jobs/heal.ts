@@ -11,6 +11,7 @@ import { type InventoryDoc, parseCopyId } from "../core/inventory.js";
 import { eachLimit } from "../core/limit.js";
 import { isLive } from "../core/peer.js";
 import type { Logger } from "../log.js";
+import { healBacklog, setDataSafety } from "../metrics/index.js";
 import type { Copies } from "./copies.js";
 
 // Continuous healing. One prism at a time (a lease in Redis) pages the whole
@@ -93,6 +94,12 @@ async function* idsAfter(couch: Couch, after: string | undefined, pageSize: numb
   }
 }
 
+/** The data-safety gauges, from a finished pass over the whole inventory. */
+function showPass(status: HealStatus): void {
+  setDataSafety(Math.max(0, status.short - status.healed), status.unreachable);
+  healBacklog.set(status.deferred + status.failed);
+}
+
 export class Heal {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -159,6 +166,7 @@ export class Heal {
         status.state = "done";
         status.finishedAt = new Date(this.now()).toISOString();
         delete status.cursor;
+        showPass(status);
       }
       await this.report(status, true);
     } finally {

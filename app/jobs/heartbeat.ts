@@ -6,6 +6,7 @@ import { allVotes, isCurrent, isDown, nextDelay, type Vote, voteKey, votesAgains
 import type { Peer } from "../core/peer.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
+import { lastGoodPing, peerUp, votesCast } from "../metrics/index.js";
 
 // The ping net: every node pings every active peer on a sliding interval.
 // After `retries` straight failures it votes the peer down (and renews the
@@ -37,6 +38,9 @@ export class Heartbeat {
   private pruneTimer?: NodeJS.Timeout;
   private running = false;
   private readonly now: () => number;
+  private startedAt = 0;
+  /** Peer names with metrics series, so a peer that leaves the table loses them. */
+  private readonly shown = new Set<string>();
 
   constructor(private readonly d: HeartbeatDeps) {
     this.now = d.now ?? Date.now;
@@ -50,6 +54,7 @@ export class Heartbeat {
   /** Clears the votes against this node (it is evidently up) and starts the rounds. */
   async start(): Promise<void> {
     this.running = true;
+    this.startedAt = this.now();
     await this.clearVotes(this.d.self).catch((err) => this.d.log.warn({ err: err.message }, "heartbeat: clear own votes"));
     this.schedule(this.d.settings.startDelay);
     this.pruneTimer = setInterval(() => void this.prune().catch(() => undefined), this.d.settings.votePruneFrequency);
@@ -82,6 +87,7 @@ export class Heartbeat {
   async round(): Promise<void> {
     await this.d.peers.refresh().catch(() => undefined);
     const targets = this.d.peers.all().filter((p) => p.active && p.key !== this.d.self);
+    this.showPeers(targets);
     const queue = [...targets];
     const worker = async () => {
       for (let p = queue.shift(); p; p = queue.shift()) await this.check(p);
@@ -93,7 +99,9 @@ export class Heartbeat {
     const ok = await this.ping(peer);
     if (!this.running) return;
     this.d.onPing?.(peer, ok);
+    peerUp.set({ peer: peer.name, type: peer.type }, ok ? 1 : 0);
     if (ok) {
+      lastGoodPing.set(peer.name, this.now());
       this.failures.set(peer.key, 0);
       if (!peer.available) await this.restore(peer);
       else if (this.voted.has(peer.key)) await this.withdraw(peer);
@@ -102,6 +110,21 @@ export class Heartbeat {
     const count = (this.failures.get(peer.key) ?? 0) + 1;
     this.failures.set(peer.key, count);
     if (count >= Math.max(1, this.d.settings.retries)) await this.voteDown(peer, `${count} failed pings`);
+  }
+
+  /** Series for the peers pinged now: a new one's ping age counts from the heartbeat's start; gone ones are dropped. */
+  private showPeers(targets: Peer[]): void {
+    const names = new Set(targets.map((p) => p.name));
+    for (const name of this.shown) {
+      if (names.has(name)) continue;
+      this.shown.delete(name);
+      lastGoodPing.delete(name);
+      for (const type of ["prism", "store"]) peerUp.remove({ peer: name, type });
+    }
+    for (const name of names) {
+      this.shown.add(name);
+      if (!lastGoodPing.has(name)) lastGoodPing.set(name, this.startedAt);
+    }
   }
 
   async ping(peer: Peer): Promise<boolean> {
@@ -121,6 +144,8 @@ export class Heartbeat {
   private async voteDown(peer: Peer, reason: string): Promise<void> {
     const vote: Vote = { castee: peer.key, caster: this.d.self, castAt: this.now(), reason };
     await upsert<Vote>(this.votes, voteKey(peer.key, this.d.self), () => vote);
+    // Renewals of a standing vote are not new votes.
+    if (!this.voted.has(peer.key)) votesCast.inc({ peer: peer.name });
     this.voted.add(peer.key);
     const res = await couch("votes", () => this.votes.list({ ...votesAgainst(peer.key), include_docs: true }));
     const votes = res.rows.flatMap((r) => (r.doc ? [r.doc as Vote] : []));

@@ -5,6 +5,7 @@ import { holderOf, type StorePool } from "../client/pool.js";
 import type { Config } from "../config.js";
 import { rankStores } from "../core/placement.js";
 import type { Logger } from "../log.js";
+import { hotAdded, hotRemoved } from "../metrics/index.js";
 import type { Copies } from "./copies.js";
 import type { Removal } from "./removal.js";
 import { HotCounter, hotKeys, storeLoad, windowRates } from "./hot-counter.js";
@@ -122,8 +123,10 @@ export class HotScaler {
       // Remembered before the copy exists, so a crash between the two cannot leave an extra copy untracked.
       await this.d.redis.sadd(this.keys.extra(hash), target.name);
       const done = await copies.add(hash, 1, { onto: target.name });
-      if (done.length > 0) added++;
-      else await this.d.redis.srem(this.keys.extra(hash), target.name);
+      if (done.length > 0) {
+        added++;
+        hotAdded.inc();
+      } else await this.d.redis.srem(this.keys.extra(hash), target.name);
     }
     if (added > 0) this.d.log.info({ hash, rate, copies: live.length + added }, "hot: extra copies added");
     return added;
@@ -159,7 +162,9 @@ export class HotScaler {
     } else if (dropped.length + gone.length > 0) {
       await redis.srem(extraKey, ...dropped, ...gone);
     }
-    return r?.removed.length ?? 0;
+    const removed = r?.removed.length ?? 0;
+    if (removed > 0) hotRemoved.inc(removed);
+    return removed;
   }
 }
 

@@ -9,6 +9,7 @@ import { TokenBucket } from "../core/bucket.js";
 import type { InventoryDoc } from "../core/inventory.js";
 import { isLive, type Peer } from "../core/peer.js";
 import type { Logger } from "../log.js";
+import { raiseDataSafety } from "../metrics/index.js";
 import type { Copies } from "./copies.js";
 import type { Removal } from "./removal.js";
 import { copyPages } from "../adapters/couch/pages.js";
@@ -175,6 +176,8 @@ export class Repair {
     });
     const complete = keepGoing() && status.failed === 0 && status.unreachable === 0;
     status.state = complete ? "done" : status.state;
+    // What the pass left short stands until the heal's next finished pass says otherwise.
+    raiseDataSafety(status.failed + status.unreachable, status.unreachable);
     await this.report(status, true);
     // Only a full pass counts; anything short is looked at again next run.
     if (complete) await mark(true);

@@ -10,6 +10,7 @@ import type { InventoryDoc } from "../core/inventory.js";
 import { ContentNotFound } from "../errors.js";
 import { eachLimit } from "../core/limit.js";
 import type { Logger } from "../log.js";
+import { corruptCopies, oldestVerification, scrubProgress } from "../metrics/index.js";
 import type { StoreContent } from "../store/content.js";
 import { isDue } from "./verify.js";
 
@@ -59,6 +60,21 @@ export interface ScrubStatus extends PassCounts {
 }
 
 export const scrubKey = (prefix: string, store: string) => `${prefix}:scrub:${store}`;
+
+/**
+ * How far a pass is, 0..1, from the last hash it reached: pages run in hash order and hashes spread evenly,
+ * so the hash's place among all hashes tells without counting the store's copies (which would cost a query).
+ */
+export function hashFraction(hash: string | undefined): number {
+  const head = Number.parseInt((hash ?? "").slice(0, 12), 16);
+  return Number.isFinite(head) ? Math.min(1, head / 16 ** 12) : 0;
+}
+
+/** The age gauge's reference: the oldest verification a finished pass saw (that pass, or the one before a running one). */
+function showOldest(status: ScrubStatus): void {
+  const at = status.state === "done" ? status.oldestVerifiedAt : status.last?.oldestVerifiedAt;
+  oldestVerification.at = at ?? undefined;
+}
 
 /** Progress is written at least this often while a pass hashes (and after every page). */
 const REPORT_EVERY = 5000;
@@ -121,6 +137,7 @@ export class Scrub {
   async run(): Promise<void> {
     if (this.stopped) return;
     const saved = await this.load();
+    if (saved) showOldest(saved);
     const since = saved?.finishedAt ? this.now() - Date.parse(saved.finishedAt) : Infinity;
     if (saved?.state === "done" && since < this.d.config.scrub.interval) return;
     const status = saved?.state === "scrubbing" ? this.resumed(saved) : this.fresh(saved);
@@ -160,6 +177,7 @@ export class Scrub {
         return;
       }
       this.count(status, "corrupt", 1);
+      corruptCopies.inc();
       this.d.log.warn({ hash: doc.hash, actual: reply.actualHash }, "scrub: corrupt copy removed");
     } catch (err) {
       if (err instanceof ContentNotFound) {
@@ -238,6 +256,8 @@ export class Scrub {
     status.ms += now - this.lastReport;
     this.lastReport = now;
     status.bytesPerSec = Math.round((status.bytes * 1000) / Math.max(1, status.ms));
+    scrubProgress.set(status.state === "done" ? 1 : hashFraction(status.cursor));
+    showOldest(status);
     const { last, total, ...progress } = status;
     if (final) this.d.log.info(progress, status.state === "done" ? "scrub: pass finished" : "scrub: pass paused");
     else this.d.log.debug(progress, "scrub: progress");

@@ -3,8 +3,16 @@ import type { InventoryDoc } from "../core/inventory.js";
 import { isExpired } from "../core/purchase.js";
 import { referrerAllowed } from "../core/referrer.js";
 import { type DeliveryOptions, deliverySigner, deliveryUri, encodeAttachName } from "../core/signing.js";
-import { ContentNotFound, PeerUnavailable, PurchaseExpired, PurchaseNotFound, ReferrerDenied } from "../errors.js";
+import {
+  AppError,
+  ContentNotFound,
+  PeerUnavailable,
+  PurchaseExpired,
+  PurchaseNotFound,
+  ReferrerDenied,
+} from "../errors.js";
 import type { Counters } from "../http/stats.js";
+import type { Logger } from "../log.js";
 import type { HotCounter } from "../jobs/hot-counter.js";
 import type { StorePool } from "../client/pool.js";
 import type { Existence } from "./existence.js";
@@ -35,6 +43,17 @@ export interface DeliveryDeps {
   signingKey: string;
   /** Longest life of a signed link (ms); never past the purchase's expiry. */
   signedUrlLife: number;
+  /** Where each delivery decision is logged (info), for the share `logSample` (0..1) of them. */
+  log?: Logger;
+  logSample?: number;
+}
+
+/** One line per logged decision: who was sent where. A token and a hash, never in a metric label. */
+interface Decision {
+  token: string;
+  hash?: string;
+  store?: string;
+  status: number;
 }
 
 /** Video gets start=0 so nginx's mp4/flv module serves it (OOSE built `?null&start=0`). */
@@ -45,16 +64,34 @@ export class Delivery {
   /** Each cached inventory doc's checked URI, built once rather than per request. */
   private readonly uris = new WeakMap<InventoryDoc, string>();
 
+  /** Decisions logged: the sample rate, or 0 when the logger would drop info lines anyway. */
+  private readonly logShare: number;
+
   constructor(private readonly d: DeliveryDeps) {
     this.sign = deliverySigner(d.signingKey);
+    this.logShare = d.log?.isLevelEnabled("info") ? (d.logSample ?? 1) : 0;
   }
 
   /** The signed store URL to redirect to; AppErrors for every refusal. */
   async locate(r: DeliveryRequest, now = Date.now()): Promise<string> {
+    if (this.logShare === 0 || (this.logShare < 1 && Math.random() >= this.logShare)) return this.decide(r, now);
+    const decision: Decision = { token: r.token, status: 302 };
+    try {
+      return await this.decide(r, now, decision);
+    } catch (err) {
+      decision.status = err instanceof AppError ? err.status : 500;
+      throw err;
+    } finally {
+      this.d.log?.info(decision, "delivery");
+    }
+  }
+
+  private async decide(r: DeliveryRequest, now: number, decision?: Decision): Promise<string> {
     const token = checkToken(r.token);
     checkDisplayName(r.filename);
     const purchase = await this.d.purchases.get(token);
     if (!purchase) throw new PurchaseNotFound();
+    if (decision) decision.hash = purchase.hash;
     if (isExpired(purchase, now)) throw new PurchaseExpired();
     if (!referrerAllowed(purchase.referrer, r.referer)) throw new ReferrerDenied();
     const copies = await this.d.existence.liveCopies(purchase.hash);
@@ -67,6 +104,7 @@ export class Delivery {
     const opts: DeliveryOptions = { attach: r.attach, start: r.start, rate: r.rate };
     if (opts.start === undefined && r.html5 === undefined && isVideo(purchase.ext)) opts.start = 0;
     const expires = Math.floor(Math.min(now + this.d.signedUrlLife, purchase.expirationDate) / 1000);
+    if (decision) decision.store = pick.peer.name;
     this.d.counters.inc("stat:prism:content:deliver");
     this.d.hot?.record(purchase.hash, pick.peer.name);
     const url = this.sign(publicBase(pick.peer, this.d.domain, r.proto), this.uriOf(pick.copy), expires, opts);

@@ -1,6 +1,7 @@
 import { PeerTable } from "../adapters/couch/peers.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp, type RawRoute } from "../http/node.js";
+import { metricsRoute } from "../metrics/http.js";
 import { Copies } from "../jobs/copies.js";
 import { Removal } from "../jobs/removal.js";
 import { HashLocks } from "../adapters/redis/hash-lock.js";
@@ -66,6 +67,7 @@ export const build: BuildRole = async (deps) => {
   const sessions = new Sessions(couch, redis, writes, config.redis.prefix, config.session.life);
   const purchases = new Purchases(redis, writes, { prefix: config.redis.prefix, ...config.purchase }, channels);
   const session = sessionGuard(sessions, privateAuth);
+  metricsRoute(app, privateAuth);
   const ctx: PrismContext = { ...deps, app, peers, existence, pool, placer, privateAuth, session };
 
   await uploadRoutes(ctx);
@@ -78,6 +80,7 @@ export const build: BuildRole = async (deps) => {
   const delivery = new Delivery({
     ...{ purchases, existence, pool, counters: app.counters, hot: hot.counter },
     ...{ domain: config.domain, signingKey: config.signingKey, signedUrlLife: config.purchase.signedUrlLife },
+    ...{ log: log.child({ part: "deliver" }), logSample: config.deliveryLog.sample },
   });
   deliverRoutes(ctx, delivery);
   rawRoutes.push(fastDeliver(delivery, ctx));

@@ -3,6 +3,7 @@ import type { InventoryDoc } from "../core/inventory.js";
 import type { Peer } from "../core/peer.js";
 import type { Endpoint } from "../client/health.js";
 import type { StorePool } from "../client/pool.js";
+import { routedAround } from "../metrics/index.js";
 
 export interface LiveCopy {
   copy: InventoryDoc;
@@ -23,15 +24,24 @@ export function readOrder(
   via: Endpoint = "api",
   random: () => number = Math.random,
 ): LiveCopy[] {
-  return copies
+  const ranked = copies
     .map((c) => ({
       c,
       suspicion: pool.health.suspicion(c.peer.name, via),
       key: pool.load(c.peer.name) + random(),
     }))
     // Infinity - Infinity is NaN, which falls through to the load.
-    .sort((a, b) => a.suspicion - b.suspicion || a.key - b.key)
-    .map((x) => x.c);
+    .sort((a, b) => a.suspicion - b.suspicion || a.key - b.key);
+  // A reader that starts on a store above suspicion has routed around every suspect behind it.
+  if (ranked[0]?.suspicion === 0) {
+    for (const r of ranked) if (r.suspicion > 0) noteRoutedAround(pool, r.c.peer.name, via);
+  }
+  return ranked.map((x) => x.c);
+}
+
+/** Counts a store avoided because this prism suspects it, by why. */
+export function noteRoutedAround(pool: Pick<StorePool, "health">, store: string, via: Endpoint): void {
+  routedAround.inc({ store, reason: pool.health.reason(store, via) ?? "suspect" });
 }
 
 /** The store's nginx base URL as end users reach it. */

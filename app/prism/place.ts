@@ -12,6 +12,8 @@ import { type Branch, fanOut } from "./fanout.js";
 import type { StorePool } from "../client/pool.js";
 import type { Copies } from "../jobs/copies.js";
 import type { UploadReply } from "../store/schemas.js";
+import { placementCopies, uploadBytes, uploadDedupe, uploads } from "../metrics/index.js";
+import { noteRoutedAround } from "./pick.js";
 
 // The write path. Bytes stream from the client straight to `replicas` stores
 // while the prism hashes them (no prism temp file). Each store gets one
@@ -67,9 +69,24 @@ export class Placer {
 
   /** `ended` runs once the source has ended, before anything is committed: it throws to refuse what arrived. */
   async place(source: Readable, ext: string, hashType: HashType, ended?: () => void): Promise<Placed> {
-    let ranked = rankStores(this.pool.candidates(), this.replicas);
+    try {
+      const placed = await this.placeOnce(source, ext, hashType, ended);
+      uploads.inc({ outcome: placed.added === 0 ? "duplicate" : "ok" });
+      if (placed.added === 0) uploadDedupe.inc();
+      uploadBytes.inc(placed.size);
+      return placed;
+    } catch (err) {
+      uploads.inc({ outcome: "error" });
+      throw err;
+    }
+  }
+
+  private async placeOnce(source: Readable, ext: string, hashType: HashType, ended?: () => void): Promise<Placed> {
+    const healthy = this.pool.candidates();
+    let ranked = rankStores(healthy, this.replicas);
     // Suspicion is this prism's guess; with too few stores above it, the suspects get their chance.
     if (ranked.length < this.replicas) ranked = rankStores(this.pool.candidates(true), this.replicas);
+    else this.noteSuspects(healthy);
     if (ranked.length < this.replicas) {
       source.resume();
       throw new NoPlacement(`Need ${this.replicas} live stores, ${ranked.length} available`);
@@ -105,6 +122,12 @@ export class Placer {
     const ms = (t: number) => Math.round(t - started);
     this.log.debug({ hash, size: hasher.bytes, streamMs: ms(streamed), checkMs: ms(checked), totalMs: ms(performance.now()) }, "placed");
     return placed;
+  }
+
+  /** The writable stores left out of this upload because this prism suspects them. */
+  private noteSuspects(healthy: Candidate[]): void {
+    const chosen = new Set(healthy.map((c) => c.name));
+    for (const c of this.pool.candidates(true)) if (!chosen.has(c.name)) noteRoutedAround(this.pool, c.name, "api");
   }
 
   /** Live holders of the content that still have it: the inventory alone may name a copy since lost. */
@@ -215,6 +238,7 @@ export class Placer {
     });
     // Everything landed as planned: the copies are known without asking CouchDB again.
     if (committed.length === needed) {
+      for (const p of committed) placementCopies.inc({ zone: p.location.zone });
       const copies = [...holders, ...committed].map((p) => `${p.prism}:${p.name}`);
       return { hash, hashType, ext, size, copies, added: committed.length };
     }
@@ -226,7 +250,8 @@ export class Placer {
       throw new NoPlacement(`Only ${after.length} of ${this.replicas} copies could be written`);
     }
     const copies = after.map((c) => `${c.copy.prism}:${c.copy.store}`);
-    const added = after.filter((c) => !holders.some((h) => h.name === c.peer.name)).length;
-    return { hash, hashType, ext, size, copies, added };
+    const fresh = after.filter((c) => !holders.some((h) => h.name === c.peer.name));
+    for (const c of fresh) placementCopies.inc({ zone: c.peer.location.zone });
+    return { hash, hashType, ext, size, copies, added: fresh.length };
   }
 }

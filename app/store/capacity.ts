@@ -3,6 +3,7 @@ import type { Couch } from "../adapters/couch/index.js";
 import { upsert } from "../adapters/couch/index.js";
 import type { PeerDoc } from "../core/peer.js";
 import type { Logger } from "../log.js";
+import { diskFree, diskTotal } from "../metrics/index.js";
 
 // Writes the disk's free and total bytes into the store's peer doc, so
 // placement can prefer stores with room. A failed write keeps the last value.
@@ -21,6 +22,8 @@ export class CapacityReporter {
   async report(): Promise<void> {
     const fs = await statfs(this.dataRoot);
     const capacity = { free: fs.bavail * fs.bsize, total: fs.blocks * fs.bsize, at: new Date().toISOString() };
+    diskFree.set(capacity.free);
+    diskTotal.set(capacity.total);
     await upsert<PeerDoc>(this.couch.db<PeerDoc>("peer"), this.peerKey, (cur) =>
       cur ? { ...cur, capacity } : undefined,
     );

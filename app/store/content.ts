@@ -9,6 +9,7 @@ import { copyDoc, type InventoryDoc, mimeOf } from "../core/inventory.js";
 import type { ContentId } from "../core/layout.js";
 import { ContentNotFound, HashMismatch, VerifyFailed } from "../errors.js";
 import type { Logger } from "../log.js";
+import { bytesWritten, commitDuration, stageDuration } from "../metrics/index.js";
 import { KeyedLock } from "./lock.js";
 import type { ExistsEntry, FileDetail, PutReply, RemoveReply, VerifyReply } from "./schemas.js";
 
@@ -39,7 +40,10 @@ export class StoreContent {
   /** Streams an upload to tmp while hashing, then commits it if the hash matches its name. */
   async put(id: ContentId, body: Readable): Promise<PutReply> {
     const { uploadMaxBytes, requestTimeoutMs } = this.deps.config.limits;
-    return this.commit(await this.blobs.receive(id.type, body, uploadMaxBytes, requestTimeoutMs), id);
+    const staged = stageDuration.startTimer();
+    const received = await this.blobs.receive(id.type, body, uploadMaxBytes, requestTimeoutMs);
+    staged();
+    return this.commit(received, id);
   }
 
   /**
@@ -48,6 +52,7 @@ export class StoreContent {
    * records it) and the caller gets the 503.
    */
   async commit(received: Received, id: ContentId): Promise<PutReply> {
+    const timed = commitDuration.startTimer();
     try {
       if (received.digest !== id.hash) {
         throw new HashMismatch("Checksum mismatch", {
@@ -61,6 +66,8 @@ export class StoreContent {
         await this.inventory.put(this.record(blob, Date.now()));
         return blob;
       });
+      timed();
+      bytesWritten.inc(blob.size);
       this.announce(id.hash);
       return { hash: blob.hash, ext: blob.ext, size: blob.size, relativePath: blob.relativePath };
     } finally {

@@ -2,6 +2,7 @@ import { PeerTable } from "../adapters/couch/peers.js";
 import { peerKey } from "../core/peer.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp, type NodeApp } from "../http/node.js";
+import { metricsRoute } from "../metrics/http.js";
 import { DiskHealthWriter } from "../jobs/disk-health.js";
 import { joinCluster } from "../jobs/membership.js";
 import { Scrub } from "../jobs/scrub.js";
@@ -15,7 +16,7 @@ import { uploadRoutes } from "./routes/upload.js";
 import { Staging } from "./staging.js";
 
 // A store: one disk of content behind basic auth (/, /ping, /stats and
-// /healthz stay public). On start it joins the cluster (registers as available,
+// /healthz stay public; /metrics is behind it). On start it joins the cluster (registers as available,
 // keeping an operator's active: false, and runs the heartbeat); on stop it
 // marks itself unavailable.
 
@@ -50,6 +51,7 @@ export const build: BuildRole = async (deps) => {
     const priv = scope as NodeApp;
     // onRequest: a caller without credentials is refused before any body is read.
     priv.addHook("onRequest", await useBasicAuth(priv, config.auth.store));
+    metricsRoute(priv);
     await uploadRoutes(ctx, priv);
     await contentRoutes(ctx, priv);
   });

@@ -3,6 +3,7 @@ import type { BlobStore, Received } from "../adapters/disk/index.js";
 import type { HashType } from "../core/hash.js";
 import { BadRequest, NotFound } from "../errors.js";
 import type { Logger } from "../log.js";
+import { stageDuration } from "../metrics/index.js";
 
 // Staged uploads: the prism streams bytes here before their hash is known (it
 // hashes them on the way too). Each stage is a temp file on the content disk,
@@ -49,7 +50,9 @@ export class Staging {
     if (this.stages.has(id) || this.receiving.has(id)) throw new BadRequest("Upload id already used");
     this.receiving.set(id, false);
     try {
+      const timed = stageDuration.startTimer();
       const received = await this.blobs.receive(hashType, source, this.limits.maxBytes, this.limits.idleMs);
+      timed();
       if (this.receiving.get(id)) {
         await this.blobs.discard(received.tmp);
         throw new NotFound("Staged upload was aborted");

@@ -2,6 +2,7 @@ import nano, { type DocumentScope, type ServerScope } from "nano";
 import { Agent } from "undici";
 import type { Config } from "../../config.js";
 import { AppError, BackendUnavailable, DatabaseMissing } from "../../errors.js";
+import { couchDuration, opLabel } from "../../metrics/index.js";
 
 // CouchDB through nano, with an explicit timeout on every call. Database names
 // follow OOSE 2.1: <database>-peer, -inventory, -heartbeat (and -meta for migrations).
@@ -67,17 +68,27 @@ export const isConflict = (err: unknown) => (err as CouchError)?.statusCode === 
  * Runs a CouchDB call. A missing doc (404), a conflict (409) and an existing
  * database (412) are answers, left for the caller to interpret; a missing
  * database is the deployment's fault, and anything else an outage: both 503.
+ * Timed by operation (the verb of `what`): outcome unavailable for an outage, error for any other failure.
  */
 export async function couch<T>(what: string, call: () => Promise<T>): Promise<T> {
+  const end = couchDuration.startTimer({ op: opLabel(what) });
   try {
-    return await call();
+    const result = await call();
+    end({ outcome: "ok" });
+    return result;
   } catch (err) {
-    if (err instanceof AppError) throw err;
-    if (isMissingDb(err)) throw new DatabaseMissing(`CouchDB database missing (${what})`, undefined, err);
-    const status = (err as CouchError)?.statusCode;
-    if (status === 404 || status === 409 || status === 412) throw err;
-    throw new BackendUnavailable(`CouchDB unavailable (${what})`, undefined, err);
+    const classified = classifyCouch(what, err);
+    end({ outcome: classified instanceof BackendUnavailable ? "unavailable" : "error" });
+    throw classified;
   }
+}
+
+function classifyCouch(what: string, err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  if (isMissingDb(err)) return new DatabaseMissing(`CouchDB database missing (${what})`, undefined, err);
+  const status = (err as CouchError)?.statusCode;
+  if (status === 404 || status === 409 || status === 412) return err;
+  return new BackendUnavailable(`CouchDB unavailable (${what})`, undefined, err);
 }
 
 /** get() that answers undefined for a missing doc and 503 for an unreachable CouchDB. */

@@ -2,6 +2,7 @@ import type { DocumentScope } from "nano";
 import { type BatchOptions, Batcher } from "../../core/batch.js";
 import { type InventoryDoc, inventoryKey } from "../../core/inventory.js";
 import { InventoryConflict, InventoryRejected } from "../../errors.js";
+import { inventoryBatchDocs, inventoryBatchDuration } from "../../metrics/index.js";
 import { type Couch, couch } from "./index.js";
 
 // The one writer of a node's inventory changes. Changes share `_bulk_docs`
@@ -83,6 +84,20 @@ export class InventoryWriter {
     }
   }
 
+  private async bulk(docs: InventoryDoc[]) {
+    const end = inventoryBatchDuration.startTimer();
+    try {
+      return await couch(`write ${docs.length} copies`, () =>
+        this.inv.bulk({ docs }).catch((err) => {
+          if ((err as { statusCode?: number }).statusCode !== 400) throw err;
+          throw new InventoryRejected(`Inventory refused the request: ${(err as Error).message}`);
+        }),
+      );
+    } finally {
+      end();
+    }
+  }
+
   private async writeAll(changes: Change[]): Promise<Array<Outcome | Error>> {
     const current = await this.current(changes);
     const docs = changes.map((c) => {
@@ -92,16 +107,11 @@ export class InventoryWriter {
       return { ...c.doc, _id: c.id, _rev: cur._rev, createdAt: cur.createdAt ?? c.doc.createdAt };
     });
     const sent = docs.filter((d) => d !== undefined);
-    if (sent.length > 0) this.observer?.(sent.length);
-    const answers =
-      sent.length === 0
-        ? []
-        : await couch(`write ${sent.length} copies`, () =>
-            this.inv.bulk({ docs: sent as InventoryDoc[] }).catch((err) => {
-              if ((err as { statusCode?: number }).statusCode !== 400) throw err;
-              throw new InventoryRejected(`Inventory refused the request: ${(err as Error).message}`);
-            }),
-          );
+    if (sent.length > 0) {
+      this.observer?.(sent.length);
+      inventoryBatchDocs.observe(sent.length);
+    }
+    const answers = sent.length === 0 ? [] : await this.bulk(sent as InventoryDoc[]);
     const byId = new Map(answers.map((a) => [a.id, a]));
     return changes.map((c, i) => {
       if (docs[i] === undefined) return "ok";

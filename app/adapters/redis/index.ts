@@ -2,6 +2,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../../config.js";
 import { AppError, BackendUnavailable } from "../../errors.js";
 import type { Logger } from "../../log.js";
+import { metricsState, opLabel, redisDuration, redisFailovers } from "../../metrics/index.js";
 
 // HA Redis: through Sentinel when sentinels are configured, else a direct URL.
 // Fail fast: one retry per command and a command timeout, so a dead primary
@@ -30,7 +31,21 @@ export function openRedis(cfg: Config["redis"], log?: Logger): Redis {
       })
     : new Redis(cfg.url!, common);
   redis.on("error", (err) => log?.debug({ err: err.message }, "redis connection error"));
+  watchPrimary(redis, log);
   return redis;
+}
+
+/** Counts failovers: each time the connection is ready again, on a primary at another address than before. */
+function watchPrimary(redis: Redis, log?: Logger): void {
+  let primary: string | undefined;
+  redis.on("ready", () => {
+    const at = `${redis.stream?.remoteAddress}:${redis.stream?.remotePort}`;
+    if (primary !== undefined && at !== primary) {
+      redisFailovers.inc();
+      log?.info({ from: primary, to: at }, "redis: now on another primary");
+    }
+    primary = at;
+  });
 }
 
 /** Errors of our own making inside a call: the caller's classification, or a bug (a 500). */
@@ -41,12 +56,41 @@ const ownError = (err: unknown) =>
   err instanceof ReferenceError ||
   err instanceof SyntaxError;
 
+type Outcome = "ok" | "error" | "unavailable";
+type Timers = Record<Outcome, { observe(seconds: number): void }>;
+
+/** Histogram children per call description (a few dozen constant strings), resolved once each. */
+const timers = new Map<string, Timers>();
+const MAX_TIMERS = 256;
+
+function timersFor(what: string): Timers {
+  let t = timers.get(what);
+  if (!t) {
+    const op = opLabel(what);
+    const child = (outcome: Outcome) => redisDuration.labels({ op, outcome });
+    t = { ok: child("ok"), error: child("error"), unavailable: child("unavailable") };
+    if (timers.size < MAX_TIMERS) timers.set(what, t);
+  }
+  return t;
+}
+
 /** Runs a Redis call; what Redis or the connection fails with becomes BackendUnavailable (503), never "not found". */
 export async function redisCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  // One clock read on each side when metrics are on (the delivery path makes one call per uncached purchase).
+  const started = metricsState.enabled ? performance.now() : 0;
+  const done = (outcome: Outcome) => {
+    if (started > 0) timersFor(what)[outcome].observe((performance.now() - started) / 1000);
+  };
   try {
-    return await call();
+    const result = await call();
+    done("ok");
+    return result;
   } catch (err) {
-    if (ownError(err)) throw err;
+    if (ownError(err)) {
+      done("error");
+      throw err;
+    }
+    done("unavailable");
     throw new BackendUnavailable(`Redis unavailable (${what})`, undefined, err);
   }
 }

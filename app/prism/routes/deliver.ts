@@ -3,6 +3,8 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
 import { sendFailure } from "../../http/errors.js";
 import type { RawRoute } from "../../http/node.js";
+import { metricsState } from "../../metrics/index.js";
+import { observeRequest } from "../../metrics/http.js";
 import type { PrismContext } from "../context.js";
 import type { Delivery, DeliveryRequest } from "../delivery.js";
 import { forwardedProto } from "../pick.js";
@@ -66,12 +68,17 @@ function plainQuery(raw: string | undefined): Options | undefined {
 
 /** Answers plain `GET /<token>/<name>` requests without fastify; returns false for anything else. */
 export function fastDeliver(delivery: Delivery, ctx: Pick<PrismContext, "app" | "log">): RawRoute {
-  const answered = (status: number) => ctx.app.counters.response("GET", DELIVER_ROUTE, status);
   return (req, res) => {
     if (req.method !== "GET") return false;
     const match = PLAIN_PATH.exec(req.url ?? "");
     const query = match && plainQuery(match[3]);
     if (!match || !query) return false;
+    // Fastify's onResponse hook never sees these requests: they are timed here, as route "deliver".
+    const started = metricsState.enabled ? performance.now() : 0;
+    const answered = (status: number) => {
+      ctx.app.counters.response("GET", DELIVER_ROUTE, status);
+      if (started > 0) observeRequest(DELIVER_ROUTE, "GET", status, (performance.now() - started) / 1000);
+    };
     delivery
       .locate({
         token: match[1]!,
