@@ -54,7 +54,10 @@ function setup(flags: RunFlags & { dryRun?: boolean }) {
     couch,
     options: {
       couch,
-      redis: config.redis ? () => openRedis(config.redis!, log) : undefined,
+      // The nodes' 2 s is for request paths; a job started with Redis may find it still electing or syncing.
+      redis: config.redis
+        ? () => openRedis({ ...config.redis!, commandTimeoutMs: Math.max(config.redis!.commandTimeoutMs, 30_000) }, log)
+        : undefined,
       settings: {
         database: config.couchdb.database,
         couchUser: config.couchdb.username,
