@@ -9,17 +9,19 @@ import { CouchDb } from "./components/couchdb.js";
 import { Front } from "./components/front.js";
 import { Images } from "./components/images.js";
 import { Migrate } from "./components/migrate.js";
+import { Monitoring } from "./components/monitoring.js";
 import { Network } from "./components/network.js";
 import { PrismNode } from "./components/prism.js";
 import { RedisHa } from "./components/redis.js";
 import { ClusterSecrets } from "./components/secrets.js";
 import { StoreNode } from "./components/store.js";
-import type { StackConfig } from "./config.js";
+import { monitoringHost, type StackConfig } from "./config.js";
 import { planLayout, type Service } from "./layout.js";
 
 // The topology rendered as Docker containers: a provider per host, the
 // network, images, CouchDB and Redis, the migration, then stores, prisms and
-// the front. Every node's env comes from nodeEnv and must pass loadConfig.
+// the front, and Prometheus and Grafana when monitoring is enabled. Every
+// node's env comes from nodeEnv and must pass loadConfig.
 
 export function createCluster(cfg: StackConfig) {
   const layout = planLayout(cfg);
@@ -132,6 +134,20 @@ export function createCluster(cfg: StackConfig) {
         tls: secrets.tls,
       })
     : undefined;
+  const monitoring = cfg.monitoring.enabled
+    ? new Monitoring("monitoring", {
+        ctx: hosts[monitoringHost(cfg)]!,
+        prefix: cfg.prefix,
+        prisms: layout.prisms,
+        stores: layout.stores,
+        prismAuth: secrets.prismAuth,
+        storeAuth: secrets.storeAuth,
+        settings: cfg.monitoring,
+        images: cfg.images,
+        limits: { prometheus: cfg.limits.prometheus, grafana: cfg.limits.grafana },
+      })
+    : undefined;
+  const grafanaAdmin = monitoring?.grafanaAdmin;
 
   return {
     frontUrl: layout.frontUrl,
@@ -139,8 +155,13 @@ export function createCluster(cfg: StackConfig) {
     prismUrls: Object.fromEntries(layout.prisms.map((p) => [p.name, `http://${p.reach.host}:${p.reach.port}`])),
     storeUrls: Object.fromEntries(layout.stores.map((s) => [s.name, layout.publicUrl(s.name)])),
     credentials: pulumi.secret(
-      appSecrets.apply((s) => ({ prism: s.prismAuth, store: s.storeAuth, couchdb: s.couchdb })),
+      pulumi.all([appSecrets, grafanaAdmin?.password]).apply(([s, grafana]) => ({
+        prism: s.prismAuth,
+        store: s.storeAuth,
+        couchdb: s.couchdb,
+        ...(grafana ? { grafana: { username: grafanaAdmin!.username, password: grafana } } : {}),
+      })),
     ),
-    resources: { network, images, couchdb, redis, migrate, stores, prisms, front },
+    resources: { network, images, couchdb, redis, migrate, stores, prisms, front, monitoring },
   };
 }

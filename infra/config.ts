@@ -5,7 +5,7 @@ import { parseValue } from "../app/config.js";
 import { SIGNING_KEY_PATTERN } from "../app/core/signing.js";
 import { ClusterSpecSchema, checkSpec } from "../app/topology/model.js";
 import { VERSION } from "../app/version.js";
-import { layoutProblems } from "./layout.js";
+import { ERLANG_PORTS, layoutProblems, planLayout, services } from "./layout.js";
 
 // The stack configuration: the topology's own schema plus where it runs.
 // Every `oose:*` key is read raw and validated here, so a typo or a bad value
@@ -64,6 +64,8 @@ const SettingsSchema = T.Object({
       couchdb: T.String({ minLength: 1, default: "couchdb:3.4.2" }),
       redis: T.String({ minLength: 1, default: "redis:7.4.2-alpine" }),
       nginx: T.String({ minLength: 1, default: "nginx:1.27.4-alpine" }),
+      prometheus: T.String({ minLength: 1, default: "prom/prometheus:v2.55.1" }),
+      grafana: T.String({ minLength: 1, default: "grafana/grafana:11.6.1" }),
       /** Build once, push here and pull on every host; without it the app image is built on each host. */
       registry: T.Optional(T.Object({ server: T.String({ minLength: 1 }), username: T.String({ minLength: 1 }) })),
     },
@@ -83,7 +85,31 @@ const SettingsSchema = T.Object({
     { default: {} },
   ),
   limits: T.Object(
-    { prism: Limit, store: Limit, nginx: Limit, couchdb: Limit, redis: Limit, sentinel: Limit },
+    {
+      prism: Limit,
+      store: Limit,
+      nginx: Limit,
+      couchdb: Limit,
+      redis: Limit,
+      sentinel: Limit,
+      prometheus: Limit,
+      grafana: Limit,
+    },
+    { default: {} },
+  ),
+  /** Prometheus (scraping every node, with monitoring/rules.yml) and Grafana (monitoring/dashboard.json). */
+  monitoring: T.Object(
+    {
+      enabled: T.Boolean({ default: false }),
+      /** Where both run (default: the first prism's host). */
+      host: T.Optional(T.String({ pattern: NAME })),
+      /** The host address their ports are published on; Prometheus has no login, so loopback by default. */
+      bindAddress: T.String({ pattern: "^\\d{1,3}(\\.\\d{1,3}){3}$", default: "127.0.0.1" }),
+      prometheusPort: Port(9090),
+      grafanaPort: Port(3000),
+      /** How long Prometheus keeps samples (its --storage.tsdb.retention.time). */
+      retention: T.String({ pattern: "^\\d+(ms|s|m|h|d|w|y)$", default: "15d" }),
+    },
     { default: {} },
   ),
 });
@@ -151,7 +177,7 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
   const cfg = { ...(settings as Omit<Parsed, SecretKey>), secrets, tls: Boolean(parsed.tlsCert && parsed.tlsKey) };
   const semantic = [...checkSpec(cfg), ...checkPlacement(cfg, parsed)];
   // The layout needs every host to exist, so it is checked once the rest holds.
-  if (semantic.length === 0) semantic.push(...layoutProblems(cfg));
+  if (semantic.length === 0) semantic.push(...layoutProblems(cfg), ...monitoringProblems(cfg));
   if (semantic.length > 0) throw new StackConfigError(semantic);
   return cfg;
 }
@@ -170,6 +196,7 @@ function checkPlacement(cfg: Omit<StackConfig, "tls">, parsed: Parsed): string[]
     ...(cfg.redis.hosts ?? []).map((h, i): [string, string] => [`redis.hosts[${i}]`, h]),
     ...(cfg.couchdb.hosts ?? []).map((h, i): [string, string] => [`couchdb.hosts[${i}]`, h]),
     ["frontHost", cfg.frontHost],
+    ["monitoring.host", cfg.monitoring.host],
   ];
   for (const [what, host] of refs) {
     if (host !== undefined && !hosts.has(host)) problems.push(`${what}: unknown host ${host}`);
@@ -179,6 +206,37 @@ function checkPlacement(cfg: Omit<StackConfig, "tls">, parsed: Parsed): string[]
   return problems;
 }
 
+/** Where Prometheus and Grafana run. */
+export const monitoringHost = (cfg: Pick<StackConfig, "monitoring" | "prisms">) =>
+  cfg.monitoring.host ?? cfg.prisms[0]!.host;
+
+/** Prometheus and Grafana publish their ports on the monitoring host: not on a port the cluster publishes there. */
+function monitoringProblems(cfg: StackConfig): string[] {
+  const m = cfg.monitoring;
+  if (!m.enabled) return [];
+  const layout = planLayout(cfg);
+  const host = monitoringHost(cfg);
+  const used = new Map<number, string>();
+  for (const s of services(layout))
+    if (s.host.name === host && s.published !== undefined) used.set(s.published, `${s.kind} ${s.name}`);
+  if (layout.multiHost && layout.couchdb.length > 1 && layout.couchdb.some((s) => s.host.name === host))
+    for (const p of ERLANG_PORTS) used.set(p, "couchdb (erlang)");
+  const problems: string[] = [];
+  for (const kind of ["prometheus", "grafana"]) {
+    const container = `${cfg.prefix}-${kind}`;
+    if (services(layout).some((s) => s.container === container))
+      problems.push(`monitoring: container name ${container} is taken by a node; rename the node`);
+  }
+  for (const [key, port] of [
+    ["prometheusPort", m.prometheusPort],
+    ["grafanaPort", m.grafanaPort],
+  ] as const) {
+    const prior = used.get(port);
+    if (prior) problems.push(`monitoring.${key}: port ${port} is published by ${prior} on host ${host}`);
+    used.set(port, `monitoring.${key}`);
+  }
+  return problems;
+}
 
 /** Reads every `<project>:*` key of the current stack and validates it. */
 export function readStackConfig(project = pulumi.getProject()): StackConfig {

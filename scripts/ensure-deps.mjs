@@ -2,17 +2,21 @@
 // Runs before `npm start` and `npm test`: installs npm packages when
 // node_modules is missing or older than package-lock.json, and makes sure the
 // system programs the local cluster runs (redis-server, redis-sentinel, nginx)
-// are there, installing them with apt when running as root.
+// are there, installing them with apt when running as root. `--metrics` (and
+// `npm test`) adds Prometheus; `npm start -- --metrics` runs this script with
+// it itself, since npm hands prestart no arguments. `--bench` adds wrk.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, statSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-// Benchmarks also drive load with wrk.
+// Benchmarks also drive load with wrk. --metrics runs Debian's prometheus, and `npm test` its promtool.
 const BENCH = process.argv.includes("--bench");
-const PROGRAMS = ["redis-server", "redis-sentinel", "nginx", ...(BENCH ? ["wrk"] : [])];
-const APT_PACKAGES = ["redis-server", "redis-sentinel", "nginx", ...(BENCH ? ["wrk"] : [])];
+const METRICS = process.argv.includes("--metrics") || process.env.npm_lifecycle_event === "pretest";
+const EXTRA = [...(BENCH ? ["wrk"] : []), ...(METRICS ? ["prometheus"] : [])];
+const PROGRAMS = ["redis-server", "redis-sentinel", "nginx", ...EXTRA];
+const APT_PACKAGES = ["redis-server", "redis-sentinel", "nginx", ...EXTRA];
 // Debian keeps nginx in /usr/sbin, which a normal user's PATH often lacks; the cluster looks there too.
 const SEARCH = [...(process.env.PATH ?? "").split(path.delimiter).filter(Boolean), "/usr/sbin", "/sbin"];
 
