@@ -32,7 +32,9 @@ COPY --from=check /app/migrations ./migrations
 COPY --from=check /app/nginx ./nginx
 # A fresh named volume mounted on /data copies this directory's owner, so the
 # non-root app can write there (a store's nginx then mounts it read-only).
-RUN mkdir -p /data/content && chown -R node:node /data
+# The access-log volume likewise: the app's, and writable by nginx's group (101).
+RUN mkdir -p /data/content /var/log/oose && chown -R node:node /data && chown node:101 /var/log/oose \
+ && chmod 0770 /var/log/oose
 USER node
 EXPOSE 5971 5972
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \

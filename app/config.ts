@@ -182,6 +182,25 @@ export const ConfigSchema = T.Object({
     },
     { default: {} },
   ),
+  /**
+   * Store: its nginx's JSON access log, one file per day (`access-YYYY-MM-DD.log`), named by the date of its
+   * lines in nginx's local time. The node follows it for oose_nginx_* metrics, compresses past days and deletes
+   * files older than the retention. `oose usage` sums it.
+   */
+  accessLog: T.Object(
+    {
+      enabled: T.Boolean({ default: true }),
+      /** Folder nginx writes and the node reads (absolute); default `<dataRoot>/access-log`. */
+      dir: T.Optional(T.String({ pattern: "^/" })),
+      /** Days a file is kept after its last line; 0 keeps them all. */
+      retentionDays: T.Integer({ minimum: 0, default: 30 }),
+      /** gzip each past day's file. */
+      compress: T.Boolean({ default: true }),
+      /** How often the node reads new lines. */
+      pollMs: T.Integer({ minimum: 10, default: 1000 }),
+    },
+    { default: {} },
+  ),
   existsCacheLife: Ms(30_000),
   /**
    * Every node: GET /metrics (Prometheus text) on the API port, behind the node's own basic auth (prism auth on

@@ -1,6 +1,8 @@
 import path from "node:path";
+import { HASH_TYPES } from "../app/core/hash.js";
 import { DELIVERY_PREFIX, SIGNING_KEY_PATTERN } from "../app/core/signing.js";
 import { deniedExtensions } from "../app/core/static-types.js";
+import { accessLogFile } from "../app/core/usage.js";
 import { DISK_HEALTH_FILE, DISK_HEALTH_PATH } from "../app/jobs/disk-health.js";
 import { indent, renderNginx } from "./common.js";
 
@@ -19,6 +21,8 @@ export interface StoreNginxOptions {
   denyStaticTypes: string[];
   rate?: { fastBytes?: number; bytesPerSecond?: number; requestsPerSecond?: number; burst?: number };
   tls?: { cert: string; key: string };
+  /** Where the JSON access log goes, a file per day (app/core/usage.ts); unset: no access log. */
+  accessLogDir?: string;
 }
 
 export const STORE_RATE_DEFAULTS = {
@@ -58,7 +62,7 @@ function checkInputs(o: StoreNginxOptions): void {
   if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(o.name)) throw new Error(`store nginx: bad name ${o.name}`);
   if (!SIGNING_KEY_PATTERN.test(o.signingKey))
     throw new Error("store nginx: signing key must match SIGNING_KEY_PATTERN");
-  for (const p of [o.contentRoot, o.tls?.cert, o.tls?.key]) {
+  for (const p of [o.contentRoot, o.tls?.cert, o.tls?.key, o.accessLogDir]) {
     if (p !== undefined && (!p.startsWith("/") || /["'$;{}\\\s]/.test(p)))
       throw new Error(`store nginx: bad path ${p}`);
   }
@@ -71,6 +75,54 @@ function checkInputs(o: StoreNginxOptions): void {
 const SIGNED = `if ($secure_link = "") { return 403; }
 if ($secure_link = "0") { return 410; }`;
 
+// The hash of a /c/ or /static/ layout path: nginx cannot strip the slashes, so
+// one regex per hash length captures each 2-character segment.
+const HASH_OF_URI = Object.values(HASH_TYPES)
+  .map((len) => {
+    const n = Array.from({ length: len / 2 }, (_, i) => `oose_h${i + 1}`);
+    return `"~^/(?:c|static)/${n.map((v) => `(?<${v}>[0-9a-f]{2})`).join("/")}\\.[a-z0-9]{1,16}$" "${n.map((v) => `$${v}`).join("")}";`;
+  })
+  .join("\n");
+
+// One JSON line per request. The file is named by the date of its lines, so it
+// rotates at midnight (nginx's local time) with no signal: nginx and the node may
+// be in separate containers. The node compresses and deletes past days.
+function accessLog(o: StoreNginxOptions, root: string) {
+  const fields = [
+    ["time", '"$time_iso8601"'],
+    ["store", `"${o.name}"`],
+    ["client", '"$remote_addr"'],
+    ["method", '"$request_method"'],
+    ["path", '"$uri"'],
+    ["token", '"$oose_token"'],
+    ["hash", '"$oose_hash"'],
+    ["status", "$status"],
+    ["bytes", "$body_bytes_sent"],
+    ["referer", '"$http_referer"'],
+    ["user_agent", '"$http_user_agent"'],
+    ["request_time", "$request_time"],
+  ];
+  const http = `map $time_iso8601 $oose_log_day {
+  "~^(?<oose_day>[0-9]{4}-[0-9]{2}-[0-9]{2})T" $oose_day;
+}
+# The prism adds the purchase token to the links it signs (outside the signature).
+map $arg_token $oose_token {
+  default "";
+  "~^[A-Za-z0-9]{64}$" $arg_token;
+}
+map $uri $oose_hash {
+  default "";
+${indent(HASH_OF_URI)}
+}
+log_format oose_json escape=json '{${fields.map(([k, v]) => `"${k}":${v}`).join(",")}}';`;
+  // A log path with variables is written only where the location's root exists: these
+  // pages set no root of their own, and /c/ and /static/ alias the same folder.
+  const server = `access_log "${o.accessLogDir}/${accessLogFile("$oose_log_day")}" oose_json;
+open_log_file_cache max=8 inactive=20s valid=10s;
+root "${root}";`;
+  return { http, server };
+}
+
 export function renderStoreNginx(o: StoreNginxOptions): string {
   checkInputs(o);
   const rate = { ...STORE_RATE_DEFAULTS, ...o.rate };
@@ -79,6 +131,9 @@ export function renderStoreNginx(o: StoreNginxOptions): string {
   // The prism's /static route expands the same list the same way: both refuse the same files.
   const deny = deniedExtensions(o.denyStaticTypes);
   const listen = `${o.listen.host.includes(":") ? `[${o.listen.host}]` : o.listen.host}:${o.listen.port}`;
+  const log = o.accessLogDir ? accessLog(o, root) : undefined;
+  // Probes (every prism, every second) and stub_status are not end users' requests.
+  const quiet = log ? "\n    access_log off;" : "";
 
   const http = `limit_req_zone $binary_remote_addr zone=oose_req:10m rate=${positive("rate.requestsPerSecond", rate.requestsPerSecond)}r/s;
 limit_req_status 429;
@@ -93,7 +148,7 @@ map $arg_attach $oose_disposition {
   "~^[A-Za-z0-9._~-]{1,255}$" "attachment; filename=\\"$arg_attach\\"";
   "~^(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2}){1,255}$" "attachment; filename*=UTF-8''$arg_attach";
   "~." "attachment";
-}`;
+}${log ? `\n${log.http}` : ""}`;
 
   const servers = `server {
   listen ${listen}${o.tls ? " ssl" : ""} default_server;
@@ -109,18 +164,18 @@ ${o.tls ? `  ssl_certificate "${o.tls.cert}";\n  ssl_certificate_key "${o.tls.ke
   open_file_cache max=100000 inactive=2m;
   open_file_cache_valid 10s;
   open_file_cache_errors off;
-
+${log ? `${indent(log.server)}\n` : ""}
   location = / {
     default_type text/plain;
     return 200 "OOSE store ${o.name}\\n";
   }
   # The prisms' disk probe: the node rewrites this file every second; opened afresh each time, so a hung disk fails it.
-  location = ${DISK_HEALTH_PATH} {
+  location = ${DISK_HEALTH_PATH} {${quiet}
     open_file_cache off;
     default_type text/plain;
     alias "${path.posix.join(path.posix.dirname(root), DISK_HEALTH_FILE)}";
   }
-  location = /nginx_status {
+  location = /nginx_status {${quiet}
     stub_status;
     allow 127.0.0.1;
     allow ::1;

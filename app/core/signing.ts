@@ -36,6 +36,11 @@ export function signDeliveryPath(key: string, uriPath: string, expiresAtSec: num
 }
 
 export interface DeliveryOptions {
+  /**
+   * The purchase token, for the store's access log. Outside the signature, so links signed without one (and
+   * the stores' secure_link check) are as before; a client can change or drop it.
+   */
+  token?: string;
   /** Download under this name (Content-Disposition: attachment). */
   attach?: string;
   /** mp4/flv pseudo-streaming start offset in seconds. */
@@ -50,13 +55,14 @@ export function encodeAttachName(name: string): string {
 }
 
 /**
- * Builds `<publicUrl><uri>?md5=…&expires=…[&attach=…&start=…&rate=…]` with one
+ * Builds `<publicUrl><uri>?md5=…&expires=…[&token=…&attach=…&start=…&rate=…]` with one
  * key, checked once; `uri` comes from deliveryUri.
  */
 export function deliverySigner(key: string) {
   checkKey(key);
   return (publicUrl: string, uri: string, expiresAtSec: number, opts: DeliveryOptions = {}): string => {
     let query = signature(key, uri, expiresAtSec);
+    if (opts.token) query += `&token=${encodeURIComponent(opts.token)}`;
     if (opts.attach) query += `&attach=${encodeAttachName(opts.attach)}`;
     if (opts.start !== undefined) query += `&start=${opts.start}`;
     if (opts.rate !== undefined) query += `&rate=${Math.floor(opts.rate)}`;
@@ -64,7 +70,7 @@ export function deliverySigner(key: string) {
   };
 }
 
-/** `<publicUrl>/c/<relativePath>?md5=…&expires=…[&attach=…&start=…&rate=…]`. */
+/** `<publicUrl>/c/<relativePath>?md5=…&expires=…[&token=…&attach=…&start=…&rate=…]`. */
 export function signedDeliveryUrl(
   publicUrl: string,
   key: string,

@@ -101,7 +101,7 @@ export class Delivery {
       if ((await this.d.existence.copies(purchase.hash)).length === 0) throw new ContentNotFound();
       throw new PeerUnavailable("File not available");
     }
-    const opts: DeliveryOptions = { attach: r.attach, start: r.start, rate: r.rate };
+    const opts: DeliveryOptions = { token, attach: r.attach, start: r.start, rate: r.rate };
     if (opts.start === undefined && r.html5 === undefined && isVideo(purchase.ext)) opts.start = 0;
     const expires = Math.floor(Math.min(now + this.d.signedUrlLife, purchase.expirationDate) / 1000);
     if (decision) decision.store = pick.peer.name;

@@ -7,6 +7,8 @@ import { DiskHealthWriter } from "../jobs/disk-health.js";
 import { joinCluster } from "../jobs/membership.js";
 import { Scrub } from "../jobs/scrub.js";
 import type { BuildRole } from "../node.js";
+import { accessLogDir } from "../core/usage.js";
+import { AccessLogFollower } from "./access-log.js";
 import { CapacityReporter } from "./capacity.js";
 import { StoreContent } from "./content.js";
 import type { StoreContext } from "./context.js";
@@ -43,6 +45,10 @@ export const build: BuildRole = async (deps) => {
     log: log.child({ job: "disk-health" }),
   });
   const scrub = config.scrub.enabled ? new Scrub({ ...deps, content, log: log.child({ job: "scrub" }) }) : undefined;
+  // What this store's nginx served, from its own access log (oose_nginx_*).
+  const accessLog = config.accessLog.enabled
+    ? new AccessLogFollower({ ...config.accessLog, dir: accessLogDir(config), log: log.child({ job: "access-log" }) })
+    : undefined;
 
   // Before init, which would create an empty content folder on whatever is mounted there.
   await checkIdentity(deps);
@@ -66,8 +72,10 @@ export const build: BuildRole = async (deps) => {
       staging.start();
       await capacity.start();
       scrub?.start();
+      accessLog?.start();
     },
     async stop() {
+      await accessLog?.stop();
       await scrub?.stop();
       capacity.stop();
       await staging.stop();

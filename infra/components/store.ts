@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "../../app/config.js";
+import { accessLogDir } from "../../app/core/usage.js";
 import { renderStoreNginx } from "../../nginx/store.js";
 import { CONTENT_ROOT, DATA_ROOT } from "../addressing.js";
 import type { Service } from "../layout.js";
@@ -9,7 +10,12 @@ import { containerOpts, type HostContext, type Limit, limits, placement, SERVICE
 import { nginxRun, TLS_PATHS } from "./nginx.js";
 
 // A store: one data volume, the app (ROLE=store) writing into it, and an nginx
-// serving the same volume read-only to end users with signed links.
+// serving the same volume read-only to end users with signed links. A second
+// volume holds the nginx's access log: nginx writes it, the app follows it for
+// metrics and deletes old days.
+
+/** Where both containers mount the access-log volume; the app image makes it writable by nginx's group. */
+export const ACCESS_LOG_ROOT = "/var/log/oose";
 
 export interface StoreNodeArgs extends AppContainerArgs {
   nginx: Service;
@@ -20,6 +26,7 @@ export interface StoreNodeArgs extends AppContainerArgs {
 
 export class StoreNode extends pulumi.ComponentResource {
   readonly volume: docker.Volume;
+  readonly logs: docker.Volume;
   readonly app: docker.Container;
   readonly nginx: docker.Container;
 
@@ -32,11 +39,24 @@ export class StoreNode extends pulumi.ComponentResource {
       { name: `${args.service.container}-data` },
       { parent: this, provider: ctx.provider, retainOnDelete: true },
     );
-    this.app = appContainer(`${name}-app`, this, args, {
-      volumes: [{ volumeName: this.volume.name, containerPath: DATA_ROOT }],
-    });
+    // Kept like the content: the logs answer billing questions after a redeploy.
+    this.logs = new docker.Volume(
+      `${name}-logs`,
+      { name: `${args.service.container}-logs` },
+      { parent: this, provider: ctx.provider, retainOnDelete: true },
+    );
+    const env = args.env.apply((e): Record<string, string> => ({ ...e, OOSE_ACCESS_LOG__DIR: ACCESS_LOG_ROOT }));
+    const logs = { volumeName: this.logs.name, containerPath: ACCESS_LOG_ROOT };
+    this.app = appContainer(
+      `${name}-app`,
+      this,
+      { ...args, env },
+      {
+        volumes: [{ volumeName: this.volume.name, containerPath: DATA_ROOT }, logs],
+      },
+    );
 
-    const conf = pulumi.output(args.env).apply((env) => {
+    const conf = env.apply((env) => {
       const config = loadConfig(env);
       return renderStoreNginx({
         name: config.name,
@@ -45,6 +65,7 @@ export class StoreNode extends pulumi.ComponentResource {
         signingKey: config.signingKey,
         denyStaticTypes: config.denyStaticTypes,
         tls: args.tls ? TLS_PATHS : undefined,
+        accessLogDir: config.accessLog.enabled ? accessLogDir(config) : undefined,
       });
     });
     this.nginx = new docker.Container(
@@ -55,11 +76,16 @@ export class StoreNode extends pulumi.ComponentResource {
         ...placement(args.nginx, ctx),
         ...nginxRun({ conf: pulumi.secret(conf), tls: args.tls }),
         image: args.nginxImage,
-        volumes: [{ volumeName: this.volume.name, containerPath: DATA_ROOT, readOnly: true }],
+        volumes: [{ volumeName: this.volume.name, containerPath: DATA_ROOT, readOnly: true }, logs],
       },
-      // After the app: the volume is first mounted (and so owned) as the app's /data.
+      // After the app: the volumes are first mounted (and so owned) as the app's /data and log folder.
       containerOpts(ctx, this, { dependsOn: [this.app] }),
     );
-    this.registerOutputs({ volume: this.volume.name, app: this.app.name, nginx: this.nginx.name });
+    this.registerOutputs({
+      volume: this.volume.name,
+      logs: this.logs.name,
+      app: this.app.name,
+      nginx: this.nginx.name,
+    });
   }
 }

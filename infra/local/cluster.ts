@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig } from "../../app/config.js";
+import { accessLogDir } from "../../app/core/usage.js";
 import { type Credentials, type Endpoint, nodeEnv } from "../../app/topology/env.js";
 import { type ClusterNode, type ClusterSpec, checkSpec, nodesOf } from "../../app/topology/model.js";
 import { renderFrontNginx } from "../../nginx/front.js";
@@ -117,7 +118,8 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
   mkdirSync(o.dataDir, { recursive: true });
   const secrets = loadOrCreateSecrets(o.dataDir);
   // The CA and a certificate per node (and the front nginx) on first start; kept afterwards.
-  const pki = tlsFiles && (await ensureClusterPki(tlsFiles.dir, [...nodesOf(o.spec).map((n) => n.name), "nginx-front"]));
+  const pki =
+    tlsFiles && (await ensureClusterPki(tlsFiles.dir, [...nodesOf(o.spec).map((n) => n.name), "nginx-front"]));
   const caPem = pki && readFileSync(pki.ca, "utf8");
   // Health checks reach the nodes as their peers do: verified against the cluster CA.
   const checks = new Agent({ connect: caPem ? { ca: caPem } : {} });
@@ -197,6 +199,12 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
     const config = loadConfig(env[s.name]);
     const contentRoot = path.join(config.dataRoot, "content");
     mkdirSync(contentRoot, { recursive: true });
+    const logDir = config.accessLog.enabled ? accessLogDir(config) : undefined;
+    if (logDir) {
+      mkdirSync(logDir, { recursive: true });
+      // Under root, nginx's workers (nobody) create the day files; the node (root) reads and deletes them.
+      if (process.getuid?.() === 0) chmodSync(logDir, 0o1733);
+    }
     return startNginx({
       name: `nginx-${s.name}`,
       prefix: path.join(o.dataDir, "nginx", s.name),
@@ -207,6 +215,7 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
         signingKey: config.signingKey,
         denyStaticTypes: config.denyStaticTypes,
         rate: o.storeRate,
+        accessLogDir: logDir,
       }),
       logDir: o.logDir,
       readyUrl: `${at.publicUrl(s)}/`,

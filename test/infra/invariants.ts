@@ -83,11 +83,35 @@ export function invariantTests(file: string, secrets?: Record<string, string>): 
   test("every store has exactly one data volume, mounted read-write by its app and read-only by its nginx", (t) => {
     for (const s of ex.stores) {
       const volumeName = `${prefix}-${s.name}-data`;
+      const logs = { volumeName: `${prefix}-${s.name}-logs`, containerPath: "/var/log/oose" };
       t.is(d.resources.filter((r) => r.type === VOLUME && r.inputs.name === volumeName).length, 1, s.name);
-      t.deepEqual(volumesOf(container(d, `${s.name}-app`)), [{ volumeName, containerPath: "/data" }]);
-      t.deepEqual(volumesOf(container(d, `${s.name}-nginx`)), [{ volumeName, containerPath: "/data", readOnly: true }]);
+      t.deepEqual(volumesOf(container(d, `${s.name}-app`)), [{ volumeName, containerPath: "/data" }, logs]);
+      t.deepEqual(volumesOf(container(d, `${s.name}-nginx`)), [
+        { volumeName, containerPath: "/data", readOnly: true },
+        logs,
+      ]);
       const users = containers(d).filter((c) => volumesOf(c).some((v) => v.volumeName === volumeName));
       t.deepEqual(users.map((c) => c.name).sort(), [`${s.name}-app`, `${s.name}-nginx`]);
+    }
+  });
+
+  test("every store has a logs volume its nginx writes the access log into and its app reads", (t) => {
+    for (const s of ex.stores) {
+      const volumeName = `${prefix}-${s.name}-logs`;
+      t.is(d.resources.filter((r) => r.type === VOLUME && r.inputs.name === volumeName).length, 1, s.name);
+      const users = containers(d).filter((c) => volumesOf(c).some((v) => v.volumeName === volumeName));
+      t.deepEqual(users.map((c) => c.name).sort(), [`${s.name}-app`, `${s.name}-nginx`]);
+      for (const c of users) {
+        const mount = volumesOf(c).find((v) => v.volumeName === volumeName)!;
+        t.falsy(mount.readOnly, `${c.name} writes its logs volume`);
+        t.is(mount.containerPath, "/var/log/oose", c.name);
+      }
+      const app = container(d, `${s.name}-app`);
+      t.is(loadConfig(envOf(app)).accessLog.dir, "/var/log/oose", s.name);
+      const conf = (plain(container(d, `${s.name}-nginx`).inputs.uploads) as { file: string; content: string }[]).find(
+        (u) => u.file === "/etc/oose/nginx.conf",
+      )!.content;
+      t.regex(conf, /access_log "\/var\/log\/oose\/access-\$oose_log_day\.log" oose_json;/, s.name);
     }
   });
 

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -6,6 +7,8 @@ import test from "ava";
 import { pino } from "pino";
 import { request } from "undici";
 import { ConfigSchema } from "../../app/config.js";
+import { HASH_TYPES } from "../../app/core/hash.js";
+import { relativePath } from "../../app/core/layout.js";
 import { deniedExtensions } from "../../app/core/static-types.js";
 import { DISK_HEALTH_FILE, DISK_HEALTH_PATH, DiskHealthWriter } from "../../app/jobs/disk-health.js";
 import { diskProblem } from "../../app/jobs/probe.js";
@@ -32,7 +35,9 @@ function staticDenied(conf: string): string[] {
 test("the default deny list covers every audio and video type, as the prism expands it", (t) => {
   const denied = staticDenied(renderStoreNginx({ ...BASE, denyStaticTypes: DEFAULT_DENY }));
   t.deepEqual(denied, deniedExtensions(DEFAULT_DENY));
-  for (const ext of "mp4 mkv webm ogv m4a wav opus wma 3gp mka m4b f4v mts m2ts vob aiff flac mp3 avi mov ape dv".split(" "))
+  for (const ext of "mp4 mkv webm ogv m4a wav opus wma 3gp mka m4b f4v mts m2ts vob aiff flac mp3 avi mov ape dv".split(
+    " ",
+  ))
     t.true(denied.includes(ext), ext);
   for (const ext of ["txt", "jpg", "png", "pdf", "html", "bin"]) t.false(denied.includes(ext), ext);
 });
@@ -68,6 +73,7 @@ test("the rendered config passes nginx -t", (t) => {
     for (const [name, o] of Object.entries({
       plain: { ...BASE, contentRoot: path.join(prefix, "content") },
       defaults: { ...BASE, contentRoot: path.join(prefix, "content"), denyStaticTypes: DEFAULT_DENY },
+      logged: { ...BASE, contentRoot: path.join(prefix, "content"), accessLogDir: path.join(prefix, "access") },
       tuned: {
         ...BASE,
         contentRoot: path.join(prefix, "content"),
@@ -100,6 +106,50 @@ test("the config carries the delivery rules", (t) => {
   // Every signed location checks the link itself: nested locations do not inherit `if`.
   t.is(conf.match(/\$secure_link = ""/g)?.length, 3);
   t.notRegex(conf, /autoindex on/);
+});
+
+test("the access log: a JSON line per request in a file per day; probes and stub_status are not logged", (t) => {
+  t.notRegex(renderStoreNginx(BASE), /access_log "/, "no folder, no access log");
+  const conf = renderStoreNginx({ ...BASE, accessLogDir: "/var/log/oose" });
+  t.regex(conf, /access_log "\/var\/log\/oose\/access-\$oose_log_day\.log" oose_json;/);
+  t.regex(conf, /log_format oose_json escape=json '\{"time":"\$time_iso8601","store":"store1",/);
+  for (const f of ["client", "token", "hash", "status", "bytes", "referer", "user_agent", "request_time"])
+    t.regex(conf, new RegExp(`"${f}":`), f);
+  // Variables in a log path need the location's root to exist: the server's is the content folder.
+  t.regex(conf, /root "\/var\/lib\/oose\/store1\/content";/);
+  t.regex(conf, /location = \/healthz\/disk \{\s+access_log off;/);
+  t.regex(conf, /location = \/nginx_status \{\s+access_log off;/);
+  t.throws(() => renderStoreNginx({ ...BASE, accessLogDir: "/var/log/$uri" }));
+  t.throws(() => renderStoreNginx({ ...BASE, accessLogDir: "logs" }));
+});
+
+test("the hash map turns every hash type's layout path back into its hash, and nothing else", (t) => {
+  const conf = renderStoreNginx({ ...BASE, accessLogDir: "/var/log/oose" });
+  const lines = conf.split("\n").map((l) => l.trim());
+  const start = lines.indexOf("map $uri $oose_hash {");
+  const block = lines.slice(start + 1, lines.indexOf("}", start));
+  const entries = block.flatMap((l) => {
+    const m = /^"~(.+)" "(.+)";$/.exec(l);
+    return m ? [{ re: new RegExp(m[1]!), value: m[2]! }] : [];
+  });
+  t.is(entries.length, Object.keys(HASH_TYPES).length);
+  // What nginx does: the first regex that matches, its named captures substituted into the value.
+  const hashOf = (uri: string) => {
+    for (const e of entries) {
+      const g = e.re.exec(uri)?.groups;
+      if (g) return e.value.replace(/\$(oose_h\d+)/g, (_, n: string) => g[n]!);
+    }
+    return "";
+  };
+  for (const [type, len] of Object.entries(HASH_TYPES)) {
+    const hash = createHash(type).update("x").digest("hex");
+    t.is(hash.length, len);
+    t.is(hashOf(`/c/${relativePath(hash, "mp4")}`), hash, type);
+    t.is(hashOf(`/static/${relativePath(hash, "txt")}`), hash, type);
+    t.is(hashOf(`/c/${relativePath(hash, "mp4")}/x`), "", type);
+  }
+  t.is(hashOf("/"), "");
+  t.is(hashOf("/c/ab/cd.txt"), "");
 });
 
 test("TLS adds ssl to listen and the certificate paths", (t) => {
@@ -140,7 +190,11 @@ test("nginx serves the health file fresh, and fails the probe once it cannot rea
   const nginx = await startNginx({
     name: "nginx-health",
     prefix: path.join(prefix, "nginx"),
-    conf: renderStoreNginx({ ...BASE, listen: { host: "127.0.0.1", port }, contentRoot: path.join(dataRoot, "content") }),
+    conf: renderStoreNginx({
+      ...BASE,
+      listen: { host: "127.0.0.1", port },
+      contentRoot: path.join(dataRoot, "content"),
+    }),
     logDir: path.join(prefix, "logs"),
     readyUrl: `http://127.0.0.1:${port}/`,
   });
