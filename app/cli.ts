@@ -10,6 +10,7 @@ import "./cli/config.js";
 import "./cli/migrate.js";
 import "./cli/operator.js";
 import "./cli/store.js";
+import "./cli/usage.js";
 import "./cli/user.js";
 
 // Commands that call nodes verify them as nodes do: against the cluster CA (OOSE_TLS__CA or tls.ca).
