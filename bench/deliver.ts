@@ -10,9 +10,11 @@ import { drive, fmt, mib, type Row, ratio, table, wrk } from "./lib.js";
 
 // The hot path: 302s from GET /<token>/<file>, small-file fetches end to end,
 // large-file bytes through a signed URL, and purchase creation — each against
-// nginx doing the bare equivalent on the same machine in the same run.
+// nginx doing the bare equivalent on the same machine in the same run — and
+// what metrics cost the 302s, against the same prism with them off.
 
-const SECONDS = 8;
+/** Seconds per wrk run; BENCH_SECONDS=1 just checks the suite runs. */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 64;
 
 async function bareNginx(cluster: LocalCluster) {
@@ -31,6 +33,32 @@ async function bareNginx(cluster: LocalCluster) {
     readyUrl: `http://127.0.0.1:${port}/`,
   });
   return { url: `http://127.0.0.1:${port}`, stop: () => proc.stop() };
+}
+
+/**
+ * 302s per second on one prism with metrics on, off, then on again (restarted each time, then warmed up), as
+ * the mean of the two "on" runs over the "off" one, so drift over the run favours neither.
+ */
+async function metricsCost(cluster: LocalCluster, deliver: string): Promise<Row> {
+  const prism = cluster.info.prisms[0]!.name;
+  const rate = async (enabled: boolean) => {
+    cluster.env[prism]!.OOSE_METRICS__ENABLED = String(enabled);
+    await cluster.restart(prism);
+    wrk(deliver, { connections: CONNECTIONS, seconds: Math.max(1, Math.ceil(SECONDS / 4)) });
+    const r = wrk(deliver, { connections: CONNECTIONS, seconds: SECONDS });
+    if (r.non2xx3xx > 0 || r.errors > 0)
+      throw new Error(`metrics ${enabled}: ${r.non2xx3xx} bad answers, ${r.errors} errors`);
+    return r.requestsPerSecond;
+  };
+  const first = await rate(true);
+  const off = await rate(false);
+  const on = (first + (await rate(true))) / 2;
+  return {
+    what: `302s with metrics on vs off (wrk, c=${CONNECTIONS}, same prism, on/off/on; target ≥ 0.95×)`,
+    value: `${fmt(on, 0)} req/s`,
+    baseline: `${fmt(off, 0)} req/s`,
+    ratio: ratio(on, off),
+  };
 }
 
 /** Uploads one file, buys it for an hour, and returns the deliver URL, a signed link and the unsigned /static URL. */
@@ -61,6 +89,7 @@ export async function deliverBench(cluster: LocalCluster, client: PrismClient): 
       baseline: `${fmt(base302.requestsPerSecond, 0)} req/s, p99 ${fmt(base302.p99ms, 2)} ms`,
       ratio: ratio(oose302.requestsPerSecond, base302.requestsPerSecond),
     });
+    rows.push(await metricsCost(cluster, small.deliver));
 
     // End to end, driven from Node for both: the 302 plus the store GET, against one GET of the same file.
     const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
