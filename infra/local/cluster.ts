@@ -218,7 +218,8 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
         accessLogDir: logDir,
       }),
       logDir: o.logDir,
-      readyUrl: `${at.publicUrl(s)}/`,
+      // stub_status, which the access log leaves out: a start adds no line to it.
+      readyUrl: `${at.publicUrl(s)}/nginx_status`,
     });
   };
   // The front terminates TLS with its own certificate and verifies the prisms against the CA.

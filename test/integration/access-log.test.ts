@@ -1,91 +1,33 @@
 import { createHash, randomBytes } from "node:crypto";
-import {
-  appendFileSync,
-  chmodSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
-import anyTest, { type TestFn } from "ava";
+import test from "ava";
 import { pino } from "pino";
 import { request } from "undici";
-import { closeSharedAgent } from "../../app/client/http.js";
-import { signedDeliveryUrl } from "../../app/core/signing.js";
 import { accessLogFile, parseAccessLine } from "../../app/core/usage.js";
 import { AccessLogFollower, nginxBytesSent, nginxRequests } from "../../app/store/access-log.js";
-import type { Proc } from "../../infra/local/proc.js";
-import { startNginx } from "../../infra/local/services.js";
-import { renderStoreNginx } from "../../nginx/store.js";
-import {
-  type Backends,
-  type RunningStore,
-  SIGNING_KEY,
-  STORE_AUTH,
-  startBackends,
-  startStore,
-} from "../helpers/store-node.js";
+import { type TestCluster, useCluster } from "../helpers/cluster.js";
+import { loggedIn, storeRoot } from "../helpers/prism.js";
 
-// The store nginx's access log, end to end: a delivery through the real nginx
-// writes exactly one JSON line with the token, hash, status and bytes, and the
-// store node counts it in /metrics. Then the follower across a day's rotation,
-// compression and the retention, in this process over files it is given.
+// The store nginx's access log, end to end on a local cluster: a delivery (the
+// prism's redirect, then the store's nginx) writes exactly one JSON line with
+// the token, hash, status and bytes, and the store node counts it in /metrics.
+// Then the follower across a day's rotation, compression and the retention, in
+// this process over files it is given.
 
-interface Ctx {
-  b: Backends;
-  store: RunningStore;
-  nginx: { url: string; proc: Proc };
-  logDir: string;
-}
-const test = anyTest as TestFn<Ctx>;
+const cluster = useCluster(test, {
+  prisms: 1,
+  storesPerPrism: 1,
+  replicas: 1,
+  extraEnv: (node): Record<string, string> => (node.role === "store" ? { OOSE_ACCESS_LOG__POLL_MS: "100" } : {}),
+});
 
 type Families = { name: string; metrics: { value: string; labels?: Record<string, string> }[] }[];
 const parseProm = createRequire(import.meta.url)("parse-prometheus-text-format") as (text: string) => Families;
-const TOKEN = `${"T0ken".repeat(12)}abcd`;
 const sha1 = (b: Buffer) => createHash("sha1").update(b).digest("hex");
-
-let failed = false;
-test.before(async (t) => {
-  const b = await startBackends();
-  const store = await startStore(b, { name: "store1", env: { OOSE_ACCESS_LOG__POLL_MS: "100" } });
-  // The store's default folder, made as the local cluster makes it.
-  const logDir = path.join(store.dataRoot, "access-log");
-  mkdirSync(logDir, { recursive: true });
-  if (process.getuid?.() === 0) chmodSync(logDir, 0o1733);
-  const url = `http://127.0.0.1:${store.nginxPort}`;
-  const proc = await startNginx({
-    name: "nginx-store1",
-    prefix: path.join(b.dir, "nginx-store1"),
-    conf: renderStoreNginx({
-      name: "store1",
-      listen: { host: "127.0.0.1", port: store.nginxPort },
-      contentRoot: store.contentRoot,
-      signingKey: SIGNING_KEY,
-      denyStaticTypes: ["mp4"],
-      accessLogDir: logDir,
-    }),
-    logDir: b.logDir,
-    // stub_status is not logged: the log holds only what the test sends.
-    readyUrl: `${url}/nginx_status`,
-  });
-  t.context = { b, store, nginx: { url, proc }, logDir };
-});
-test.afterEach.always((t) => {
-  if (!t.passed) failed = true;
-});
-test.after.always(async (t) => {
-  await closeSharedAgent();
-  await t.context.nginx?.proc.stop("SIGQUIT");
-  await t.context.store?.stop();
-  await t.context.b?.stop(failed);
-});
 
 const logLines = (dir: string) =>
   readdirSync(dir)
@@ -101,11 +43,11 @@ async function until<T>(what: string, f: () => Promise<T | undefined> | T | unde
   throw new Error(`timed out waiting for ${what}`);
 }
 
-async function scrape(store: RunningStore): Promise<{ requests: Record<string, number>; bytes: number }> {
-  const auth = Buffer.from(`${STORE_AUTH.username}:${STORE_AUTH.password}`).toString("base64");
-  const res = await fetch(`${store.url}/metrics`, { headers: { authorization: `Basic ${auth}` } });
-  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
-  const families = parseProm(await res.text());
+/** The store's oose_nginx_* from its /metrics, parsed. */
+async function scrape(c: TestCluster): Promise<{ requests: Record<string, number>; bytes: number }> {
+  const res = await request(`${c.info.stores[0]!.url}/metrics`, { headers: c.storeAuth() });
+  if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}`);
+  const families = parseProm(await res.body.text());
   const family = (name: string) => families.find((f) => f.name === name)?.metrics ?? [];
   return {
     requests: Object.fromEntries(family("oose_nginx_requests_total").map((m) => [m.labels!.status!, Number(m.value)])),
@@ -113,60 +55,70 @@ async function scrape(store: RunningStore): Promise<{ requests: Record<string, n
   };
 }
 
-test.serial("a delivery through nginx writes one JSON line, and the store's /metrics counts it", async (t) => {
-  const { store, nginx, logDir } = t.context;
-  const data = randomBytes(123_457);
-  const put = await store.client.put(`${sha1(data)}.bin`, data);
-  const url = signedDeliveryUrl(nginx.url, SIGNING_KEY, put.relativePath, Math.floor(Date.now() / 1000) + 600, {
-    token: TOKEN,
-  });
-  const res = await request(url, { headers: { referer: "https://shop.example/page", "user-agent": "oose-test/1" } });
-  t.is(res.statusCode, 200);
-  t.deepEqual(Buffer.from(await res.body.arrayBuffer()), data);
+test.serial(
+  "a delivery through the store's nginx writes one JSON line, and the store's /metrics counts it",
+  async (t) => {
+    const c = cluster();
+    const logDir = path.join(storeRoot(c, "store1"), "access-log");
+    const data = randomBytes(123_457);
+    const client = await loggedIn(c);
+    await client.upload([{ name: "data.bin", data, type: "application/octet-stream" }]);
+    const { token } = await client.purchase({ hash: sha1(data), ext: "bin" });
+    const headers = { referer: "https://shop.example/page", "user-agent": "oose-test/1" };
+    const redirect = await request(`${c.info.prisms[0]!.url}/${token}/data.bin`, { headers });
+    await redirect.body.dump();
+    t.is(redirect.statusCode, 302);
+    const link = new URL(redirect.headers.location as string);
+    t.is(link.searchParams.get("token"), token, "the prism puts the purchase token in the link");
+    const res = await request(link, { headers });
+    t.is(res.statusCode, 200);
+    t.deepEqual(Buffer.from(await res.body.arrayBuffer()), data);
 
-  const [line] = await until("the log line", () => {
-    const lines = logLines(logDir);
-    return lines.length > 0 ? lines : undefined;
-  });
-  const parsed = parseAccessLine(line!);
-  t.truthy(parsed, line);
-  t.deepEqual(readdirSync(logDir), [accessLogFile(parsed!.line.time.slice(0, 10))], "named by the day of its line");
-  t.like(parsed!.line, {
-    store: "store1",
-    client: "127.0.0.1",
-    method: "GET",
-    path: `/c/${put.relativePath}`,
-    token: TOKEN,
-    hash: sha1(data),
-    status: 200,
-    bytes: data.length,
-    referer: "https://shop.example/page",
-    user_agent: "oose-test/1",
-  });
-  t.true(Math.abs(parsed!.at - Date.now()) < 60_000);
-  t.is(logLines(logDir).length, 1, "exactly one line for one request");
+    const [line] = await until("the log line", () => {
+      const lines = logLines(logDir);
+      return lines.length > 0 ? lines : undefined;
+    });
+    const parsed = parseAccessLine(line!);
+    t.truthy(parsed, line);
+    t.deepEqual(readdirSync(logDir), [accessLogFile(parsed!.line.time.slice(0, 10))], "named by the day of its line");
+    t.like(parsed!.line, {
+      store: "store1",
+      client: "127.0.0.1",
+      method: "GET",
+      path: link.pathname,
+      token,
+      hash: sha1(data),
+      status: 200,
+      bytes: data.length,
+      referer: "https://shop.example/page",
+      user_agent: "oose-test/1",
+    });
+    t.true(Math.abs(parsed!.at - Date.now()) < 60_000);
+    t.is(logLines(logDir).length, 1, "exactly one line for one request; the probes' requests are not logged");
 
-  const m = await until("the counters", async () => {
-    const s = await scrape(store);
-    return s.requests["200"] === 1 ? s : undefined;
-  });
-  t.deepEqual(m, { requests: { 200: 1 }, bytes: data.length });
+    const m = await until("the counters", async () => {
+      const s = await scrape(c);
+      return s.requests["200"] === 1 ? s : undefined;
+    });
+    t.deepEqual(m, { requests: { 200: 1 }, bytes: data.length });
 
-  // A refused link is logged too, without a hash's bytes: what nginx sent (its error page) is what is counted.
-  const bad = await fetch(`${nginx.url}/c/${put.relativePath}?md5=AAAAAAAAAAAAAAAAAAAAAA&expires=1&token=${TOKEN}`);
-  t.is(bad.status, 403);
-  await bad.arrayBuffer();
-  const lines = await until("the second line", () => {
-    const l = logLines(logDir);
-    return l.length === 2 ? l.map((x) => parseAccessLine(x)!.line) : undefined;
-  });
-  t.like(lines[1], { status: 403, token: TOKEN, hash: sha1(data) });
-  const after = await until("the 403 counted", async () => {
-    const s = await scrape(store);
-    return s.requests["403"] === 1 ? s : undefined;
-  });
-  t.deepEqual(after, { requests: { 200: 1, 403: 1 }, bytes: data.length + lines[1]!.bytes });
-});
+    // A refused link is logged too: what nginx sent (its error page) is what is counted.
+    link.searchParams.set("md5", "AAAAAAAAAAAAAAAAAAAAAA");
+    const bad = await request(link);
+    await bad.body.dump();
+    t.is(bad.statusCode, 403);
+    const lines = await until("the second line", () => {
+      const l = logLines(logDir);
+      return l.length === 2 ? l.map((x) => parseAccessLine(x)!.line) : undefined;
+    });
+    t.like(lines[1], { status: 403, token, hash: sha1(data) });
+    const after = await until("the 403 counted", async () => {
+      const s = await scrape(c);
+      return s.requests["403"] === 1 ? s : undefined;
+    });
+    t.deepEqual(after, { requests: { 200: 1, 403: 1 }, bytes: data.length + lines[1]!.bytes });
+  },
+);
 
 const counted = async () => ({
   requests: Object.fromEntries((await nginxRequests.get()).values.map((v) => [String(v.labels.status), v.value])),
