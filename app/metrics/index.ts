@@ -126,11 +126,11 @@ export const hotRemoved = new Counter({
 });
 export const underReplicated = new Gauge({
   name: "oose_files_under_replicated",
-  help: "Files left short of their replica count by this prism's last heal or repair pass",
+  help: "Files short of their replica count: as this prism's last finished heal pass left them, raised by repair passes since",
 });
 export const withoutLiveCopy = new Gauge({
   name: "oose_files_without_live_copy",
-  help: "Files with no live copy at all, as this prism's last heal or repair pass found them",
+  help: "Files with no live copy at all: as this prism's last finished heal pass found them, raised by repair passes since",
 });
 const safety = { under: 0, noLive: 0 };
 /** A finished heal pass (the whole inventory) sets the data-safety gauges. */

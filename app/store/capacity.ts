@@ -6,7 +6,8 @@ import type { Logger } from "../log.js";
 import { diskFree, diskTotal } from "../metrics/index.js";
 
 // Writes the disk's free and total bytes into the store's peer doc, so
-// placement can prefer stores with room. A failed write keeps the last value.
+// placement can prefer stores with room, and into the disk gauges. A failed
+// write keeps the last value.
 
 export class CapacityReporter {
   private timer?: NodeJS.Timeout;

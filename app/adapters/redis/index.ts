@@ -74,9 +74,9 @@ function timersFor(what: string): Timers {
   return t;
 }
 
-/** Runs a Redis call; what Redis or the connection fails with becomes BackendUnavailable (503), never "not found". */
-export async function redisCall<T>(what: string, call: () => Promise<T>): Promise<T> {
-  // One clock read on each side when metrics are on (the delivery path makes one call per uncached purchase).
+/** Runs a Redis call and times it (when metrics are on): errors pass as they are. */
+export async function timedRedis<T>(what: string, call: () => Promise<T>): Promise<T> {
+  // One clock read on each side (the delivery path makes one call per uncached purchase).
   const started = metricsState.enabled ? performance.now() : 0;
   const done = (outcome: Outcome) => {
     if (started > 0) timersFor(what)[outcome].observe((performance.now() - started) / 1000);
@@ -86,11 +86,17 @@ export async function redisCall<T>(what: string, call: () => Promise<T>): Promis
     done("ok");
     return result;
   } catch (err) {
-    if (ownError(err)) {
-      done("error");
-      throw err;
-    }
-    done("unavailable");
+    done(ownError(err) ? "error" : "unavailable");
+    throw err;
+  }
+}
+
+/** Runs a Redis call; what Redis or the connection fails with becomes BackendUnavailable (503), never "not found". */
+export async function redisCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await timedRedis(what, call);
+  } catch (err) {
+    if (ownError(err)) throw err;
     throw new BackendUnavailable(`Redis unavailable (${what})`, undefined, err);
   }
 }

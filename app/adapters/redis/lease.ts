@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { timedRedis } from "./index.js";
 
 // A lock with a lease in the shared Redis: one holder at a time cluster-wide,
 // and a holder that dies frees it when the lease runs out. Renew and release
@@ -17,16 +18,20 @@ export class Lease {
 
   /** Takes the lease if it is free (or already ours, which renews it). */
   async acquire(): Promise<boolean> {
-    if ((await this.redis.set(this.key, this.owner, "PX", this.ttlMs, "NX")) === "OK") return true;
+    const taken = await timedRedis("lease take", () => this.redis.set(this.key, this.owner, "PX", this.ttlMs, "NX"));
+    if (taken === "OK") return true;
     return this.renew();
   }
 
   /** Extends the lease; false when it is no longer ours (it expired and someone else took it). */
   async renew(): Promise<boolean> {
-    return Number(await this.redis.eval(RENEW, 1, this.key, this.owner, String(this.ttlMs))) === 1;
+    const renewed = await timedRedis("lease renew", () =>
+      this.redis.eval(RENEW, 1, this.key, this.owner, String(this.ttlMs)),
+    );
+    return Number(renewed) === 1;
   }
 
   async release(): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key, this.owner);
+    await timedRedis("lease release", () => this.redis.eval(RELEASE, 1, this.key, this.owner));
   }
 }
