@@ -1,6 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
+import { serveWorkerMetrics } from "./metrics/cluster.js";
 
 // A prism with `workers > 1` runs as a supervisor and that many worker
 // processes sharing the API port (OOSE's workers.count). Worker 1 also does the
@@ -27,6 +28,8 @@ export function supervise(config: Config, log: Logger): void {
     });
   };
   for (let id = 1; id <= config.workers; id++) fork(id);
+  // A scrape reaches one worker; it asks here for every worker's figures together.
+  if (config.metrics.enabled) serveWorkerMetrics();
 
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { register } from "prom-client";
+import { joinWorkerMetrics, nodeMetrics } from "./cluster.js";
 import { type BackendHealth, backendSource, httpDuration, metricsState, startProcessMetrics } from "./index.js";
 
 // The HTTP side of the metrics: the latency hook every fastify route passes,
@@ -40,6 +41,7 @@ export function installMetrics(app: FastifyInstance, o: MetricsOptions): void {
   metricsState.enabled = o.enabled;
   if (!o.enabled) return;
   startProcessMetrics();
+  joinWorkerMetrics();
   backendSource.check = o.health;
   app.addHook("onResponse", (req, reply, done) => {
     observeRequest(req.routeOptions.url, req.method, reply.statusCode, reply.elapsedTime / 1000);
@@ -54,6 +56,6 @@ export function metricsRoute(app: FastifyInstance, guard?: Guard): void {
   if (!metricsState.enabled) return;
   app.get("/metrics", guard ? { onRequest: guard } : {}, async (_req, reply) => {
     reply.type(register.contentType);
-    return register.metrics();
+    return nodeMetrics();
   });
 }

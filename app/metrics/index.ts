@@ -3,7 +3,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram } from "prom-client";
 // The metric catalog: every oose_* metric a node exposes on /metrics, in
 // prom-client's default registry. Modules import the objects they update.
 // Labels never carry a hash, token, user name or URL: `op` is the verb of a
-// call, `peer`/`store` are node names, `route` is a route template.
+// call, `peer`/`store` are node names, `route` is a route template. Gauges
+// name how a prism's workers combine (metrics/cluster.ts): never hiding a
+// problem one of them sees.
 
 /** Off (metrics.enabled false): the hot paths skip their timing; set once per process by the node app. */
 export const metricsState = { enabled: true };
@@ -59,6 +61,7 @@ export interface BackendHealth {
 export const backendSource: { check?: () => Promise<BackendHealth> } = {};
 export const backendUp = new Gauge({
   name: "oose_backend_up",
+  aggregator: "min",
   help: "1 when this node's own health check reaches the backend (couchdb, redis)",
   labelNames: ["backend"] as const,
   async collect() {
@@ -74,6 +77,7 @@ export const redisFailovers = new Counter({
 });
 export const peerUp = new Gauge({
   name: "oose_heartbeat_peer_up",
+  aggregator: "max",
   help: "1 when this node's last heartbeat ping to the peer succeeded",
   labelNames: ["peer", "type"] as const,
 });
@@ -86,6 +90,7 @@ export const votesCast = new Counter({
 export const lastGoodPing = new Map<string, number>();
 export const lastGoodPingAge = new Gauge({
   name: "oose_heartbeat_last_good_ping_age_seconds",
+  aggregator: "max",
   help: "Seconds since the peer last answered this node's heartbeat ping (since the heartbeat started, if never)",
   labelNames: ["peer"] as const,
   collect() {
@@ -126,10 +131,12 @@ export const hotRemoved = new Counter({
 });
 export const underReplicated = new Gauge({
   name: "oose_files_under_replicated",
+  aggregator: "max",
   help: "Files short of their replica count: as this prism's last finished heal pass left them, raised by repair passes since",
 });
 export const withoutLiveCopy = new Gauge({
   name: "oose_files_without_live_copy",
+  aggregator: "max",
   help: "Files with no live copy at all: as this prism's last finished heal pass found them, raised by repair passes since",
 });
 const safety = { under: 0, noLive: 0 };
@@ -146,6 +153,7 @@ export function raiseDataSafety(under: number, noLive: number): void {
 }
 export const healBacklog = new Gauge({
   name: "oose_heal_backlog",
+  aggregator: "max",
   help: "Short files this prism's last heal pass left for the next one (too young or failed)",
 });
 

@@ -12,7 +12,10 @@ import { loggedIn } from "../helpers/prism.js";
 // catalog's series at the values that upload and delivery make, and no label
 // that carries a hash or a token. The prism logs the delivery decision.
 
-const cluster = useCluster(test);
+// The second prism runs two workers: whichever takes a scrape answers for both.
+const cluster = useCluster(test, {
+  extraEnv: (node): Record<string, string> => (node.name === "prism2" ? { OOSE_WORKERS: "2" } : {}),
+});
 
 interface Family {
   name: string;
@@ -152,7 +155,26 @@ test("each prism counts the upload and the delivery it handled, with the whole p
   t.true(m.sum("oose_couchdb_request_duration_seconds_count", { op: "list_peers", outcome: "ok" }) >= 1);
   t.true(m.sum("oose_redis_request_duration_seconds_count", { op: "purchase_create", outcome: "ok" }) >= 1);
   t.is(second!.sum("oose_uploads_total"), 0);
-  t.is(second!.sum("oose_http_request_duration_seconds_count", delivered), 0);
+});
+
+test("a prism with two workers answers every scrape with the figures of both", async (t) => {
+  const c = cluster();
+  const prism = c.info.prisms[1]!;
+  t.is(prism.name, "prism2");
+  // A connection each, so the kernel spreads them over the workers.
+  const deliveries = 8;
+  for (let i = 0; i < deliveries; i++) {
+    const res = await request(`${prism.url}/${token}/metrics.bin`, { reset: true });
+    await res.body.dump();
+    t.is(res.statusCode, 302);
+  }
+  for (let i = 0; i < 6; i++) {
+    const res = await request(`${prism.url}/metrics`, { headers: c.prismAuth(), reset: true });
+    t.is(res.statusCode, 200);
+    const m = scrapeOf(await res.body.text());
+    t.is(m.sum("oose_http_request_duration_seconds_count", { route: "deliver", status: "302" }), deliveries);
+    t.is(m.sum("oose_backend_up", { backend: "redis" }), 1, "a gauge is not summed over the workers");
+  }
 });
 
 test("the stores that took the copies time their stage and commit and count the bytes", async (t) => {
