@@ -36,7 +36,7 @@ export function openRedis(cfg: Config["redis"], log?: Logger): Redis {
 }
 
 /** Counts failovers: each time the connection is ready again, on a primary at another address than before. */
-function watchPrimary(redis: Redis, log?: Logger): void {
+export function watchPrimary(redis: Pick<Redis, "on" | "stream">, log?: Logger): void {
   let primary: string | undefined;
   redis.on("ready", () => {
     const at = `${redis.stream?.remoteAddress}:${redis.stream?.remotePort}`;
