@@ -73,8 +73,13 @@ export class Delivery {
   }
 
   /** The signed store URL to redirect to; AppErrors for every refusal. */
-  async locate(r: DeliveryRequest, now = Date.now()): Promise<string> {
+  locate(r: DeliveryRequest, now = Date.now()): Promise<string> {
+    // A decision sampled out costs the draw, nothing more.
     if (this.logShare === 0 || (this.logShare < 1 && Math.random() >= this.logShare)) return this.decide(r, now);
+    return this.logged(r, now);
+  }
+
+  private async logged(r: DeliveryRequest, now: number): Promise<string> {
     const decision: Decision = { token: r.token, status: 302 };
     try {
       return await this.decide(r, now, decision);
