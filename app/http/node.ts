@@ -107,7 +107,7 @@ export function createNodeApp(deps: NodeDeps, opts: NodeAppOptions = {}): NodeAp
   });
   // Before any route and hook of its own, so every request is timed. The roles add GET /metrics behind their
   // own basic auth. A bare test config may have no metrics section.
-  installMetrics(app, { enabled: config.metrics?.enabled ?? true, health });
+  installMetrics(app, { enabled: config.metrics?.enabled ?? true, role: config.role, health });
 
   const counters = new Counters(redis, config.role, `${config.redis.prefix}:counter:${config.role}:${config.name}`, log);
   app.decorate("counters", counters);

@@ -11,7 +11,6 @@ import { type InventoryDoc, parseCopyId } from "../core/inventory.js";
 import { eachLimit } from "../core/limit.js";
 import { isLive } from "../core/peer.js";
 import type { Logger } from "../log.js";
-import { healBacklog, setDataSafety } from "../metrics/index.js";
 import type { Copies } from "./copies.js";
 
 // Continuous healing. One prism at a time (a lease in Redis) pages the whole
@@ -60,6 +59,17 @@ export interface HealStatus extends HealCounts {
   total: HealCounts;
   /** When a file was last brought back to count. */
   lastHealedAt?: string;
+  /** What the last finished pass left: the data-safety metrics every prism reports. */
+  lastPass?: PassResult;
+}
+
+export interface PassResult {
+  /** Files still short of `replicas`, of which `noLive` have no live copy and `backlog` wait for the next pass. */
+  under: number;
+  noLive: number;
+  backlog: number;
+  /** When the pass finished (ms since the epoch). */
+  at: number;
 }
 
 export const healKeys = (prefix: string) => ({ lock: `${prefix}:heal:lock`, status: `${prefix}:heal:status` });
@@ -92,12 +102,6 @@ async function* idsAfter(couch: Couch, after: string | undefined, pageSize: numb
     yield res.rows.map((r) => r.id);
     if (res.rows.length < pageSize) return;
   }
-}
-
-/** The data-safety gauges, from a finished pass over the whole inventory. */
-function showPass(status: HealStatus): void {
-  setDataSafety(Math.max(0, status.short - status.healed), status.unreachable);
-  healBacklog.set(status.deferred + status.failed);
 }
 
 export class Heal {
@@ -166,7 +170,10 @@ export class Heal {
         status.state = "done";
         status.finishedAt = new Date(this.now()).toISOString();
         delete status.cursor;
-        showPass(status);
+        status.lastPass = {
+          ...{ under: Math.max(0, status.short - status.healed), noLive: status.unreachable },
+          ...{ backlog: status.deferred + status.failed, at: this.now() },
+        };
       }
       await this.report(status, true);
     } finally {
@@ -293,6 +300,7 @@ export class Heal {
       bytesPerSec: 0,
       total: saved?.total ?? { short: 0, healed: 0, copied: 0, bytes: 0, failed: 0 },
       ...(saved?.lastHealedAt ? { lastHealedAt: saved.lastHealedAt } : {}),
+      ...(saved?.lastPass ? { lastPass: saved.lastPass } : {}),
     };
   }
 

@@ -9,7 +9,6 @@ import { TokenBucket } from "../core/bucket.js";
 import type { InventoryDoc } from "../core/inventory.js";
 import { isLive, type Peer } from "../core/peer.js";
 import type { Logger } from "../log.js";
-import { raiseDataSafety } from "../metrics/index.js";
 import type { Copies } from "./copies.js";
 import type { Removal } from "./removal.js";
 import { copyPages } from "../adapters/couch/pages.js";
@@ -65,6 +64,9 @@ export interface RepairDeps {
   now?: () => number;
 }
 
+/** Where the last progress report of a repair is kept (JSON RepairStatus). */
+export const repairStatusKey = (prefix: string) => `${prefix}:repair:status`;
+
 export class Repair {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -79,7 +81,7 @@ export class Repair {
     this.now = d.now ?? Date.now;
     this.lease = new Lease(d.redis, `${prefix}:repair:lock`, `${d.config.name}:${randomUUID()}`, d.config.repair.lease);
     this.bucket = new TokenBucket(d.config.repair.bandwidth, d.config.repair.bandwidth, this.now);
-    this.keys = { stores: `${prefix}:repair:stores`, status: `${prefix}:repair:status` };
+    this.keys = { stores: `${prefix}:repair:stores`, status: repairStatusKey(prefix) };
   }
 
   start(): void {
@@ -176,8 +178,6 @@ export class Repair {
     });
     const complete = keepGoing() && status.failed === 0 && status.unreachable === 0;
     status.state = complete ? "done" : status.state;
-    // What the pass left short stands until the heal's next finished pass says otherwise.
-    raiseDataSafety(status.failed + status.unreachable, status.unreachable);
     await this.report(status, true);
     // Only a full pass counts; anything short is looked at again next run.
     if (complete) await mark(true);

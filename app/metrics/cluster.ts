@@ -58,10 +58,12 @@ export function nodeMetrics(): Promise<string> {
       pending.delete(id);
       reject(new Error("worker metrics: the supervisor did not answer"));
     }, WAIT_MS);
-    const done = <T>(fn: (v: T) => void) => (v: T) => {
-      clearTimeout(timer);
-      fn(v);
-    };
+    const done =
+      <T>(fn: (v: T) => void) =>
+      (v: T) => {
+        clearTimeout(timer);
+        fn(v);
+      };
     pending.set(id, { resolve: done(resolve), reject: done(reject) });
     process.send?.({ type: ASK, id });
   });

@@ -1,7 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { register } from "prom-client";
 import { joinWorkerMetrics, nodeMetrics } from "./cluster.js";
-import { type BackendHealth, backendSource, httpDuration, metricsState, startProcessMetrics } from "./index.js";
+import {
+  type BackendHealth,
+  backendSource,
+  httpDuration,
+  metricsState,
+  showRole,
+  startProcessMetrics,
+} from "./index.js";
 
 // The HTTP side of the metrics: the latency hook every fastify route passes,
 // the same figures for the raw fast paths, and GET /metrics behind the node's
@@ -33,6 +40,7 @@ export function observeRequest(template: string | undefined, method: string, sta
 
 export interface MetricsOptions {
   enabled: boolean;
+  role: "prism" | "store";
   health: () => Promise<BackendHealth>;
 }
 
@@ -41,6 +49,7 @@ export function installMetrics(app: FastifyInstance, o: MetricsOptions): void {
   metricsState.enabled = o.enabled;
   if (!o.enabled) return;
   startProcessMetrics();
+  showRole(o.role);
   joinWorkerMetrics();
   backendSource.check = o.health;
   app.addHook("onResponse", (req, reply, done) => {

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, register } from "prom-client";
 
 // The metric catalog: every oose_* metric a node exposes on /metrics, in
 // prom-client's default registry. Modules import the objects they update.
@@ -129,33 +129,48 @@ export const hotRemoved = new Counter({
   name: "oose_hot_copies_removed_total",
   help: "Extra copies removed once content cooled",
 });
-export const underReplicated = new Gauge({
-  name: "oose_files_under_replicated",
-  aggregator: "max",
-  help: "Files short of their replica count: as this prism's last finished heal pass left them, raised by repair passes since",
-});
-export const withoutLiveCopy = new Gauge({
-  name: "oose_files_without_live_copy",
-  aggregator: "max",
-  help: "Files with no live copy at all: as this prism's last finished heal pass found them, raised by repair passes since",
-});
-const safety = { under: 0, noLive: 0 };
-/** A finished heal pass (the whole inventory) sets the data-safety gauges. */
-export function setDataSafety(under: number, noLive: number): void {
-  safety.under = under;
-  safety.noLive = noLive;
-  underReplicated.set(under);
-  withoutLiveCopy.set(noLive);
+export interface DataSafety {
+  under: number;
+  noLive: number;
+  backlog: number;
 }
-/** A repair pass (one store's copies) only raises them: it sees part of the inventory, so it must not hide the rest. */
-export function raiseDataSafety(under: number, noLive: number): void {
-  setDataSafety(Math.max(safety.under, under), Math.max(safety.noLive, noLive));
+/** The cluster's last heal pass (and repairs since), as stored in Redis; read once per scrape. */
+export const dataSafetySource: { read?: () => Promise<DataSafety | undefined> } = {};
+let safetyRead: { at: number; value: Promise<DataSafety | undefined> } | undefined;
+function readSafety(): Promise<DataSafety | undefined> {
+  const now = Date.now();
+  if (!safetyRead || now - safetyRead.at >= 1000) {
+    const value = dataSafetySource.read?.().catch(() => undefined) ?? Promise.resolve(undefined);
+    safetyRead = { at: now, value };
+  }
+  return safetyRead.value;
 }
-export const healBacklog = new Gauge({
-  name: "oose_heal_backlog",
-  aggregator: "max",
-  help: "Short files this prism's last heal pass left for the next one (too young or failed)",
-});
+/** A gauge showing one figure of the data safety; unchanged while Redis cannot be read. */
+const safetyGauge = (name: string, help: string, pick: (s: DataSafety) => number) =>
+  new Gauge({
+    name,
+    help,
+    aggregator: "max",
+    async collect() {
+      const s = await readSafety();
+      if (s) this.set(pick(s));
+    },
+  });
+export const underReplicated = safetyGauge(
+  "oose_files_under_replicated",
+  "Files short of their replica count after the cluster's last finished heal pass, raised by repairs since",
+  (s) => s.under,
+);
+export const withoutLiveCopy = safetyGauge(
+  "oose_files_without_live_copy",
+  "Files with no live copy at all, as the cluster's last finished heal pass (or a repair since) found them",
+  (s) => s.noLive,
+);
+export const healBacklog = safetyGauge(
+  "oose_heal_backlog",
+  "Short files the last finished heal pass left for the next one (too young, or their copies failed)",
+  (s) => s.backlog,
+);
 
 // Store.
 export const stageDuration = new Histogram({
@@ -199,3 +214,23 @@ export const corruptCopies = new Counter({
 });
 export const diskFree = new Gauge({ name: "oose_store_disk_free_bytes", help: "Free bytes on the store's disk" });
 export const diskTotal = new Gauge({ name: "oose_store_disk_total_bytes", help: "Size of the store's disk" });
+
+/** The metrics of one role only; a node of the other role does not show them. */
+const ROLE_ONLY = {
+  prism: [
+    ...["oose_upload_bytes_total", "oose_uploads_total", "oose_upload_dedupe_total", "oose_placement_copies_total"],
+    ...["oose_stores_routed_around_total", "oose_hot_copies_added_total", "oose_hot_copies_removed_total"],
+    ...["oose_files_under_replicated", "oose_files_without_live_copy", "oose_heal_backlog"],
+  ],
+  store: [
+    ...["oose_store_stage_duration_seconds", "oose_store_commit_duration_seconds", "oose_store_bytes_written_total"],
+    ...["oose_inventory_batch_docs", "oose_inventory_batch_duration_seconds", "oose_scrub_progress_ratio"],
+    ...["oose_oldest_verification_age_seconds", "oose_corrupt_copies_found_total"],
+    ...["oose_store_disk_free_bytes", "oose_store_disk_total_bytes"],
+  ],
+};
+
+/** Unregisters the metrics of the other role (they stay usable, and unseen). */
+export function showRole(role: "prism" | "store"): void {
+  for (const name of ROLE_ONLY[role === "prism" ? "store" : "prism"]) register.removeSingleMetric(name);
+}

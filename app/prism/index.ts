@@ -2,6 +2,8 @@ import { PeerTable } from "../adapters/couch/peers.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp, type RawRoute } from "../http/node.js";
 import { metricsRoute } from "../metrics/http.js";
+import { dataSafetySource } from "../metrics/index.js";
+import { readDataSafety } from "../metrics/safety.js";
 import { Copies } from "../jobs/copies.js";
 import { Removal } from "../jobs/removal.js";
 import { HashLocks } from "../adapters/redis/hash-lock.js";
@@ -68,6 +70,8 @@ export const build: BuildRole = async (deps) => {
   const purchases = new Purchases(redis, writes, { prefix: config.redis.prefix, ...config.purchase }, channels);
   const session = sessionGuard(sessions, privateAuth);
   metricsRoute(app, privateAuth);
+  // Whoever runs the heal, every prism reports what its last pass found.
+  dataSafetySource.read = () => readDataSafety(redis, config.redis.prefix);
   const ctx: PrismContext = { ...deps, app, peers, existence, pool, placer, privateAuth, session };
 
   await uploadRoutes(ctx);

@@ -1,9 +1,12 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import test from "ava";
+import nano from "nano";
 import { request } from "undici";
+import { copyDoc, type InventoryDoc } from "../../app/core/inventory.js";
+import { relativePath } from "../../app/core/layout.js";
 import { useCluster } from "../helpers/cluster.js";
 import { loggedIn } from "../helpers/prism.js";
 
@@ -12,9 +15,12 @@ import { loggedIn } from "../helpers/prism.js";
 // catalog's series at the values that upload and delivery make, and no label
 // that carries a hash or a token. The prism logs the delivery decision.
 
-// The second prism runs two workers: whichever takes a scrape answers for both.
+// The second prism runs two workers: whichever takes a scrape answers for both. The heal looks every second.
 const cluster = useCluster(test, {
-  extraEnv: (node): Record<string, string> => (node.name === "prism2" ? { OOSE_WORKERS: "2" } : {}),
+  extraEnv: (node): Record<string, string> => ({
+    ...(node.role === "prism" ? { OOSE_HEAL__INTERVAL: "1000" } : {}),
+    ...(node.name === "prism2" ? { OOSE_WORKERS: "2" } : {}),
+  }),
 });
 
 interface Family {
@@ -137,6 +143,7 @@ test("each prism counts the upload and the delivery it handled, with the whole p
   const [first, second] = await Promise.all(c.info.prisms.map((p) => metricsOf(p.url, c.prismAuth())));
   for (const m of [first!, second!]) {
     for (const name of [...BOTH, ...PRISM]) t.true(m.types.has(name), name);
+    for (const name of STORE) t.false(m.types.has(name), name);
     t.is(m.types.get("oose_http_request_duration_seconds"), "HISTOGRAM");
     t.is(m.sum("oose_backend_up", { backend: "couchdb" }), 1);
     t.is(m.sum("oose_backend_up", { backend: "redis" }), 1);
@@ -155,6 +162,31 @@ test("each prism counts the upload and the delivery it handled, with the whole p
   t.true(m.sum("oose_couchdb_request_duration_seconds_count", { op: "list_peers", outcome: "ok" }) >= 1);
   t.true(m.sum("oose_redis_request_duration_seconds_count", { op: "purchase_create", outcome: "ok" }) >= 1);
   t.is(second!.sum("oose_uploads_total"), 0);
+});
+
+test("every prism shows what the last heal pass found, whichever prism ran it", async (t) => {
+  const c = cluster();
+  // A copy on a store that does not exist: a file with no live copy, which the heal can only report.
+  const lost = createHash("sha1").update(randomBytes(16)).digest("hex");
+  const doc = copyDoc(
+    { hash: lost, ext: "bin", size: 1, relativePath: relativePath(lost, "bin") },
+    "prism1",
+    "ghost",
+    new Date(0).toISOString(),
+  );
+  await nano(c.info.couchdb)
+    .use<InventoryDoc>("oose-inventory")
+    .insert({ ...doc, _id: `${lost}:prism1:ghost` });
+  for (const p of c.info.prisms) {
+    let m = await metricsOf(p.url, c.prismAuth());
+    while (m.sum("oose_files_without_live_copy") === 0) {
+      await new Promise((r) => setTimeout(r, 300));
+      m = await metricsOf(p.url, c.prismAuth());
+    }
+    t.is(m.sum("oose_files_without_live_copy"), 1, p.name);
+    t.is(m.sum("oose_files_under_replicated"), 1, p.name);
+    t.is(m.sum("oose_heal_backlog"), 0, p.name);
+  }
 });
 
 test("a prism with two workers answers every scrape with the figures of both", async (t) => {
@@ -182,6 +214,7 @@ test("the stores that took the copies time their stage and commit and count the 
   const all = await Promise.all(c.info.stores.map((s) => metricsOf(s.url, c.storeAuth())));
   for (const m of all) {
     for (const name of [...BOTH, ...STORE]) t.true(m.types.has(name), name);
+    for (const name of PRISM) t.false(m.types.has(name), name);
     t.true(m.sum("oose_store_disk_total_bytes") > 0);
     t.true(m.sum("oose_store_disk_free_bytes") > 0);
     t.is(m.sum("oose_backend_up", { backend: "couchdb" }), 1);

@@ -9,6 +9,9 @@ import { hashFraction } from "../../app/jobs/scrub.js";
 import { logger } from "../../app/log.js";
 import { metricsRoute, routeLabel } from "../../app/metrics/http.js";
 import { metricsState, opLabel } from "../../app/metrics/index.js";
+import { dataSafety } from "../../app/metrics/safety.js";
+import type { HealStatus } from "../../app/jobs/heal.js";
+import type { RepairStatus } from "../../app/jobs/repair.js";
 
 // The pure parts of the metrics (labels that never carry an id, the scrub's
 // progress from a hash) and metrics.enabled on a node app built in-process:
@@ -66,6 +69,25 @@ test("scrub progress is the place of the last hash reached among all hashes", (t
   t.true(hashFraction("ffffffffffffffffffff") > 0.999_999);
   t.is(hashFraction(undefined), 0);
   t.is(hashFraction("zz"), 0);
+});
+
+test("data safety: the last finished heal pass, raised by a repair that started after it", (t) => {
+  const at = Date.parse("2026-01-01T12:00:00Z");
+  const heal = { lastPass: { under: 3, noLive: 1, backlog: 2, at } } as HealStatus;
+  const repair = (startedAt: string, state: RepairStatus["state"] = "repairing") =>
+    ({ state, startedAt, failed: 4, unreachable: 2 }) as RepairStatus;
+  t.deepEqual(dataSafety(undefined, undefined), { under: 0, noLive: 0, backlog: 0 });
+  t.deepEqual(dataSafety(heal, undefined), { under: 3, noLive: 1, backlog: 2 });
+  t.deepEqual(dataSafety(heal, repair("2026-01-01T12:01:00Z")), { under: 6, noLive: 2, backlog: 2 });
+  t.deepEqual(
+    dataSafety(heal, repair("2026-01-01T11:59:00Z")),
+    { under: 3, noLive: 1, backlog: 2 },
+    "older than the pass",
+  );
+  t.deepEqual(dataSafety(heal, repair("2026-01-01T12:01:00Z", "trimming")), { under: 3, noLive: 1, backlog: 2 });
+  t.deepEqual(dataSafety({ state: "healing" } as HealStatus, repair("2026-01-01T12:01:00Z")), {
+    ...{ under: 6, noLive: 2, backlog: 0 },
+  });
 });
 
 const AUTH = { username: "prism", password: "prism-secret" };
