@@ -29,6 +29,8 @@ export class ReplicatedWrites {
     private readonly now: () => number = Date.now,
   ) {
     this.conn = wanted > 0 ? redis.duplicate() : redis;
+    // A duplicate has none of the original's listeners; its failures reach the writers as 503s.
+    if (this.conn !== redis) this.conn.on("error", () => undefined);
   }
 
   /**
