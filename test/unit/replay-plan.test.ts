@@ -47,7 +47,7 @@ test("env goes to an env file, never to argv: no secret in any command line", (t
 test("ports, volumes, health checks and limits are taken as declared", (t) => {
   const nginx = byName("oose-store2-nginx");
   t.deepEqual(flag(nginx.args, "-p"), ["0.0.0.0:8081:8080/tcp"]);
-  t.deepEqual(flag(nginx.args, "-v"), ["oose-store2-data:/data:ro"]);
+  t.deepEqual(flag(nginx.args, "-v"), ["oose-store2-data:/data:ro", "oose-store2-logs:/var/log/oose"]);
   t.deepEqual(flag(nginx.args, "--stop-signal"), ["SIGQUIT"]);
   t.deepEqual(flag(nginx.args, "--user"), ["101:101"]);
   const couch = byName("oose-couchdb1");
