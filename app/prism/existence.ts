@@ -6,7 +6,7 @@ import type { Channels } from "../adapters/redis/channels.js";
 import { type ExistenceRecord, existenceRecord } from "../core/existence.js";
 import { INVENTORY_CHANNEL, type InventoryDoc } from "../core/inventory.js";
 import { isLive } from "../core/peer.js";
-import { AppError } from "../errors.js";
+import { AppError, BackendUnavailable } from "../errors.js";
 import { Batcher } from "../core/batch.js";
 
 /**
@@ -51,6 +51,8 @@ export class Existence {
   }
 
   async copies(hash: string): Promise<InventoryDoc[]> {
+    // Copies are looked up on the stores the table knows: before its first load every file would look absent.
+    if (!this.peers.ready) throw new BackendUnavailable("Peer table not loaded yet (existence)");
     const fresh = this.cache.get(hash);
     if (fresh) return fresh;
     const stale = this.cache.get(hash, { allowStale: true });

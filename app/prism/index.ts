@@ -101,6 +101,8 @@ export const build: BuildRole = async (deps) => {
     else health.failed(peer.name, "ping");
   };
 
+  // Loaded before the app listens: a worker that took requests with an empty table would find no file anywhere.
+  await peers.start();
   let leave: (() => Promise<void>) | undefined;
   return {
     app,

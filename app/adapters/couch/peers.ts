@@ -68,7 +68,9 @@ export class PeerTable {
     private readonly log: Logger,
   ) {}
 
+  /** Loads the table and keeps it fresh; a second call does nothing. */
   async start(): Promise<void> {
+    if (this.timer) return;
     await this.refresh().catch((err) => this.log.warn({ err: err.message }, "peer table: first load failed"));
     this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.refreshEvery);
     this.timer.unref();
@@ -76,6 +78,7 @@ export class PeerTable {
 
   stop(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   get ready(): boolean {

@@ -1,0 +1,20 @@
+import test from "ava";
+import type { Couch } from "../../app/adapters/couch/index.js";
+import type { PeerTable } from "../../app/adapters/couch/peers.js";
+import type { Channels } from "../../app/adapters/redis/channels.js";
+import { BackendUnavailable } from "../../app/errors.js";
+import { Existence } from "../../app/prism/existence.js";
+
+// A prism worker listens before its peer table has loaded. Until then it
+// cannot tell where copies are, so a lookup is a 503, never "not found".
+
+const channels = { on: () => undefined } as unknown as Channels;
+const unreachable = {} as Couch;
+
+test("before the peer table's first load, existence is a 503, not an absent file", async (t) => {
+  const peers = { ready: false, stores: () => [], store: () => undefined } as unknown as PeerTable;
+  const existence = new Existence(unreachable, peers, channels, "oose", 1000);
+  const hash = "a".repeat(40);
+  await t.throwsAsync(existence.record(hash), { instanceOf: BackendUnavailable });
+  await t.throwsAsync(existence.liveCopies(hash), { instanceOf: BackendUnavailable });
+});
