@@ -28,9 +28,6 @@ export function openRedis(cfg: Config["redis"], log?: Logger): Redis {
         role: "master",
         sentinelRetryStrategy: backoff,
         sentinelPassword: undefined,
-        // A primary that dies without closing its sockets (a killed container, a lost host) leaves the
-        // connection open: Sentinel's +switch-master is what says to reconnect.
-        failoverDetector: true,
       })
     : new Redis(cfg.url!, common);
   redis.on("error", (err) => log?.debug({ err: err.message }, "redis connection error"));
