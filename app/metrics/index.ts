@@ -214,6 +214,15 @@ export const corruptCopies = new Counter({
 });
 export const diskFree = new Gauge({ name: "oose_store_disk_free_bytes", help: "Free bytes on the store's disk" });
 export const diskTotal = new Gauge({ name: "oose_store_disk_total_bytes", help: "Size of the store's disk" });
+export const nginxRequests = new Counter({
+  name: "oose_nginx_requests_total",
+  help: "Requests this store's nginx answered, by status, from its access log",
+  labelNames: ["status"] as const,
+});
+export const nginxBytesSent = new Counter({
+  name: "oose_nginx_bytes_sent_total",
+  help: "Body bytes this store's nginx sent, from its access log",
+});
 
 /** The metrics of one role only; a node of the other role does not show them. */
 const ROLE_ONLY = {
@@ -227,6 +236,7 @@ const ROLE_ONLY = {
     ...["oose_inventory_batch_docs", "oose_inventory_batch_duration_seconds", "oose_scrub_progress_ratio"],
     ...["oose_oldest_verification_age_seconds", "oose_corrupt_copies_found_total"],
     ...["oose_store_disk_free_bytes", "oose_store_disk_total_bytes"],
+    ...["oose_nginx_requests_total", "oose_nginx_bytes_sent_total"],
   ],
 };
 

@@ -3,25 +3,15 @@ import { open, readdir, rename, stat, unlink, utimes } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import { Counter } from "prom-client";
 import { ACCESS_LOG_FILE, parseAccessLine } from "../core/usage.js";
 import type { Logger } from "../log.js";
+import { nginxBytesSent, nginxRequests } from "../metrics/index.js";
 
 // The store follows its own nginx's access log: the numbers of oose_nginx_* are
 // nginx's, counted from the lines it wrote, never the node's guess. Following
 // starts at the end of the newest file (counters start at zero with the
 // process), goes on from its offset at each poll, and moves to the next day's
 // file once one appears. Past days are gzipped and, past the retention, deleted.
-
-export const nginxRequests = new Counter({
-  name: "oose_nginx_requests_total",
-  help: "Requests this store's nginx answered, by status, from its access log",
-  labelNames: ["status"] as const,
-});
-export const nginxBytesSent = new Counter({
-  name: "oose_nginx_bytes_sent_total",
-  help: "Body bytes this store's nginx sent, from its access log",
-});
 
 const CHUNK = 64 * 1024;
 /** A line longer than this is not nginx's (its lines are bounded by the header limits): dropped. */

@@ -28,10 +28,15 @@ export function oose(
   args: string[],
   extra: Record<string, string> = {},
 ): Promise<Run> {
+  return ooseWith(args, { ...cluster.env[node], OOSE_LOG_LEVEL: "warn", ...extra });
+}
+
+/** `oose <args>` from another directory, with none of this process's OOSE_* variables but `env`. */
+export function ooseWith(args: string[], env: Record<string, string> = {}): Promise<Run> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OOSE_")));
   const child = spawn(process.execPath, [path.join(ROOT, "bin/oose.js"), ...args], {
     cwd: os.tmpdir(),
-    env: { ...base, ...cluster.env[node], OOSE_LOG_LEVEL: "warn", ...extra },
+    env: { ...base, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

@@ -8,7 +8,8 @@ import test from "ava";
 import { pino } from "pino";
 import { request } from "undici";
 import { accessLogFile, parseAccessLine } from "../../app/core/usage.js";
-import { AccessLogFollower, nginxBytesSent, nginxRequests } from "../../app/store/access-log.js";
+import { nginxBytesSent, nginxRequests } from "../../app/metrics/index.js";
+import { AccessLogFollower } from "../../app/store/access-log.js";
 import { type TestCluster, useCluster } from "../helpers/cluster.js";
 import { loggedIn, storeRoot } from "../helpers/prism.js";
 

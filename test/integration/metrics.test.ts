@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import test from "ava";
 import nano from "nano";
@@ -8,6 +7,7 @@ import { request } from "undici";
 import { copyDoc, type InventoryDoc } from "../../app/core/inventory.js";
 import { relativePath } from "../../app/core/layout.js";
 import { useCluster } from "../helpers/cluster.js";
+import { type Scrape, scrapeOf } from "../helpers/metrics.js";
 import { loggedIn } from "../helpers/prism.js";
 
 // /metrics on a local cluster: after one upload and one delivery, every prism
@@ -22,42 +22,6 @@ const cluster = useCluster(test, {
     ...(node.name === "prism2" ? { OOSE_WORKERS: "2" } : {}),
   }),
 });
-
-interface Family {
-  name: string;
-  type: string;
-  metrics: { labels?: Record<string, string>; value?: string }[];
-}
-const parse = createRequire(import.meta.url)("parse-prometheus-text-format") as (text: string) => Family[];
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-interface Scrape {
-  types: Map<string, string>;
-  samples: Sample[];
-  /** The samples of `name` whose labels include `labels`. */
-  find(name: string, labels?: Record<string, string>): Sample[];
-  /** Their values, summed (0 when there is none). */
-  sum(name: string, labels?: Record<string, string>): number;
-}
-
-/**
- * The parser folds a labelled histogram's series into one (its issue #13), so for the samples histogram TYPE
- * lines are read as untyped: each _bucket, _sum and _count series then comes through with its own labels.
- */
-function scrapeOf(text: string): Scrape {
-  const types = new Map(parse(text).map((f) => [f.name, f.type]));
-  const samples = parse(text.replace(/^# TYPE (\S+) histogram$/gm, "# TYPE $1 untyped")).flatMap((f) =>
-    f.metrics.map((m) => ({ name: f.name, labels: m.labels ?? {}, value: Number(m.value) })),
-  );
-  const find = (name: string, labels: Record<string, string> = {}) =>
-    samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-  return { types, samples, find, sum: (name, labels) => find(name, labels).reduce((n, s) => n + s.value, 0) };
-}
 
 async function metricsOf(url: string, headers: Record<string, string>): Promise<Scrape> {
   const res = await request(`${url}/metrics`, { headers });

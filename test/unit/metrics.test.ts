@@ -1,4 +1,3 @@
-import { createRequire } from "node:module";
 import { Value } from "@sinclair/typebox/value";
 import test from "ava";
 import { register } from "prom-client";
@@ -12,37 +11,12 @@ import { metricsState, opLabel } from "../../app/metrics/index.js";
 import { dataSafety } from "../../app/metrics/safety.js";
 import type { HealStatus } from "../../app/jobs/heal.js";
 import type { RepairStatus } from "../../app/jobs/repair.js";
+import { scrapeOf } from "../helpers/metrics.js";
 
 // The pure parts of the metrics (labels that never carry an id, the scrub's
 // progress from a hash) and metrics.enabled on a node app built in-process:
 // on, /metrics is Prometheus text behind basic auth; off, it is a 404.
 
-interface Family {
-  name: string;
-  type: string;
-  metrics: { labels?: Record<string, string>; value?: string }[];
-}
-const parse = createRequire(import.meta.url)("parse-prometheus-text-format") as (text: string) => Family[];
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/**
- * A scrape, parsed: each family's type, and every sample with its labels. The parser folds a labelled
- * histogram's series into one (its issue #13), so for the samples histogram TYPE lines are read as untyped:
- * each _bucket, _sum and _count series then comes through as it is.
- */
-function scrape(text: string): { types: Map<string, string>; samples: Sample[] } {
-  const types = new Map(parse(text).map((f) => [f.name, f.type]));
-  const flat = parse(text.replace(/^# TYPE (\S+) histogram$/gm, "# TYPE $1 untyped"));
-  const samples = flat.flatMap((f) =>
-    f.metrics.map((m) => ({ name: f.name, labels: m.labels ?? {}, value: Number(m.value) })),
-  );
-  return { types, samples };
-}
 
 test("op labels keep the verb of a call and drop ids, hashes, counts and names", (t) => {
   t.is(opLabel("get store:prism1:store1"), "get");
@@ -146,7 +120,7 @@ test.serial(
     const res = await app.inject({ method: "GET", url: "/metrics", headers: { authorization: basic } });
     t.is(res.statusCode, 200);
     t.is(res.headers["content-type"], register.contentType);
-    const { types, samples } = scrape(res.body);
+    const { types, samples } = scrapeOf(res.body);
     t.is(types.get("oose_http_request_duration_seconds"), "HISTOGRAM");
     const count = (route: string, status: string) =>
       samples.find(

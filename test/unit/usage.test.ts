@@ -1,16 +1,15 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import test from "ava";
 import { type AccessLine, logFilesOf, parseAccessLine, referrerHost, UsageTally } from "../../app/core/usage.js";
+import { ooseWith } from "../helpers/ops.js";
 
 // `oose usage` over a generated log: two days (the first rotated and gzipped),
 // three tokens (one line without), two hashes, referrer hosts, a malformed
 // line, and lines either side of a time range.
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const T1 = "A".repeat(64);
 const T2 = `${"b".repeat(63)}2`;
 const H1 = "a".repeat(40);
@@ -120,28 +119,7 @@ test("a folder gives its day files oldest first, a day's .gz only once its plain
   t.deepEqual(logFilesOf(["access-2026-11-30.log.gz", "access-2026-11-30.log"]), ["access-2026-11-30.log"]);
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function oose(args: string[]): Promise<Run> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OOSE_")));
-  const child = spawn(process.execPath, [path.join(ROOT, "bin/oose.js"), ...args], {
-    cwd: tmpdir(),
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
-  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
-}
+const oose = (args: string[]) => ooseWith(args);
 
 test("`oose usage --json` reads a folder, gzipped day included, and sums per token", async (t) => {
   const dir = logDir();
