@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import { Lease } from "../adapters/redis/lease.js";
+import { RedisLease as Lease } from "../adapters/redis/lease.js";
 import { holderOf, type StorePool } from "../client/pool.js";
 import type { Config } from "../config.js";
 import { rankStores } from "../core/placement.js";

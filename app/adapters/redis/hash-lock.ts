@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import { Lease } from "./lease.js";
+import { RedisLease } from "./lease.js";
 
 // A per-hash lock in the shared Redis (<prefix>:removing:<hash>), taken by
 // every job and tool that removes copies, so two removers never act on one
@@ -33,7 +33,7 @@ export class HashLocks {
 
   /** Runs `work` holding the hash's lock; undefined, without running it, when someone else holds it. */
   async with<T>(hash: string, work: (lock: HeldLock) => Promise<T>): Promise<{ value: T } | undefined> {
-    const lease = new Lease(this.redis, this.key(hash), `${this.holder}:${randomUUID()}`, this.ttlMs);
+    const lease = new RedisLease(this.redis, this.key(hash), `${this.holder}:${randomUUID()}`, this.ttlMs);
     if (!(await lease.acquire())) return undefined;
     let confirmed = this.now();
     let lost = false;

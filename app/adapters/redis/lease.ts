@@ -1,14 +1,14 @@
 import type { Redis } from "ioredis";
+import type { Lease, Leases } from "../../core/ports/lease.js";
 import { timedRedis } from "./index.js";
 
-// A lock with a lease in the shared Redis: one holder at a time cluster-wide,
-// and a holder that dies frees it when the lease runs out. Renew and release
-// only touch the key while it still names this holder.
+// The Lease port in the shared Redis: a key set with NX and a TTL, renewed and
+// released through scripts that check the holder first.
 
 const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 
-export class Lease {
+export class RedisLease implements Lease {
   constructor(
     private readonly redis: Redis,
     readonly key: string,
@@ -16,14 +16,12 @@ export class Lease {
     private readonly ttlMs: number,
   ) {}
 
-  /** Takes the lease if it is free (or already ours, which renews it). */
   async acquire(): Promise<boolean> {
     const taken = await timedRedis("lease take", () => this.redis.set(this.key, this.owner, "PX", this.ttlMs, "NX"));
     if (taken === "OK") return true;
     return this.renew();
   }
 
-  /** Extends the lease; false when it is no longer ours (it expired and someone else took it). */
   async renew(): Promise<boolean> {
     const renewed = await timedRedis("lease renew", () =>
       this.redis.eval(RENEW, 1, this.key, this.owner, String(this.ttlMs)),
@@ -35,3 +33,7 @@ export class Lease {
     await timedRedis("lease release", () => this.redis.eval(RELEASE, 1, this.key, this.owner));
   }
 }
+
+export const redisLeases = (redis: Redis): Leases => ({
+  lease: (key, owner, ttlMs) => new RedisLease(redis, key, owner, ttlMs),
+});
