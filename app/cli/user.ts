@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { openCouch } from "../adapters/couch/index.js";
-import { addUser, listUsers, removeUser, setPassword } from "../adapters/couch/users.js";
+import { CouchUsers } from "../adapters/couch/users.js";
 import { openRedis } from "../adapters/redis/index.js";
+import { RedisSessions } from "../adapters/redis/sessions.js";
 import { cliLogger } from "../log.js";
-import { endSessionsOf } from "../prism/sessions.js";
 import { addConnectionOptions, type ConnectionFlags, defineCommand, loadToolConfig, redisPrefix } from "./common.js";
 
 // `oose user add|remove|passwd|list`: the API users prisms log in with.
@@ -28,10 +28,11 @@ function password(flags: PasswordFlags): { value: string; generated: boolean } {
   return { value, generated: false };
 }
 
-async function withCouch<T>(flags: ConnectionFlags, fn: (couch: ReturnType<typeof openCouch>) => Promise<T>) {
-  const couch = openCouch(loadToolConfig(flags).couchdb);
+async function withUsers<T>(flags: ConnectionFlags, fn: (users: CouchUsers) => Promise<T>) {
+  const config = loadToolConfig(flags).couchdb;
+  const couch = openCouch(config);
   try {
-    return await fn(couch);
+    return await fn(new CouchUsers(couch, config));
   } finally {
     await couch.close();
   }
@@ -40,11 +41,12 @@ async function withCouch<T>(flags: ConnectionFlags, fn: (couch: ReturnType<typeo
 /** Runs `change` (on CouchDB); when it did something, ends the user's sessions and answers how many. */
 async function thenEndSessions(flags: ConnectionFlags, name: string, change: () => Promise<boolean>) {
   const config = loadToolConfig(flags);
-  if (!config.redis) throw new Error("Redis is needed to end the user's sessions (--redis, --sentinels or OOSE_REDIS__*)");
+  if (!config.redis)
+    throw new Error("Redis is needed to end the user's sessions (--redis, --sentinels or OOSE_REDIS__*)");
   if (!(await change())) return undefined;
   const redis = openRedis(config.redis, cliLogger("user"));
   try {
-    return await endSessionsOf(redis, redisPrefix(config), name);
+    return await new RedisSessions(redis, redisPrefix(config)).closeAllOf(name);
   } finally {
     redis.disconnect();
   }
@@ -82,7 +84,7 @@ defineCommand((program: Command) => {
       guarded(async (name: string, flags: PasswordFlags) => {
         const pw = password(flags);
         const roles = (flags.roles ?? "").split(",").filter(Boolean);
-        const created = await withCouch(flags, (couch) => addUser(couch, checkName(name), pw.value, roles));
+        const created = await withUsers(flags, (users) => users.add(checkName(name), pw.value, roles));
         if (!created) return fail(`${name} already exists (use passwd to change the password)`);
         console.log(pw.generated ? `created ${name}; password: ${pw.value}` : `created ${name}`);
       }),
@@ -95,7 +97,7 @@ defineCommand((program: Command) => {
       guarded(async (name: string, flags: PasswordFlags) => {
         const pw = password(flags);
         const ended = await thenEndSessions(flags, checkName(name), () =>
-          withCouch(flags, (couch) => setPassword(couch, name, pw.value)),
+          withUsers(flags, (users) => users.setPassword(name, pw.value)),
         );
         if (ended === undefined) return fail(`no user ${name}`);
         console.log(pw.generated ? `password of ${name}: ${pw.value}` : `password of ${name} changed`);
@@ -108,7 +110,7 @@ defineCommand((program: Command) => {
     .action(
       guarded(async (name: string, flags: ConnectionFlags) => {
         const ended = await thenEndSessions(flags, checkName(name), () =>
-          withCouch(flags, (couch) => removeUser(couch, name)),
+          withUsers(flags, (users) => users.remove(name)),
         );
         if (ended === undefined) return fail(`no user ${name}`);
         console.log(`removed ${name}; ended ${ended} session(s)`);
@@ -120,7 +122,7 @@ defineCommand((program: Command) => {
     .option("--json", "print JSON")
     .action(
       guarded(async (flags: PasswordFlags) => {
-        const users = await withCouch(flags, (couch) => listUsers(couch));
+        const users = await withUsers(flags, (users) => users.list());
         if (flags.json) return console.log(JSON.stringify(users));
         for (const u of users) console.log(`${u.name}${u.roles.length ? `\t${u.roles.join(",")}` : ""}`);
       }),

@@ -1,4 +1,6 @@
 import { request } from "undici";
+import type { SessionUser } from "../../core/ports/sessions.js";
+import type { UserDirectory } from "../../core/ports/users.js";
 import { BackendUnavailable, InvalidCredentials } from "../../errors.js";
 import { type Couch, type CouchSettings, couch, getOrUndefined, isConflict, isNotFound } from "./index.js";
 
@@ -38,7 +40,7 @@ export async function addUser(db: Couch, name: string, password: string, roles: 
 }
 
 /** Sets a new password; false when there is no such user. */
-export async function setPassword(db: Couch, name: string, password: string): Promise<boolean> {
+async function setPassword(db: Couch, name: string, password: string): Promise<boolean> {
   const users = await usersDb(db);
   const current = await getOrUndefined(users, userId(name));
   if (!current) return false;
@@ -58,7 +60,7 @@ export async function removeUser(db: Couch, name: string): Promise<boolean> {
   return true;
 }
 
-export async function listUsers(db: Couch): Promise<{ name: string; roles: string[] }[]> {
+async function listUsers(db: Couch): Promise<{ name: string; roles: string[] }[]> {
   const users = await usersDb(db);
   const res = await couch("list users", () =>
     users.list({ startkey: "org.couchdb.user:", endkey: "org.couchdb.user:\ufff0", include_docs: true }),
@@ -66,7 +68,7 @@ export async function listUsers(db: Couch): Promise<{ name: string; roles: strin
   return res.rows.flatMap((r) => (r.doc ? [{ name: r.doc.name, roles: r.doc.roles ?? [] }] : []));
 }
 
-export async function userExists(db: Couch, name: string): Promise<boolean> {
+async function userExists(db: Couch, name: string): Promise<boolean> {
   return (await getOrUndefined(await usersDb(db), userId(name))) !== undefined;
 }
 
@@ -76,7 +78,7 @@ export async function userExists(db: Couch, name: string): Promise<boolean> {
  * it (which CouchDB checks before the node's own credentials) on every later
  * request. This call sends no credentials of the node and keeps no cookie.
  */
-export async function checkPassword(
+async function checkPassword(
   cfg: Pick<CouchSettings, "url" | "timeoutMs">,
   name: string,
   password: string,
@@ -102,4 +104,36 @@ export async function checkPassword(
   if (res.statusCode !== 200) throw new BackendUnavailable(`Login failed: CouchDB answered ${res.statusCode}`);
   if (!body.ok) throw new InvalidCredentials();
   return { name: body.name ?? name, roles: body.roles ?? [] };
+}
+
+/** The user directory over CouchDB's `_users`. */
+export class CouchUsers implements UserDirectory {
+  constructor(
+    private readonly db: Couch,
+    private readonly cfg: Pick<CouchSettings, "url" | "timeoutMs">,
+  ) {}
+
+  login(name: string, password: string): Promise<SessionUser> {
+    return checkPassword(this.cfg, name, password);
+  }
+
+  exists(name: string): Promise<boolean> {
+    return userExists(this.db, name);
+  }
+
+  add(name: string, password: string, roles: string[] = []): Promise<boolean> {
+    return addUser(this.db, name, password, roles);
+  }
+
+  setPassword(name: string, password: string): Promise<boolean> {
+    return setPassword(this.db, name, password);
+  }
+
+  remove(name: string): Promise<boolean> {
+    return removeUser(this.db, name);
+  }
+
+  list(): Promise<SessionUser[]> {
+    return listUsers(this.db);
+  }
 }
