@@ -16,7 +16,9 @@ import path from "node:path";
 import { setImmediate as yieldToEvents } from "node:timers/promises";
 import { Command } from "commander";
 import { openCouch } from "../app/adapters/couch/index.js";
-import { copyPages } from "../app/adapters/couch/pages.js";
+import { CouchInventory } from "../app/adapters/couch/inventory.js";
+import { BlobStore } from "../app/adapters/disk/index.js";
+import { copyPages } from "../app/adapters/couch/paging.js";
 import { ensureDatabases } from "../app/adapters/couch/setup.js";
 import { locate } from "../app/core/layout.js";
 import { InventoryScan, SEEN_FALSE_POSITIVES, type ScanReport } from "../app/jobs/scan.js";
@@ -205,7 +207,8 @@ try {
     const cpu = process.cpuUsage();
     const couchCpu = standIn(couchProc.pid)?.cpuS;
     const job = new InventoryScan({
-      couch,
+      inventory: new CouchInventory(couch),
+      blobs: new BlobStore(dataRoot),
       dataRoot,
       store: "store1",
       prism: "prism1",

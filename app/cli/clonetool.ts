@@ -1,10 +1,10 @@
 import { hostname } from "node:os";
 import { Value } from "@sinclair/typebox/value";
-import { copiesOf } from "../adapters/couch/inventory.js";
+import { CouchInventory } from "../adapters/couch/inventory.js";
 import { StorePool } from "../client/pool.js";
 import { ConfigError, ConfigSchema } from "../config.js";
 import { isValidHash } from "../core/hash.js";
-import { isLive } from "../core/peer.js";
+import { copyId, isLive } from "../core/peer.js";
 import { type ClonetoolSummary, Clonetool, mibPerSecond } from "../jobs/clonetool/run.js";
 import { type Manual, manualProblem, type Selector, selectorProblem } from "../jobs/clonetool/plan.js";
 import { hashBatches, type Source } from "../jobs/clonetool/sources.js";
@@ -79,11 +79,11 @@ export function storeCredentials(raw: Record<string, unknown>): Credentials {
 async function detail(c: Cluster, hash: string, json: boolean): Promise<number> {
   if (!isValidHash(hash.toLowerCase())) throw new UsageError(`--detail: not a hash: ${hash}`);
   const peers = await loadPeers(c);
-  const all = await copiesOf(c.couch, hash.toLowerCase());
+  const all = await new CouchInventory(c.couch).copiesOf(hash.toLowerCase());
   const first = all[0];
   const holders = all.map((d) => {
     const peer = peers.store(d.store);
-    return { copy: `${d.prism}:${d.store}`, live: Boolean(peer && isLive(peer)), verifiedAt: d.verifiedAt ?? null };
+    return { copy: copyId({ prism: d.prism, name: d.store }), live: Boolean(peer && isLive(peer)), verifiedAt: d.verifiedAt ?? null };
   });
   const live = holders.filter((h) => h.live);
   const out = {
@@ -148,7 +148,8 @@ async function run(f: Flags): Promise<number> {
     const pool = new StorePool(peers, storeCredentials(c.raw), 60_000);
     const progress = reporter(f);
     const say = f.json ? undefined : (line: string) => progress.note(line);
-    const copies = new Copies(c.couch, pool);
+    const inventory = new CouchInventory(c.couch);
+    const copies = new Copies(inventory, pool);
     const redis = c.redis();
     const removal = redis
       ? new Removal({ copies, pool, locks: new HashLocks(redis, c.prefix, `clonetool@${hostname()}`), log: c.log })
@@ -176,7 +177,7 @@ async function run(f: Flags): Promise<number> {
     const started = performance.now();
     progress.begin(pretend ? "clonetool (pretend)" : "clonetool");
     const batches = hashBatches(src, {
-      couch: c.couch,
+      inventory,
       pageSize: f.blockSize ?? cfg.blockSize,
       note: (m) => progress.note(m),
       invalid: (what) => {

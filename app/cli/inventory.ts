@@ -1,7 +1,8 @@
 import path from "node:path";
 import type { Command } from "commander";
-import type { Redis } from "ioredis";
-import { listPeers } from "../adapters/couch/peers.js";
+import { CouchInventory } from "../adapters/couch/inventory.js";
+import { CouchPeers } from "../adapters/couch/peers.js";
+import { BlobStore } from "../adapters/disk/index.js";
 import type { Config } from "../config.js";
 import { type ScanCounts, InventoryScan } from "../jobs/scan.js";
 import { type VerifyCounts, verifyStore } from "../jobs/verify.js";
@@ -54,7 +55,7 @@ async function target(c: Cluster, flags: StoreFlags): Promise<Target> {
   if (!dataRoot) throw new UsageError(`--data-root: where is ${flags.store}'s disk? (or run with its config)`);
   let prism = flags.prism ?? (own ? (c.raw.prism as string | undefined) : undefined);
   if (!prism) {
-    const peer = (await listPeers(c.couch)).find((p) => p.type === "store" && p.name === flags.store);
+    const peer = (await new CouchPeers(c.couch).list()).find((p) => p.type === "store" && p.name === flags.store);
     if (!peer?.prism) throw new UsageError(`store ${flags.store} is not registered: pass --prism`);
     prism = peer.prism;
   }
@@ -81,7 +82,8 @@ async function scan(flags: StoreFlags): Promise<number> {
     const tune = tuning(c, flags);
     let phase = "";
     const job = new InventoryScan({
-      couch: c.couch,
+      inventory: new CouchInventory(c.couch),
+      blobs: new BlobStore(t.dataRoot),
       ...t,
       ...tune,
       walkers: flags.walkers,
@@ -127,9 +129,6 @@ async function scan(flags: StoreFlags): Promise<number> {
   }
 }
 
-/** A publisher that drops messages, for a store tool run without Redis. */
-const noRedis = { publish: async () => 0 } as unknown as Redis;
-
 async function verify(flags: StoreFlags): Promise<number> {
   const c = connect(flags, "verify");
   try {
@@ -144,13 +143,22 @@ async function verify(flags: StoreFlags): Promise<number> {
       couchdb: c.config.couchdb,
       redis: { prefix: c.prefix },
     } as Config;
-    const content = new StoreContent({ config, couch: c.couch, redis: c.redis() ?? noRedis, log: c.log });
+    const inventory = new CouchInventory(c.couch, c.config.couchdb.batch);
+    // Without Redis, prisms learn of the changes when their caches expire.
+    const announce = announcer(c);
+    const content = new StoreContent({
+      config,
+      inventory,
+      blobs: new BlobStore(t.dataRoot),
+      announce: async (hash) => announce?.([hash]),
+      log: c.log,
+    });
     const progress = reporter(flags);
     const line = (n: VerifyCounts) =>
       `ok ${n.ok} fresh ${n.fresh} corrupt ${n.corrupt} missing ${n.missing} errors ${n.errors}`;
     progress.begin(`verify ${t.store}`);
     const r = await verifyStore({
-      couch: c.couch,
+      inventory,
       content,
       ...t,
       ...tune,
@@ -214,7 +222,11 @@ defineCommand((program) => {
       .description("record files the inventory lacks, correct drifted docs, remove docs whose file is gone"),
   )
     .option("--force", "remove docs even when most of the store's files look gone")
-    .option("--walkers <n>", "threads reading the folders (default: one per core, at most 4)", intOption("--walkers", 1))
+    .option(
+      "--walkers <n>",
+      "threads reading the folders (default: one per core, at most 4)",
+      intOption("--walkers", 1),
+    )
     .action(action(scan));
   storeOptions(
     inventory

@@ -3,10 +3,11 @@ import { Presets, SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import type { Redis } from "ioredis";
 import { type Couch, openCouch } from "../adapters/couch/index.js";
-import { PeerTable } from "../adapters/couch/peers.js";
+import { CouchPeers } from "../adapters/couch/peers.js";
 import { openRedis } from "../adapters/redis/index.js";
 import { type Config, ConfigError, ConfigSchema, rawConfig } from "../config.js";
 import { INVENTORY_CHANNEL } from "../core/inventory.js";
+import { PeerTable } from "../core/peer-table.js";
 import { cliLogger, type Logger } from "../log.js";
 import { addConnectionOptions, type ConnectionFlags, check, loadToolConfig, redisPrefix } from "./common.js";
 
@@ -28,7 +29,12 @@ const isObj = (v: unknown): v is Raw => typeof v === "object" && v !== null && !
 export function setting<K extends keyof Config>(raw: Raw, key: K): Config[K] {
   const schema = (ConfigSchema.properties as Record<string, TSchema>)[key as string]!;
   const problems = new Map<string, string>();
-  const value = check<Config[K]>(String(key), schema, raw[key as string] ?? (isObj(schema.default) ? {} : undefined), problems);
+  const value = check<Config[K]>(
+    String(key),
+    schema,
+    raw[key as string] ?? (isObj(schema.default) ? {} : undefined),
+    problems,
+  );
   if (problems.size > 0) throw new ConfigError([...problems.values()]);
   return value;
 }
@@ -71,7 +77,7 @@ export function connect(flags: OpsFlags, name: string): Cluster {
 
 /** The peer table, loaded once (a tool needs a snapshot, not a refresh loop). */
 export async function loadPeers(c: Cluster): Promise<PeerTable> {
-  const peers = new PeerTable(c.couch, 60_000, c.log);
+  const peers = new PeerTable(new CouchPeers(c.couch), 60_000, c.log);
   await peers.refresh();
   return peers;
 }

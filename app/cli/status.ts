@@ -1,8 +1,8 @@
-import { couch as couchCall } from "../adapters/couch/index.js";
-import { idPages } from "../adapters/couch/pages.js";
+import { docPages } from "../adapters/couch/paging.js";
 import { parseCopyId } from "../core/inventory.js";
-import { listPeers } from "../adapters/couch/peers.js";
-import { allVotes, isCurrent, majority, type Vote } from "../core/heartbeat.js";
+import { CouchPeers } from "../adapters/couch/peers.js";
+import { CouchVotes } from "../adapters/couch/votes.js";
+import { isCurrent, majority } from "../core/heartbeat.js";
 import { isLive, type Peer } from "../core/peer.js";
 import { type HealStatus, healKeys } from "../jobs/heal.js";
 import { hotKeys, windowRates } from "../jobs/hot-counter.js";
@@ -80,9 +80,8 @@ export interface ClusterStatus {
 }
 
 async function votes(c: Cluster, peers: Peer[], voteLife: number) {
-  const res = await couchCall("votes", () => c.couch.db<Vote>("heartbeat").list({ ...allVotes, include_docs: true }));
   const now = Date.now();
-  const current = res.rows.flatMap((r) => (r.doc && isCurrent(r.doc as Vote, now, voteLife) ? [r.doc as Vote] : []));
+  const current = (await new CouchVotes(c.couch).all()).filter((v) => isCurrent(v, now, voteLife));
   const active = peers.filter((p) => p.active);
   const byPeer = new Map<string, Set<string>>();
   for (const v of current) byPeer.set(v.castee, (byPeer.get(v.castee) ?? new Set()).add(v.caster));
@@ -124,7 +123,7 @@ async function inventory(
     else if (live < replicas) out.underReplicated++;
     else if (live > replicas) out.overReplicated++;
   };
-  for await (const page of idPages(c.couch, { pageSize, docs: true })) {
+  for await (const page of docPages(c.couch, { pageSize, docs: true })) {
     for (const row of page) {
       const id = parseCopyId(row.id);
       if (!id) continue;
@@ -185,7 +184,7 @@ async function hot(c: Cluster, top: number) {
 }
 
 export async function clusterStatus(c: Cluster, flags: Flags, onPage: (n: number) => void = () => undefined) {
-  const peers = await listPeers(c.couch);
+  const peers = await new CouchPeers(c.couch).list();
   const heartbeat = setting(c.raw, "heartbeat");
   const replicas = flags.replicas ?? setting(c.raw, "replicas");
   const stores: StoreStatus[] = peers

@@ -1,4 +1,4 @@
-import type { PeerTable } from "../adapters/couch/peers.js";
+import type { PeerView } from "../core/ports/peers.js";
 import { StoreHealth } from "./health.js";
 import { StoreClient } from "./store.js";
 import type { Candidate, Holder } from "../core/placement.js";
@@ -15,7 +15,7 @@ export class StorePool {
   private readonly clients = new Map<string, StoreClient>();
 
   constructor(
-    private readonly peers: PeerTable,
+    private readonly peers: Pick<PeerView, "liveStores" | "store">,
     private readonly auth: Credentials,
     private readonly timeoutMs: number,
     readonly health: StoreHealth = new StoreHealth(),

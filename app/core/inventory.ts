@@ -1,21 +1,21 @@
-import { type Static, Type as T } from "@sinclair/typebox";
 import mime from "mime-types";
 
 // Inventory docs in `oose-inventory`, one per copy: `<hash>:<prism>:<store>`.
+// Docs are read as they are, unvalidated: the delivery path reads them in
+// bulk, and the migrations are what bring legacy shapes to this one.
 
-export const InventoryDocSchema = T.Object({
-  hash: T.String(),
-  prism: T.String(),
-  store: T.String(),
-  size: T.Integer({ minimum: 0 }),
-  mimeType: T.String(),
+export interface InventoryDoc {
+  hash: string;
+  prism: string;
+  store: string;
+  size: number;
+  mimeType: string;
   /** Without the leading dot (OOSE's scanner stored ".txt"). */
-  mimeExtension: T.String(),
-  relativePath: T.String(),
-  createdAt: T.String(),
-  verifiedAt: T.Optional(T.Union([T.Integer(), T.Null()])),
-});
-export type InventoryDoc = Static<typeof InventoryDocSchema>;
+  mimeExtension: string;
+  relativePath: string;
+  createdAt: string;
+  verifiedAt?: number | null;
+}
 
 /** The MIME type recorded, and served, for an extension. */
 export const mimeOf = (ext: string) => mime.lookup(ext) || "application/octet-stream";

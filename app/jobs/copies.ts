@@ -1,9 +1,8 @@
-import { copiesOf } from "../adapters/couch/inventory.js";
-import type { Couch } from "../adapters/couch/index.js";
 import { holderOf, type StorePool } from "../client/pool.js";
 import type { InventoryDoc } from "../core/inventory.js";
-import { isLive, type Peer } from "../core/peer.js";
+import { copyId, type LiveHolder, liveHolders } from "../core/peer.js";
 import { type Holder, rankStores } from "../core/placement.js";
+import type { Inventory } from "../core/ports/inventory.js";
 import { AppError, PeerUnavailable } from "../errors.js";
 
 // Finding and adding copies of one file, shared by the repair job, clonetool,
@@ -18,31 +17,37 @@ export interface Transfer {
   ms: number;
 }
 
-export interface LiveHolder {
-  copy: InventoryDoc;
-  peer: Peer;
+export type { LiveHolder };
+
+/** A file's copies: all recorded, and those on live stores. */
+export interface Holders {
+  all: InventoryDoc[];
+  live: LiveHolder[];
 }
 
 export class Copies {
   constructor(
-    private readonly couch: Couch,
+    private readonly inventory: Pick<Inventory, "copiesOf">,
     private readonly pool: StorePool,
     private readonly transferTimeoutMs = 600_000,
   ) {}
 
   /** Every inventory copy of `hash`, and which of them sit on live stores. */
-  async holders(hash: string): Promise<{ all: InventoryDoc[]; live: LiveHolder[] }> {
-    const all = await copiesOf(this.couch, hash);
-    const live = all.flatMap((copy) => {
-      const peer = this.pool.peer(copy.store);
-      return peer && isLive(peer) ? [{ copy, peer }] : [];
-    });
-    return { all, live };
+  async holders(hash: string): Promise<Holders> {
+    const all = await this.inventory.copiesOf(hash);
+    return { all, live: liveHolders(all, (name) => this.pool.peer(name)) };
   }
 
-  /** Copies `hash` onto `count` more stores; resolves with the transfers that succeeded. */
-  async add(hash: string, count: number, opts: { onto?: string; exclude?: Set<string> } = {}): Promise<Transfer[]> {
-    const { all, live } = await this.holders(hash);
+  /**
+   * Copies `hash` onto `count` more stores; resolves with the transfers that succeeded.
+   * `known`: holders the caller has just read, so they are not read again.
+   */
+  async add(
+    hash: string,
+    count: number,
+    opts: { onto?: string; exclude?: Set<string>; known?: Holders } = {},
+  ): Promise<Transfer[]> {
+    const { all, live } = opts.known ?? (await this.holders(hash));
     if (live.length === 0 || count <= 0) return [];
     const held: Holder[] = all.flatMap((c) => {
       const p = this.pool.peer(c.store);
@@ -77,8 +82,13 @@ export class Copies {
         try {
           await this.pool
             .client(source.peer)
-            .send(`${hash}.${source.copy.mimeExtension}`, `${peer.prism}:${peer.name}`, this.transferTimeoutMs);
-          done.push({ from: source.peer.name, to: peer.name, bytes: source.copy.size, ms: performance.now() - started });
+            .send(`${hash}.${source.copy.mimeExtension}`, copyId(peer), this.transferTimeoutMs);
+          done.push({
+            from: source.peer.name,
+            to: peer.name,
+            bytes: source.copy.size,
+            ms: performance.now() - started,
+          });
           break;
         } catch (err) {
           if (!(err instanceof AppError) || err instanceof PeerUnavailable) {

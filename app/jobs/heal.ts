@@ -1,15 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Redis } from "ioredis";
-import type { Couch } from "../adapters/couch/index.js";
-import { retrying } from "../adapters/couch/pages.js";
-import type { PeerTable } from "../adapters/couch/peers.js";
-import { Lease } from "../adapters/redis/lease.js";
 import type { Config } from "../config.js";
 import { TokenBucket } from "../core/bucket.js";
-import { type InventoryDoc, parseCopyId } from "../core/inventory.js";
+import { parseCopyId } from "../core/inventory.js";
 import { eachLimit } from "../core/limit.js";
 import { isLive } from "../core/peer.js";
+import type { Inventory } from "../core/ports/inventory.js";
+import type { JobState } from "../core/ports/job-state.js";
+import type { Lease, Leases } from "../core/ports/lease.js";
+import type { PeerView } from "../core/ports/peers.js";
 import type { Logger } from "../log.js";
 import type { Copies } from "./copies.js";
 
@@ -25,7 +24,7 @@ import type { Copies } from "./copies.js";
 // landing the others. The cursor (the last hash done) and the counts live in
 // Redis, so a pass cut short is resumed by the next runner, on any prism.
 //
-// Redis keys: <prefix>:heal:lock (the lease) and <prefix>:heal:status (JSON).
+// Keys (JobState and Leases): <prefix>:heal:lock (the lease) and <prefix>:heal:status (JSON).
 
 interface HealCounts {
   /** Found with fewer held copies than `replicas`. */
@@ -75,9 +74,10 @@ export interface PassResult {
 export const healKeys = (prefix: string) => ({ lock: `${prefix}:heal:lock`, status: `${prefix}:heal:status` });
 
 export interface HealDeps {
-  couch: Couch;
-  redis: Redis;
-  peers: PeerTable;
+  inventory: Pick<Inventory, "idsAfter">;
+  state: JobState;
+  leases: Leases;
+  peers: Pick<PeerView, "ready" | "healthy" | "store">;
   copies: Copies;
   config: Config;
   log: Logger;
@@ -87,21 +87,6 @@ export interface HealDeps {
 interface Group {
   hash: string;
   stores: string[];
-}
-
-/** Inventory ids in key order, after every id of hash `after` (raw collation, as in hashRange). */
-async function* idsAfter(couch: Couch, after: string | undefined, pageSize: number): AsyncGenerator<string[]> {
-  const db = couch.db<InventoryDoc>("inventory");
-  let start = after === undefined ? undefined : `${after}:\ufff0`;
-  for (;;) {
-    const res = await retrying("heal: list inventory", () =>
-      db.list({ limit: pageSize, ...(start === undefined ? {} : { startkey: start }) }),
-    );
-    if (res.rows.length === 0) return;
-    start = `${res.rows.at(-1)!.id}\u0000`;
-    yield res.rows.map((r) => r.id);
-    if (res.rows.length < pageSize) return;
-  }
 }
 
 export class Heal {
@@ -118,7 +103,7 @@ export class Heal {
     const keys = healKeys(d.config.redis.prefix);
     this.now = d.now ?? Date.now;
     this.key = keys.status;
-    this.lease = new Lease(d.redis, keys.lock, `${d.config.name}:${randomUUID()}`, d.config.heal.lease);
+    this.lease = d.leases.lease(keys.lock, `${d.config.name}:${randomUUID()}`, d.config.heal.lease);
     this.bucket = new TokenBucket(d.config.heal.bandwidth, d.config.heal.bandwidth, this.now);
   }
 
@@ -187,7 +172,7 @@ export class Heal {
     const { concurrency, pageSize } = this.d.config.heal;
     // A hash's copies may straddle pages: the last group of a page waits for the next.
     let open: Group | undefined;
-    for await (const ids of idsAfter(this.d.couch, status.cursor, pageSize)) {
+    for await (const ids of this.d.inventory.idsAfter(status.cursor, pageSize)) {
       const done: Group[] = [];
       for (const id of ids) {
         const copy = parseCopyId(id);
@@ -223,7 +208,8 @@ export class Heal {
   private async heal(hash: string, status: HealStatus): Promise<void> {
     const { replicas, heal } = this.d.config;
     // A fresh read: the page may be minutes old by now.
-    const { all, live } = await this.d.copies.holders(hash);
+    const known = await this.d.copies.holders(hash);
+    const { all, live } = known;
     const need = replicas - this.held(all.map((c) => c.store));
     if (need <= 0) return;
     this.count(status, "short", 1);
@@ -235,9 +221,10 @@ export class Heal {
       status.deferred++;
       return;
     }
-    await this.throttle(live[0]!.copy.size * need);
+    // After a wait for bandwidth the holders are read again; without one, the read above is fresh.
+    const waited = await this.throttle(live[0]!.copy.size * need);
     if (this.abort.signal.aborted) return;
-    const made = await this.d.copies.add(hash, need);
+    const made = await this.d.copies.add(hash, need, waited ? {} : { known });
     this.count(status, "copied", made.length);
     this.count(
       status,
@@ -273,14 +260,15 @@ export class Heal {
     return this.now() - Date.parse(p.unavailableSince) < this.d.config.heartbeat.repairAfter;
   }
 
-  private async throttle(bytes: number): Promise<void> {
+  /** Waits for the bandwidth `bytes` need; true if it had to. */
+  private async throttle(bytes: number): Promise<boolean> {
     const wait = this.bucket.reserve(bytes);
     if (wait > 0) await sleep(wait, undefined, { signal: this.abort.signal }).catch(() => undefined);
+    return wait > 0;
   }
 
-  private async load(): Promise<HealStatus | undefined> {
-    const raw = await this.d.redis.get(this.key);
-    return raw ? (JSON.parse(raw) as HealStatus) : undefined;
+  private load(): Promise<HealStatus | undefined> {
+    return this.d.state.read<HealStatus>(this.key);
   }
 
   private fresh(saved: HealStatus | undefined): HealStatus {
@@ -312,6 +300,6 @@ export class Heal {
     const { runner, total, ...progress } = status;
     if (final) this.d.log.info(progress, status.state === "done" ? "heal: pass finished" : "heal: pass paused");
     else this.d.log.debug(progress, "heal: progress");
-    await this.d.redis.set(this.key, JSON.stringify(status)).catch(() => undefined);
+    await this.d.state.write(this.key, status).catch(() => undefined);
   }
 }

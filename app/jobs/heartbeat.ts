@@ -1,10 +1,10 @@
 import { type Agent, request } from "undici";
 import { nodeAgent } from "../client/http.js";
-import { type Couch, couch, getOrUndefined, upsert } from "../adapters/couch/index.js";
-import { setAvailable, type PeerTable } from "../adapters/couch/peers.js";
-import { allVotes, isCurrent, isDown, nextDelay, type Vote, voteKey, votesAgainst } from "../core/heartbeat.js";
-import type { Peer } from "../core/peer.js";
 import type { Config } from "../config.js";
+import { isCurrent, isDown, nextDelay, type Vote } from "../core/heartbeat.js";
+import type { Peer } from "../core/peer.js";
+import type { PeerDirectory, PeerView } from "../core/ports/peers.js";
+import type { Votes } from "../core/ports/votes.js";
 import type { Logger } from "../log.js";
 import { lastGoodPing, peerUp, votesCast } from "../metrics/index.js";
 
@@ -16,8 +16,9 @@ import { lastGoodPing, peerUp, votesCast } from "../metrics/index.js";
 // against it. Votes expire after voteLife and are pruned.
 
 export interface HeartbeatDeps {
-  couch: Couch;
-  peers: PeerTable;
+  votes: Votes;
+  directory: Pick<PeerDirectory, "setAvailable">;
+  peers: PeerView;
   /** This node's peer key, e.g. `store:prism1:store1`. */
   self: string;
   settings: Config["heartbeat"];
@@ -47,15 +48,13 @@ export class Heartbeat {
     this.agent = nodeAgent({ connect: { timeout: d.settings.pingTimeout }, keepAliveTimeout: 30_000 });
   }
 
-  private get votes() {
-    return this.d.couch.db<Vote>("heartbeat");
-  }
-
   /** Clears the votes against this node (it is evidently up) and starts the rounds. */
   async start(): Promise<void> {
     this.running = true;
     this.startedAt = this.now();
-    await this.clearVotes(this.d.self).catch((err) => this.d.log.warn({ err: err.message }, "heartbeat: clear own votes"));
+    await this.d.votes
+      .clear(this.d.self)
+      .catch((err) => this.d.log.warn({ err: err.message }, "heartbeat: clear own votes"));
     this.schedule(this.d.settings.startDelay);
     this.pruneTimer = setInterval(() => void this.prune().catch(() => undefined), this.d.settings.votePruneFrequency);
     this.pruneTimer.unref();
@@ -143,12 +142,11 @@ export class Heartbeat {
 
   private async voteDown(peer: Peer, reason: string): Promise<void> {
     const vote: Vote = { castee: peer.key, caster: this.d.self, castAt: this.now(), reason };
-    await upsert<Vote>(this.votes, voteKey(peer.key, this.d.self), () => vote);
+    await this.d.votes.cast(vote);
     // Renewals of a standing vote are not new votes.
     if (!this.voted.has(peer.key)) votesCast.inc({ peer: peer.name });
     this.voted.add(peer.key);
-    const res = await couch("votes", () => this.votes.list({ ...votesAgainst(peer.key), include_docs: true }));
-    const votes = res.rows.flatMap((r) => (r.doc ? [r.doc as Vote] : []));
+    const votes = await this.d.votes.against(peer.key);
     // Voters: the active peers other than the castee that can vote at all (an unavailable one cannot).
     const voters = new Set(
       this.d.peers
@@ -158,47 +156,33 @@ export class Heartbeat {
     );
     voters.add(this.d.self);
     if (peer.available && isDown(votes, voters, this.now(), this.d.settings.voteLife)) {
-      this.d.log.warn({ peer: peer.key, votes: votes.length, voters: voters.size }, "heartbeat: marking peer unavailable");
-      await setAvailable(this.d.couch, peer.key, false);
+      this.d.log.warn(
+        { peer: peer.key, votes: votes.length, voters: voters.size },
+        "heartbeat: marking peer unavailable",
+      );
+      await this.d.directory.setAvailable(peer.key, false);
       await this.d.peers.refresh().catch(() => undefined);
     }
   }
 
   private async restore(peer: Peer): Promise<void> {
     this.d.log.info({ peer: peer.key }, "heartbeat: peer answers again, restoring");
-    await this.clearVotes(peer.key);
+    await this.d.votes.clear(peer.key);
     this.voted.delete(peer.key);
-    await setAvailable(this.d.couch, peer.key, true);
+    await this.d.directory.setAvailable(peer.key, true);
     await this.d.peers.refresh().catch(() => undefined);
   }
 
   /** The peer answers this node again: its own vote no longer stands (others keep theirs until they see it too). */
   private async withdraw(peer: Peer): Promise<void> {
-    const id = voteKey(peer.key, this.d.self);
-    const vote = await getOrUndefined(this.votes, id);
-    if (vote) await this.deleteRows([{ id, rev: vote._rev }]);
+    await this.d.votes.withdraw(peer.key, this.d.self);
     this.voted.delete(peer.key);
-  }
-
-  private async clearVotes(castee: string): Promise<void> {
-    const res = await couch("votes", () => this.votes.list(votesAgainst(castee)));
-    await this.deleteRows(res.rows.map((r) => ({ id: r.id, rev: r.value.rev })));
   }
 
   /** Deletes votes older than voteLife, whoever cast them (OOSE's prune never fired). */
   async prune(): Promise<number> {
-    const res = await couch("votes", () => this.votes.list({ ...allVotes, include_docs: true }));
-    const stale = res.rows.filter((r) => r.doc && !isCurrent(r.doc as Vote, this.now(), this.d.settings.voteLife));
-    await this.deleteRows(stale.map((r) => ({ id: r.id, rev: r.value.rev })));
+    const stale = (await this.d.votes.all()).filter((v) => !isCurrent(v, this.now(), this.d.settings.voteLife));
+    await this.d.votes.remove(stale);
     return stale.length;
-  }
-
-  private async deleteRows(rows: { id: string; rev: string }[]): Promise<void> {
-    if (rows.length === 0) return;
-    const docs = rows.map((r) => ({ _id: r.id, _rev: r.rev, _deleted: true }));
-    const results = await couch("delete votes", () => this.votes.bulk({ docs }));
-    // A conflict means someone renewed or removed the vote meanwhile: theirs stands.
-    const failed = results.find((r) => r.error && r.error !== "conflict");
-    if (failed) throw new Error(`vote delete failed: ${failed.error}`);
   }
 }

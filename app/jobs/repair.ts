@@ -1,18 +1,17 @@
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
-import type { Couch } from "../adapters/couch/index.js";
-import type { PeerTable } from "../adapters/couch/peers.js";
-import { Lease } from "../adapters/redis/lease.js";
 import type { StorePool } from "../client/pool.js";
 import type { Config } from "../config.js";
 import { TokenBucket } from "../core/bucket.js";
 import type { InventoryDoc } from "../core/inventory.js";
+import { eachLimit } from "../core/limit.js";
 import { isLive, type Peer } from "../core/peer.js";
+import type { Inventory } from "../core/ports/inventory.js";
+import type { JobState } from "../core/ports/job-state.js";
+import type { Lease, Leases } from "../core/ports/lease.js";
+import type { PeerView } from "../core/ports/peers.js";
 import type { Logger } from "../log.js";
 import type { Copies } from "./copies.js";
 import type { Removal } from "./removal.js";
-import { copyPages } from "../adapters/couch/pages.js";
-import { eachLimit } from "../core/limit.js";
 
 // Self-healing. A store that stays unavailable longer than heartbeat.repairAfter
 // gets its content copied from the surviving holders onto other stores, until
@@ -21,7 +20,7 @@ import { eachLimit } from "../core/limit.js";
 // lease in Redis); runs are idempotent, so a run cut short is finished by the
 // next, on any prism. Copies go `concurrency` at a time, within `bandwidth`.
 //
-// Redis keys: <prefix>:repair:lock (the lease), <prefix>:repair:stores (store →
+// Keys (JobState and Leases): <prefix>:repair:lock (the lease), <prefix>:repair:stores (store →
 // the outage it was repaired for; kept until its surplus is trimmed) and
 // <prefix>:repair:status (the last progress report, JSON).
 
@@ -53,9 +52,10 @@ interface Outage {
 }
 
 export interface RepairDeps {
-  couch: Couch;
-  redis: Redis;
-  peers: PeerTable;
+  inventory: Pick<Inventory, "copyPages">;
+  state: JobState;
+  leases: Leases;
+  peers: Pick<PeerView, "ready" | "healthy" | "stores" | "store">;
   pool: StorePool;
   copies: Copies;
   removal: Removal;
@@ -79,7 +79,7 @@ export class Repair {
   constructor(private readonly d: RepairDeps) {
     const { prefix } = d.config.redis;
     this.now = d.now ?? Date.now;
-    this.lease = new Lease(d.redis, `${prefix}:repair:lock`, `${d.config.name}:${randomUUID()}`, d.config.repair.lease);
+    this.lease = d.leases.lease(`${prefix}:repair:lock`, `${d.config.name}:${randomUUID()}`, d.config.repair.lease);
     this.bucket = new TokenBucket(d.config.repair.bandwidth, d.config.repair.bandwidth, this.now);
     this.keys = { stores: `${prefix}:repair:stores`, status: repairStatusKey(prefix) };
   }
@@ -139,7 +139,7 @@ export class Repair {
       for (const [name, outage] of outages) {
         if (!keepGoing()) break;
         const store = this.d.peers.store(name);
-        if (!store) await this.d.redis.hdel(this.keys.stores, name);
+        if (!store) await this.d.state.deleteEntry(this.keys.stores, name);
         else if (isLive(store)) await this.trimStore(store, outage, keepGoing);
       }
     } finally {
@@ -148,15 +148,14 @@ export class Repair {
     }
   }
 
-  private async outages(): Promise<Map<string, Outage>> {
-    const raw = await this.d.redis.hgetall(this.keys.stores);
-    return new Map(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v) as Outage]));
+  private outages(): Promise<Map<string, Outage>> {
+    return this.d.state.entries<Outage>(this.keys.stores);
   }
 
   private async repairStore(store: Peer, keepGoing: () => boolean): Promise<void> {
     const since = store.unavailableSince!;
     const mark = (complete: boolean) =>
-      this.d.redis.hset(this.keys.stores, store.name, JSON.stringify({ since, complete } satisfies Outage));
+      this.d.state.setEntry(this.keys.stores, store.name, { since, complete } satisfies Outage);
     await mark(false);
     const status = this.newStatus("repairing", store.name);
     this.d.log.warn({ store: store.name, since }, "repair: store is down past repairAfter; restoring its copies");
@@ -199,7 +198,7 @@ export class Repair {
     const complete = keepGoing() && status.failed === 0;
     if (complete) status.state = "done";
     await this.report(status, true);
-    if (complete) await this.d.redis.hdel(this.keys.stores, store.name);
+    if (complete) await this.d.state.deleteEntry(this.keys.stores, store.name);
   }
 
   /** Runs `work` over the store's copies, `concurrency` at a time; pages start after the last id seen, so removals never shift them. */
@@ -211,7 +210,7 @@ export class Repair {
   ): Promise<void> {
     const { concurrency, pageSize } = this.d.config.repair;
     const note = (m: string) => this.d.log.info({ store }, `repair: ${m}`);
-    for await (const page of copyPages(this.d.couch, "store", store, { pageSize, note })) {
+    for await (const page of this.d.inventory.copyPages("store", store, { pageSize, note })) {
       if (!keepGoing()) break;
       await eachLimit(page, concurrency, async (doc) => {
         if (!keepGoing()) return;
@@ -255,6 +254,6 @@ export class Repair {
     status.bytesPerSec = Math.round((status.bytes * 1000) / status.ms);
     const { state, runner, ...progress } = status;
     this.d.log.info({ state, ...progress }, `repair: ${final ? "pass finished" : "progress"}`);
-    await this.d.redis.set(this.keys.status, JSON.stringify(status)).catch(() => undefined);
+    await this.d.state.write(this.keys.status, status).catch(() => undefined);
   }
 }

@@ -1,19 +1,12 @@
 import { stat } from "node:fs/promises";
-import { eachLimit } from "../core/limit.js";
 import os from "node:os";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Couch } from "../adapters/couch/index.js";
-import {
-  bulkWrite,
-  type CopyId,
-  copyIdPages,
-  fetchCopies,
-  fetchRevs,
-  type StoredCopy,
-} from "../adapters/couch/pages.js";
-import { BlobStore } from "../adapters/disk/index.js";
 import { copyDoc, type InventoryDoc, inventoryKey } from "../core/inventory.js";
 import { fromRelativePath } from "../core/layout.js";
+import { eachLimit } from "../core/limit.js";
+import type { Blobs } from "../core/ports/blobs.js";
+import type { CopyId, CopyWrite, Inventory, StoredCopy } from "../core/ports/inventory.js";
 import { SeenHashes } from "./scan-seen.js";
 import { type WalkEntry, walkTree } from "./scan-walk.js";
 
@@ -48,7 +41,10 @@ export interface ScanCounts {
 }
 
 export interface ScanSettings {
-  couch: Couch;
+  inventory: Pick<Inventory, "fetch" | "revisions" | "bulkWrite" | "copyIdPages">;
+  /** The store's content, as the store finds it (the same rules pick a file per hash). */
+  blobs: Pick<Blobs, "find">;
+  /** The store's data root: the tree under its `content` folder is walked. */
   dataRoot: string;
   store: string;
   prism: string;
@@ -136,13 +132,13 @@ export const docMatches = (doc: StoredCopy, want: InventoryDoc) => DOC_FIELDS.ev
 export class InventoryScan {
   readonly counts = emptyCounts();
   private readonly samples = { invalid: [] as string[], errors: [] as string[] };
-  private readonly blobs: BlobStore;
+  private readonly blobs: Pick<Blobs, "find">;
   private readonly now: () => number;
   /** Hashes pass 1 found on disk; pass 2 checks the disk only for the others. */
   private readonly seen = new SeenHashes(1_000_000, SEEN_FALSE_POSITIVES);
 
   constructor(private readonly s: ScanSettings) {
-    this.blobs = new BlobStore(s.dataRoot);
+    this.blobs = s.blobs;
     this.now = s.now ?? Date.now;
   }
 
@@ -152,7 +148,7 @@ export class InventoryScan {
 
   async run(): Promise<ScanReport> {
     const started = performance.now();
-    const root = this.blobs.contentRoot;
+    const root = path.resolve(this.s.dataRoot, "content");
     const st = await stat(root).catch(() => undefined);
     if (!st?.isDirectory()) throw new Error(`${root} is not a directory: is the store's disk mounted?`);
     const walk = { dirs: 0 };
@@ -240,11 +236,11 @@ export class InventoryScan {
   /** One batch: look the docs up in one request, write what is missing or wrong in one more. */
   private async reconcile(found: Found[], retry = true): Promise<void> {
     try {
-      const { couch, prism, store, dryRun } = this.s;
-      const current = await fetchCopies(couch, [...new Set(found.map((f) => f.id))]);
+      const { inventory, prism, store, dryRun } = this.s;
+      const current = await inventory.fetch([...new Set(found.map((f) => f.id))]);
       const ids = new Map<string, number>();
       for (const f of found) ids.set(f.id, (ids.get(f.id) ?? 0) + 1);
-      const writes: { doc: object; found: Found; create: boolean }[] = [];
+      const writes: { doc: CopyWrite; found: Found; create: boolean }[] = [];
       for (const f of found) {
         const doc = current.get(f.id);
         // Two files for one hash (another extension): the one the store serves, as BlobStore.find picks it, counts.
@@ -268,10 +264,7 @@ export class InventoryScan {
         for (const w of writes) this.counts[w.create ? "created" : "updated"]++;
         return;
       }
-      const outcomes = await bulkWrite(
-        couch,
-        writes.map((w) => w.doc),
-      );
+      const outcomes = await inventory.bulkWrite(writes.map((w) => w.doc));
       const conflicted: Found[] = [];
       const changed: string[] = [];
       outcomes.forEach((o, i) => {
@@ -309,7 +302,7 @@ export class InventoryScan {
    * (a lost top folder, say) without being most of the store.
    */
   private async prune(): Promise<string | undefined> {
-    const { couch, prism, store, dryRun, force, batchSize } = this.s;
+    const { inventory, prism, store, dryRun, force, batchSize } = this.s;
     const maxShare = this.s.maxRemoveShare ?? 0.5;
     const hold = this.s.holdBack ?? Math.max(batchSize, 10_000);
     let pending: Judged[] = [];
@@ -329,14 +322,10 @@ export class InventoryScan {
         // Held back a while: a file written meanwhile (an upload, a repair) keeps its doc, and so
         // does a doc rewritten since it was judged. Only a doc still at that revision goes.
         const absent = await this.stillAbsent(chunk);
-        const revs = await fetchRevs(
-          couch,
-          absent.map((d) => d.id),
-        );
+        const revs = await inventory.revisions(absent.map((d) => d.id));
         const doomed = absent.filter((d) => revs.get(d.id) === d.rev);
-        const outcomes = await bulkWrite(
-          couch,
-          doomed.map((d) => ({ _id: d.id, _rev: d.rev, _deleted: true })),
+        const outcomes = await inventory.bulkWrite(
+          doomed.map((d) => ({ _id: d.id, _rev: d.rev, _deleted: true as const })),
         );
         const gone: string[] = [];
         outcomes.forEach((o, j) => {
@@ -354,7 +343,7 @@ export class InventoryScan {
       }
       pending = [];
     };
-    const pages = copyIdPages(couch, "store", store, {
+    const pages = inventory.copyIdPages("store", store, {
       pageSize: batchSize,
       note: this.s.note,
     });
@@ -382,7 +371,7 @@ export class InventoryScan {
         missing.push(doc);
       });
       // The revision each doc had when judged: one rewritten before the flush is not ours to remove.
-      const revs = dryRun || missing.length === 0 ? undefined : await fetchRevs(couch, missing.map((d) => d.id));
+      const revs = dryRun || missing.length === 0 ? undefined : await inventory.revisions(missing.map((d) => d.id));
       for (const d of missing) {
         const rev = revs ? revs.get(d.id) : "";
         if (rev !== undefined) pending.push({ ...d, rev });

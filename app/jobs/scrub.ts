@@ -1,17 +1,16 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Redis } from "ioredis";
-import type { Couch } from "../adapters/couch/index.js";
-import { copyPages } from "../adapters/couch/pages.js";
 import type { Config } from "../config.js";
 import { TokenBucket } from "../core/bucket.js";
 import type { InventoryDoc } from "../core/inventory.js";
-import { ContentNotFound } from "../errors.js";
 import { eachLimit } from "../core/limit.js";
+import type { LocalCopies } from "../core/ports/blobs.js";
+import type { Inventory } from "../core/ports/inventory.js";
+import type { JobState } from "../core/ports/job-state.js";
+import { ContentNotFound } from "../errors.js";
 import type { Logger } from "../log.js";
 import { corruptCopies, oldestVerification, scrubProgress } from "../metrics/index.js";
-import type { StoreContent } from "../store/content.js";
 import { isDue } from "./verify.js";
 
 // Scrubbing: a store re-hashes each of its copies against its content address
@@ -20,7 +19,7 @@ import { isDue } from "./verify.js";
 // verifiedAt writes share CouchDB requests). The store's own verify does the work: a good copy
 // gets verifiedAt = now; a corrupt one is removed with its doc and announced,
 // and the heal job brings the file back to count; a doc whose file is gone is
-// dropped the same way. The pass lives in Redis (<prefix>:scrub:<store>): a
+// dropped the same way. The pass lives in the JobState (<prefix>:scrub:<store>): a
 // restarted store resumes it with its counts, and what was verified before the
 // stop is within the cadence, so it is not hashed again. A content folder that
 // moved to another device since the store started (its disk was unmounted)
@@ -80,9 +79,9 @@ function showOldest(status: ScrubStatus): void {
 const REPORT_EVERY = 5000;
 
 export interface ScrubDeps {
-  couch: Couch;
-  redis: Redis;
-  content: Pick<StoreContent, "verify">;
+  inventory: Pick<Inventory, "copyPages">;
+  state: JobState;
+  content: Pick<LocalCopies, "verify">;
   config: Config;
   log: Logger;
   now?: () => number;
@@ -144,7 +143,7 @@ export class Scrub {
     this.lastReport = this.now();
     const { name, scrub } = this.d.config;
     // Pages start after the last doc seen, so the docs a verify drops never shift them.
-    for await (const page of copyPages(this.d.couch, "store", name, { pageSize: scrub.pageSize })) {
+    for await (const page of this.d.inventory.copyPages("store", name, { pageSize: scrub.pageSize })) {
       if (!(await this.sameDisk())) return this.report(status, true);
       await eachLimit(page, scrub.concurrency, async (doc) => {
         if (!this.stopped) await this.check(doc, status);
@@ -218,9 +217,8 @@ export class Scrub {
     if (wait > 0) await sleep(wait, undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
-  private async load(): Promise<ScrubStatus | undefined> {
-    const raw = await this.d.redis.get(this.key);
-    return raw ? (JSON.parse(raw) as ScrubStatus) : undefined;
+  private load(): Promise<ScrubStatus | undefined> {
+    return this.d.state.read<ScrubStatus>(this.key);
   }
 
   /** The pass's counts carry on; what is seen is read again from the first page. */
@@ -261,6 +259,6 @@ export class Scrub {
     const { last, total, ...progress } = status;
     if (final) this.d.log.info(progress, status.state === "done" ? "scrub: pass finished" : "scrub: pass paused");
     else this.d.log.debug(progress, "scrub: progress");
-    await this.d.redis.set(this.key, JSON.stringify(status)).catch(() => undefined);
+    await this.d.state.write(this.key, status).catch(() => undefined);
   }
 }

@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Couch } from "../adapters/couch/index.js";
-import { copyPages, type StoredCopy } from "../adapters/couch/pages.js";
-import { ContentNotFound } from "../errors.js";
-import type { StoreContent } from "../store/content.js";
 import { eachLimit } from "../core/limit.js";
+import type { LocalCopies } from "../core/ports/blobs.js";
+import type { Inventory, StoredCopy } from "../core/ports/inventory.js";
+import { ContentNotFound } from "../errors.js";
 
 // `oose inventory verify`: re-hashes one store's copies whose last
 // verification is older than verifyExpiration (all of them with force), with
@@ -28,8 +27,8 @@ export interface VerifyCounts {
 }
 
 export interface VerifySettings {
-  couch: Couch;
-  content: StoreContent;
+  inventory: Pick<Inventory, "copyPages">;
+  content: LocalCopies;
   store: string;
   prism: string;
   /** verifyExpiration (ms). */
@@ -136,7 +135,7 @@ export async function verifyStore(s: VerifySettings): Promise<VerifyReport> {
     });
   };
 
-  const pages = copyPages(s.couch, "store", s.store, { pageSize: s.batchSize, note: s.note });
+  const pages = s.inventory.copyPages("store", s.store, { pageSize: s.batchSize, note: s.note });
   for await (const docs of pages) {
     await eachLimit(
       docs.filter((d) => d.prism === s.prism),

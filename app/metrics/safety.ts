@@ -1,10 +1,10 @@
-import type { Redis } from "ioredis";
+import type { JobState } from "../core/ports/job-state.js";
 import { type HealStatus, healKeys } from "../jobs/heal.js";
 import { type RepairStatus, repairStatusKey } from "../jobs/repair.js";
 import type { DataSafety } from "./index.js";
 
 // The data-safety gauges come from the heal's and the repair's status in
-// Redis, not from whichever prism ran them: the lease moves between prisms,
+// the shared job state, not from whichever prism ran them: the lease moves between prisms,
 // and a prism that ran the last pass but one would otherwise keep reporting
 // (and alerting on) what that pass found.
 
@@ -21,8 +21,7 @@ export function dataSafety(heal: HealStatus | undefined, repair: RepairStatus | 
 }
 
 /** Reads both statuses in one request. */
-export async function readDataSafety(redis: Redis, prefix: string): Promise<DataSafety> {
-  const [heal, repair] = await redis.mget(healKeys(prefix).status, repairStatusKey(prefix));
-  const parse = <T>(raw: string | null | undefined) => (raw ? (JSON.parse(raw) as T) : undefined);
-  return dataSafety(parse<HealStatus>(heal), parse<RepairStatus>(repair));
+export async function readDataSafety(state: JobState, prefix: string): Promise<DataSafety> {
+  const [heal, repair] = await state.readMany<unknown>([healKeys(prefix).status, repairStatusKey(prefix)]);
+  return dataSafety(heal as HealStatus | undefined, repair as RepairStatus | undefined);
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { PeerTable } from "../adapters/couch/peers.js";
+import type { PeerView } from "../core/ports/peers.js";
 import type { NodeApp, NodeDeps } from "../http/node.js";
 import type { Existence } from "./existence.js";
 import type { Placer } from "./place.js";
@@ -10,7 +10,7 @@ export type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 /** Everything a prism route needs, built once in buildPrism. */
 export interface PrismContext extends NodeDeps {
   app: NodeApp;
-  peers: PeerTable;
+  peers: PeerView;
   existence: Existence;
   pool: StorePool;
   placer: Placer;

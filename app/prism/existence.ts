@@ -1,11 +1,10 @@
 import { LRUCache } from "lru-cache";
-import { copiesOnStores } from "../adapters/couch/inventory.js";
-import type { Couch } from "../adapters/couch/index.js";
-import type { PeerTable } from "../adapters/couch/peers.js";
 import type { Channels } from "../adapters/redis/channels.js";
 import { type ExistenceRecord, existenceRecord } from "../core/existence.js";
 import { INVENTORY_CHANNEL, type InventoryDoc } from "../core/inventory.js";
-import { isLive } from "../core/peer.js";
+import { isLive, type LiveHolder, liveHolders } from "../core/peer.js";
+import type { Inventory } from "../core/ports/inventory.js";
+import type { PeerView } from "../core/ports/peers.js";
 import { AppError, BackendUnavailable } from "../errors.js";
 import { Batcher } from "../core/batch.js";
 
@@ -27,8 +26,8 @@ export class Existence {
   private readonly reads: Batcher<string, InventoryDoc[]>;
 
   constructor(
-    private readonly couch: Couch,
-    private readonly peers: PeerTable,
+    private readonly inventory: Pick<Inventory, "copiesOnStores">,
+    private readonly peers: Pick<PeerView, "ready" | "stores" | "store">,
     channels: Channels,
     prefix: string,
     life: number,
@@ -37,7 +36,7 @@ export class Existence {
     channels.on(INVENTORY_CHANNEL(prefix), (hash) => this.invalidate(hash));
     this.reads = new Batcher(
       async (hashes) => {
-        const found = await copiesOnStores(this.couch, hashes, this.peers.stores().map(storeOf));
+        const found = await this.inventory.copiesOnStores(hashes, this.peers.stores().map(storeOf));
         return hashes.map((h) => found.get(h) ?? []);
       },
       { maxBatch: 200, maxQueue: 10_000, windowMs: 0 },
@@ -101,12 +100,8 @@ export class Existence {
   }
 
   /** Live copies with their peer docs, for picking a store to read from. */
-  async liveCopies(hash: string) {
-    const copies = await this.copies(hash);
-    return copies.flatMap((c) => {
-      const peer = this.peers.store(c.store);
-      return peer && isLive(peer) ? [{ copy: c, peer }] : [];
-    });
+  async liveCopies(hash: string): Promise<LiveHolder[]> {
+    return liveHolders(await this.copies(hash), (name) => this.peers.store(name));
   }
 
   cacheStats(): { size: number; max: number } {

@@ -1,4 +1,9 @@
-import { PeerTable } from "../adapters/couch/peers.js";
+import { CouchInventory } from "../adapters/couch/inventory.js";
+import { CouchPeers } from "../adapters/couch/peers.js";
+import { CouchVotes } from "../adapters/couch/votes.js";
+import { RedisJobState } from "../adapters/redis/job-state.js";
+import { redisLeases } from "../adapters/redis/lease.js";
+import { PeerTable } from "../core/peer-table.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp, type RawRoute } from "../http/node.js";
 import { metricsRoute } from "../metrics/http.js";
@@ -36,9 +41,14 @@ export const build: BuildRole = async (deps) => {
   const { config, couch, redis, log } = deps;
   const rawRoutes: RawRoute[] = [];
   const app = createNodeApp(deps, { rawRoutes });
-  const peers = new PeerTable(couch, config.heartbeat.peerRefresh, log);
+  const inventory = new CouchInventory(couch);
+  const directory = new CouchPeers(couch);
+  const votes = new CouchVotes(couch);
+  const state = new RedisJobState(redis);
+  const leases = redisLeases(redis);
+  const peers = new PeerTable(directory, config.heartbeat.peerRefresh, log);
   const channels = new Channels(redis, log);
-  const existence = new Existence(couch, peers, channels, config.redis.prefix, config.existsCacheLife);
+  const existence = new Existence(inventory, peers, channels, config.redis.prefix, config.existsCacheLife);
   // What this prism sees of each store, ahead of the heartbeat's votes: requests route around a silent store at once.
   const health = new StoreHealth({ log: log.child({ part: "health" }) });
   peers.onChange((all) => health.track(all.filter((p) => p.type === "store" && p.active)));
@@ -47,7 +57,7 @@ export const build: BuildRole = async (deps) => {
     ? new StoreProbe({ stores: () => peers.stores().filter((p) => p.active), health, settings: config.probe })
     : undefined;
   const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs, health);
-  const copies = new Copies(couch, pool);
+  const copies = new Copies(inventory, pool);
   const locks = new HashLocks(redis, config.redis.prefix, config.name);
   const removal = new Removal({ copies, pool, locks, log: log.child({ part: "removal" }) });
   // Extra copies for content delivered often (config hot), removed again once it cools.
@@ -71,7 +81,7 @@ export const build: BuildRole = async (deps) => {
   const session = sessionGuard(sessions, privateAuth);
   metricsRoute(app, privateAuth);
   // Whoever runs the heal, every prism reports what its last pass found.
-  dataSafetySource.read = () => readDataSafety(redis, config.redis.prefix);
+  dataSafetySource.read = () => readDataSafety(state, config.redis.prefix);
   const ctx: PrismContext = { ...deps, app, peers, existence, pool, placer, privateAuth, session };
 
   await uploadRoutes(ctx);
@@ -90,10 +100,10 @@ export const build: BuildRole = async (deps) => {
   rawRoutes.push(fastDeliver(delivery, ctx));
 
   const repair = config.repair.enabled
-    ? new Repair({ couch, redis, peers, pool, copies, removal, config, log: log.child({ job: "repair" }) })
+    ? new Repair({ inventory, state, leases, peers, pool, copies, removal, config, log: log.child({ job: "repair" }) })
     : undefined;
   const heal = config.heal.enabled
-    ? new Heal({ couch, redis, peers, copies, config, log: log.child({ job: "heal" }) })
+    ? new Heal({ inventory, state, leases, peers, copies, config, log: log.child({ job: "heal" }) })
     : undefined;
   const onPing = (peer: { type: string; name: string }, ok: boolean) => {
     if (peer.type !== "store") return;
@@ -108,7 +118,7 @@ export const build: BuildRole = async (deps) => {
     app,
     async start() {
       await channels.start();
-      leave = await joinCluster(deps, peers, { onPing });
+      leave = await joinCluster({ config, directory, votes, log }, peers, { onPing });
       probe?.start();
       repair?.start();
       heal?.start();

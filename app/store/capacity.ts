@@ -1,7 +1,5 @@
 import { statfs } from "node:fs/promises";
-import type { Couch } from "../adapters/couch/index.js";
-import { upsert } from "../adapters/couch/index.js";
-import type { PeerDoc } from "../core/peer.js";
+import type { PeerDirectory } from "../core/ports/peers.js";
 import type { Logger } from "../log.js";
 import { diskFree, diskTotal } from "../metrics/index.js";
 
@@ -13,7 +11,7 @@ export class CapacityReporter {
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly couch: Couch,
+    private readonly directory: Pick<PeerDirectory, "setCapacity">,
     private readonly peerKey: string,
     private readonly dataRoot: string,
     private readonly every: number,
@@ -25,9 +23,7 @@ export class CapacityReporter {
     const capacity = { free: fs.bavail * fs.bsize, total: fs.blocks * fs.bsize, at: new Date().toISOString() };
     diskFree.set(capacity.free);
     diskTotal.set(capacity.total);
-    await upsert<PeerDoc>(this.couch.db<PeerDoc>("peer"), this.peerKey, (cur) =>
-      cur ? { ...cur, capacity } : undefined,
-    );
+    await this.directory.setCapacity(this.peerKey, capacity);
   }
 
   async start(): Promise<void> {

@@ -1,12 +1,9 @@
 import type { Readable } from "node:stream";
-import type { Redis } from "ioredis";
-import type { Couch } from "../adapters/couch/index.js";
-import { announceChange, getCopy } from "../adapters/couch/inventory.js";
-import { InventoryWriter } from "../adapters/couch/inventory-writer.js";
-import { type Blob, BlobStore, type Received } from "../adapters/disk/index.js";
 import type { Config } from "../config.js";
 import { copyDoc, type InventoryDoc, mimeOf } from "../core/inventory.js";
 import type { ContentId } from "../core/layout.js";
+import type { Blob, Blobs, LocalCopies, Received } from "../core/ports/blobs.js";
+import type { Inventory } from "../core/ports/inventory.js";
 import { ContentNotFound, HashMismatch, VerifyFailed } from "../errors.js";
 import type { Logger } from "../log.js";
 import { bytesWritten, commitDuration, stageDuration } from "../metrics/index.js";
@@ -20,21 +17,21 @@ import type { ExistsEntry, FileDetail, PutReply, RemoveReply, VerifyReply } from
 
 export interface ContentDeps {
   config: Config;
-  couch: Couch;
-  redis: Redis;
+  inventory: Pick<Inventory, "getCopy" | "record" | "remove">;
+  blobs: Blobs;
+  /** Tells every prism that a hash's copies changed, so cached existence is dropped at once. */
+  announce: (hash: string) => Promise<unknown>;
   log: Logger;
 }
 
-
-export class StoreContent {
-  readonly blobs: BlobStore;
-  readonly inventory: InventoryWriter;
+export class StoreContent implements LocalCopies {
+  readonly blobs: Blobs;
+  private readonly inventory: ContentDeps["inventory"];
   private readonly lock = new KeyedLock();
 
   constructor(private readonly deps: ContentDeps) {
-    this.blobs = new BlobStore(deps.config.dataRoot);
-    const { maxDocs, maxQueue, windowMs } = deps.config.couchdb.batch;
-    this.inventory = new InventoryWriter(deps.couch, { maxBatch: maxDocs, maxQueue, windowMs });
+    this.blobs = deps.blobs;
+    this.inventory = deps.inventory;
   }
 
   /** Streams an upload to tmp while hashing, then commits it if the hash matches its name. */
@@ -63,7 +60,7 @@ export class StoreContent {
       }
       const blob = await this.lock.run(id.hash, async () => {
         const blob = await this.blobs.commit(received, id);
-        await this.inventory.put(this.record(blob, Date.now()));
+        await this.inventory.record(this.record(blob, Date.now()));
         return blob;
       });
       timed();
@@ -88,18 +85,22 @@ export class StoreContent {
 
   async detail(hash: string): Promise<FileDetail> {
     const blob = await this.find(hash);
-    const { config, couch } = this.deps;
-    const doc = await getCopy(couch, hash, config.prism, config.name);
+    const { config } = this.deps;
+    const doc = await this.inventory.getCopy(hash, config.prism, config.name);
     return this.describe(blob, doc?.verifiedAt ?? null);
   }
 
   /** Spec §9.4: trust a recent verification unless forced; a corrupt copy is deleted with its record. */
-  async verify(hash: string, force: boolean, known?: InventoryDoc): Promise<VerifyReply> {
-    const { config, couch, log } = this.deps;
+  async verify(
+    hash: string,
+    force: boolean,
+    known?: Pick<InventoryDoc, "verifiedAt" | "mimeExtension">,
+  ): Promise<VerifyReply> {
+    const { config, log } = this.deps;
     const blob = await this.blobs.find(hash);
     if (!blob) return this.forget(hash);
     // A caller paging the inventory already holds the doc.
-    const doc = known ?? (await getCopy(couch, hash, config.prism, config.name));
+    const doc = known ?? (await this.inventory.getCopy(hash, config.prism, config.name));
     const result = { success: "Verification complete", code: 200, hash, expectedHash: hash };
     const last = doc?.mimeExtension === blob.ext ? doc.verifiedAt : undefined;
     if (!force && last && Date.now() - last < config.verifyExpiration) {
@@ -127,7 +128,7 @@ export class StoreContent {
       };
     }
     await this.lock.run(hash, async () => {
-      if (await this.blobs.holds(blob, sum)) await this.inventory.put(this.record(blob, now));
+      if (await this.blobs.holds(blob, sum)) await this.inventory.record(this.record(blob, now));
     });
     return { ...result, status: "ok", actualHash: sum.digest, verifySkipped: false, verified: true, verifiedAt: now };
   }
@@ -150,10 +151,10 @@ export class StoreContent {
 
   /** The file is gone: drop a record that still claims it, then answer 404. */
   private async forget(hash: string): Promise<never> {
-    const { config, couch } = this.deps;
+    const { config } = this.deps;
     const dropped = await this.lock.run(hash, async () => {
       if (await this.blobs.find(hash)) return false;
-      if (!(await getCopy(couch, hash, config.prism, config.name))) return false;
+      if (!(await this.inventory.getCopy(hash, config.prism, config.name))) return false;
       await this.inventory.remove(hash, config.prism, config.name);
       return true;
     });
@@ -188,9 +189,9 @@ export class StoreContent {
 
   /** Best effort: prisms also expire their caches, so a lost message only delays them. */
   private announce(hash: string): void {
-    const { config, redis, log } = this.deps;
-    announceChange(redis, config.redis.prefix, hash).catch((err) =>
-      log.warn({ hash, err: (err as Error).message }, "inventory change not announced"),
-    );
+    const { log } = this.deps;
+    this.deps
+      .announce(hash)
+      .catch((err) => log.warn({ hash, err: (err as Error).message }, "inventory change not announced"));
   }
 }

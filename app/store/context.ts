@@ -1,3 +1,4 @@
+import type { PeerDirectory } from "../core/ports/peers.js";
 import type { NodeApp, NodeDeps } from "../http/node.js";
 import type { StoreContent } from "./content.js";
 import type { Staging } from "./staging.js";
@@ -6,5 +7,6 @@ import type { Staging } from "./staging.js";
 export interface StoreContext extends NodeDeps {
   app: NodeApp;
   content: StoreContent;
+  directory: PeerDirectory;
   staging: Staging;
 }

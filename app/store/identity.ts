@@ -3,9 +3,8 @@ import { mkdir, open, readdir, readFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { type Static, Type as T } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import type { Couch } from "../adapters/couch/index.js";
-import { copyIdPages } from "../adapters/couch/pages.js";
 import type { Config } from "../config.js";
+import type { Inventory } from "../core/ports/inventory.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../log.js";
 
@@ -86,8 +85,8 @@ async function holdsContent(dataRoot: string): Promise<boolean> {
 }
 
 /** Whether any inventory doc names this store. CouchDB being down is an error, never "no copies". */
-async function inventoryNames(couch: Couch, store: string): Promise<boolean> {
-  for await (const page of copyIdPages(couch, "store", store, { pageSize: 1000 })) if (page.length > 0) return true;
+async function inventoryNames(inventory: Pick<Inventory, "copyIdPages">, store: string): Promise<boolean> {
+  for await (const page of inventory.copyIdPages("store", store, { pageSize: 1000 })) if (page.length > 0) return true;
   return false;
 }
 
@@ -98,7 +97,11 @@ async function inventoryNames(couch: Couch, store: string): Promise<boolean> {
  * this store (a first start), and then the marker is written. Anything else
  * throws DiskNotRecognised: `oose store adopt` accepts a replaced disk.
  */
-export async function checkIdentity(deps: { config: Config; couch: Couch; log: Logger }): Promise<StoreIdentity> {
+export async function checkIdentity(deps: {
+  config: Config;
+  inventory: Pick<Inventory, "copyIdPages">;
+  log: Logger;
+}): Promise<StoreIdentity> {
   const { dataRoot, name, prism } = deps.config;
   const log = deps.log.child({ part: "identity" });
   const refuse = (message: string, details: Record<string, unknown>): never => {
@@ -129,7 +132,7 @@ export async function checkIdentity(deps: { config: Config; couch: Couch; log: L
     log.warn({ disk: identity.id }, "no disk marker, but the disk holds content: marker written");
     return identity;
   }
-  if (await inventoryNames(deps.couch, name)) {
+  if (await inventoryNames(deps.inventory, name)) {
     return refuse(
       `${dataRoot} has no ${MARKER} and no content, but the inventory records copies on ${name}: ` +
         "is the disk unmounted? Mount it and start again; if the disk was replaced on purpose, " +

@@ -1,5 +1,11 @@
-import { PeerTable } from "../adapters/couch/peers.js";
+import { CouchInventory } from "../adapters/couch/inventory.js";
+import { CouchPeers } from "../adapters/couch/peers.js";
+import { CouchVotes } from "../adapters/couch/votes.js";
+import { BlobStore } from "../adapters/disk/index.js";
+import { RedisJobState } from "../adapters/redis/job-state.js";
+import { INVENTORY_CHANNEL } from "../core/inventory.js";
 import { peerKey } from "../core/peer.js";
+import { PeerTable } from "../core/peer-table.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp, type NodeApp } from "../http/node.js";
 import { metricsRoute } from "../metrics/http.js";
@@ -23,10 +29,15 @@ import { Staging } from "./staging.js";
 // marks itself unavailable.
 
 export const build: BuildRole = async (deps) => {
-  const { config, couch, log } = deps;
+  const { config, couch, redis, log } = deps;
   const app = createNodeApp(deps);
-  const content = new StoreContent(deps);
-  content.inventory.observe((docs) => {
+  const inventory = new CouchInventory(couch, config.couchdb.batch);
+  const directory = new CouchPeers(couch);
+  const votes = new CouchVotes(couch);
+  const blobs = new BlobStore(config.dataRoot);
+  const announce = (hash: string) => redis.publish(INVENTORY_CHANNEL(config.redis.prefix), hash);
+  const content = new StoreContent({ config, inventory, blobs, announce, log });
+  inventory.writer.observe((docs) => {
     app.counters.inc("stat:store:inventory:writes");
     app.counters.inc("stat:store:inventory:docs", docs);
   });
@@ -37,21 +48,23 @@ export const build: BuildRole = async (deps) => {
     log.child({ part: "staging" }),
   );
   const key = peerKey("store", config.name, config.prism);
-  const capacity = new CapacityReporter(couch, key, config.dataRoot, config.heartbeat.capacityRefresh, log);
-  const ctx: StoreContext = { ...deps, app, content, staging };
+  const capacity = new CapacityReporter(directory, key, config.dataRoot, config.heartbeat.capacityRefresh, log);
+  const ctx: StoreContext = { ...deps, app, content, directory, staging };
   // The file the prisms' probe reads through this store's nginx: proof that the disk reads and takes writes.
   const diskHealth = new DiskHealthWriter({
     ...{ dataRoot: config.dataRoot, interval: config.probe.diskWrite },
     log: log.child({ job: "disk-health" }),
   });
-  const scrub = config.scrub.enabled ? new Scrub({ ...deps, content, log: log.child({ job: "scrub" }) }) : undefined;
+  const scrub = config.scrub.enabled
+    ? new Scrub({ config, inventory, state: new RedisJobState(redis), content, log: log.child({ job: "scrub" }) })
+    : undefined;
   // What this store's nginx served, from its own access log (oose_nginx_*).
   const accessLog = config.accessLog.enabled
     ? new AccessLogFollower({ ...config.accessLog, dir: accessLogDir(config), log: log.child({ job: "access-log" }) })
     : undefined;
 
   // Before init, which would create an empty content folder on whatever is mounted there.
-  await checkIdentity(deps);
+  await checkIdentity({ config, inventory, log });
   await content.blobs.init();
   await app.register(async (scope) => {
     const priv = scope as NodeApp;
@@ -62,13 +75,13 @@ export const build: BuildRole = async (deps) => {
     await contentRoutes(ctx, priv);
   });
 
-  const peers = new PeerTable(couch, config.heartbeat.peerRefresh, log);
+  const peers = new PeerTable(directory, config.heartbeat.peerRefresh, log);
   let leave: (() => Promise<void>) | undefined;
   return {
     app,
     async start() {
       diskHealth.start();
-      leave = await joinCluster(deps, peers);
+      leave = await joinCluster({ config, directory, votes, log }, peers);
       staging.start();
       await capacity.start();
       scrub?.start();

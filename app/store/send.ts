@@ -1,9 +1,8 @@
-import { Value } from "@sinclair/typebox/value";
-import { type Couch, getOrUndefined } from "../adapters/couch/index.js";
 import { StoreClient } from "../client/store.js";
 import type { Config } from "../config.js";
 import { parseFileName } from "../core/layout.js";
-import { isLive, type PeerDoc, PeerDocSchema, peerKey } from "../core/peer.js";
+import { isLive, type PeerDoc, peerKey } from "../core/peer.js";
+import type { PeerDirectory } from "../core/ports/peers.js";
 import {
   AppError,
   BadRequest,
@@ -22,7 +21,7 @@ import type { SendReply } from "./schemas.js";
 
 export interface SendDeps {
   config: Config;
-  couch: Couch;
+  directory: Pick<PeerDirectory, "get">;
   content: StoreContent;
 }
 
@@ -30,9 +29,9 @@ async function targetPeer(deps: SendDeps, target: string): Promise<PeerDoc> {
   const [prism, name, ...rest] = target.split(":");
   if (!prism || !name || rest.length > 0) throw new BadRequest("store must be <prism>:<store>");
   if (prism === deps.config.prism && name === deps.config.name) throw new BadRequest("A store cannot send to itself");
-  const doc = await getOrUndefined(deps.couch.db<PeerDoc>("peer"), peerKey("store", name, prism));
-  const { _id, _rev, ...peer } = doc ?? {};
-  if (!doc || !Value.Check(PeerDocSchema, peer)) throw new NotFound(`Store ${target} not found`);
+  const found = await deps.directory.get(peerKey("store", name, prism));
+  if (!found) throw new NotFound(`Store ${target} not found`);
+  const { key: _, ...peer } = found;
   if (!isLive(peer)) throw new PeerUnavailable(`Store ${target} is not available`);
   return peer;
 }

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { BlobStore, Received } from "../adapters/disk/index.js";
+import type { Blobs, Received } from "../core/ports/blobs.js";
 import type { HashType } from "../core/hash.js";
 import { BadRequest, NotFound } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -25,7 +25,7 @@ export class Staging {
   private sweeper?: NodeJS.Timeout;
 
   constructor(
-    private readonly blobs: BlobStore,
+    private readonly blobs: Blobs,
     private readonly limits: { ttlMs: number; maxBytes: number; idleMs: number },
     private readonly log: Logger,
   ) {}

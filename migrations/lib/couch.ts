@@ -1,11 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DocumentScope } from "nano";
+import { bulkWrite as bulk, fetchRevs } from "../../app/adapters/couch/bulk.js";
 import type { Couch } from "../../app/adapters/couch/index.js";
 import { isNotFound } from "../../app/adapters/couch/index.js";
+import { withRetries } from "../../app/adapters/couch/retry.js";
+import type { WriteOutcome } from "../../app/core/ports/inventory.js";
 import type { MigrationContext } from "./types.js";
 
 // CouchDB building blocks for migrations, limited to what both CouchDB and the
 // stand-in support: _all_docs ranges, POST _all_docs keys, _bulk_docs, views.
+// The app's CouchDB toolkit does the work; here its calls see nano's raw
+// errors (a missing database is a 404 to a migration, not an outage).
 
 // biome-ignore lint/suspicious/noExplicitAny: legacy documents have no schema
 export type AnyDoc = Record<string, any>;
@@ -21,16 +26,11 @@ export const isTransient = (err: unknown) => {
 
 /** Runs a CouchDB call, retrying transient failures with backoff (0.5 s … 8 s). */
 export async function retry<T>(what: string, call: () => Promise<T>, attempts = 6): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (!isTransient(err) || i >= attempts) {
-        const msg = (err as Error).message || String(err);
-        throw Object.assign(new Error(`${what}: ${msg}`, { cause: err }), { statusCode: status(err) });
-      }
-      await sleep(Math.min(500 * 2 ** (i - 1), 8000));
-    }
+  try {
+    return await withRetries(call, isTransient, attempts);
+  } catch (err) {
+    const msg = (err as Error).message || String(err);
+    throw Object.assign(new Error(`${what}: ${msg}`, { cause: err }), { statusCode: status(err) });
   }
 }
 
@@ -69,11 +69,7 @@ export async function existingIds(db: Db, ids: string[]): Promise<Set<string>> {
   const found = new Set<string>();
   if (ids.length === 0) return found;
   try {
-    const res = await retry(`fetch ${ids.length} ids`, () => db.fetchRevs({ keys: ids }));
-    for (const row of res.rows) {
-      const value = (row as { value?: { deleted?: boolean } }).value;
-      if ("id" in row && value && !value.deleted) found.add(row.id);
-    }
+    for (const id of (await fetchRevs(db, ids, retry)).keys()) found.add(id);
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
@@ -112,19 +108,8 @@ export async function readPage(
   return res.rows.map((r) => ({ id: r.id, doc: r.doc as AnyDoc | undefined }));
 }
 
-export type WriteOutcome = "ok" | "conflict" | { error: string };
-
 /** _bulk_docs; one outcome per doc, in order. */
-export async function bulkWrite(db: Db, docs: AnyDoc[]): Promise<WriteOutcome[]> {
-  if (docs.length === 0) return [];
-  const res = await retry(`bulk ${docs.length} docs`, () => db.bulk({ docs }));
-  return res.map((r) => {
-    const row = r as { ok?: boolean; error?: string; reason?: string };
-    if (!row.error) return "ok";
-    if (row.error === "conflict") return "conflict";
-    return { error: `${row.error}${row.reason ? `: ${row.reason}` : ""}` };
-  });
-}
+export const bulkWrite = (db: Db, docs: AnyDoc[]): Promise<WriteOutcome[]> => bulk(db, docs, retry);
 
 /**
  * Queries every view of a design doc once (limit 0) so CouchDB indexes it now.

@@ -4,6 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import test from "ava";
 import { openCouch } from "../../app/adapters/couch/index.js";
+import { CouchInventory } from "../../app/adapters/couch/inventory.js";
+import { BlobStore } from "../../app/adapters/disk/index.js";
 import { ensureDatabases } from "../../app/adapters/couch/setup.js";
 import { locate } from "../../app/core/layout.js";
 import { InventoryScan, type ScanSettings } from "../../app/jobs/scan.js";
@@ -45,7 +47,8 @@ test.serial("missing files crowding the first pages are removed; an empty disk i
   }
   const scan = (o: Partial<ScanSettings> = {}) =>
     new InventoryScan({
-      couch,
+      inventory: new CouchInventory(couch),
+      blobs: new BlobStore(dataRoot),
       dataRoot,
       store: "store1",
       prism: "prism1",
@@ -119,7 +122,8 @@ test.serial("docs held back for removal stay if their file comes back or they ar
     });
   }) as typeof base.db;
   const settings: ScanSettings = {
-    couch: { ...base, db },
+    inventory: new CouchInventory({ ...base, db }),
+    blobs: new BlobStore(dataRoot),
     dataRoot,
     store: "store2",
     prism: "prism1",

@@ -5,7 +5,11 @@ import path from "node:path";
 import test from "ava";
 import type { Redis } from "ioredis";
 import { type Couch, openCouch } from "../../app/adapters/couch/index.js";
-import { PeerTable } from "../../app/adapters/couch/peers.js";
+import { CouchInventory } from "../../app/adapters/couch/inventory.js";
+import { CouchPeers } from "../../app/adapters/couch/peers.js";
+import { RedisJobState } from "../../app/adapters/redis/job-state.js";
+import { redisLeases } from "../../app/adapters/redis/lease.js";
+import { PeerTable } from "../../app/core/peer-table.js";
 import { HashLocks } from "../../app/adapters/redis/hash-lock.js";
 import { openRedis } from "../../app/adapters/redis/index.js";
 import { StorePool } from "../../app/client/pool.js";
@@ -58,10 +62,10 @@ async function world(c: TestCluster, timeoutMs = 30_000): Promise<World> {
   const config = loadConfig(c.env.prism1);
   const couch = openCouch(config.couchdb);
   const redis = openRedis(config.redis, log);
-  const peers = new PeerTable(couch, 60_000, log);
+  const peers = new PeerTable(new CouchPeers(couch), 60_000, log);
   await peers.refresh();
   const pool = new StorePool(peers, config.auth.store, timeoutMs);
-  const copies = new Copies(couch, pool);
+  const copies = new Copies(new CouchInventory(couch), pool);
   const removal = new Removal({ copies, pool, locks: new HashLocks(redis, config.redis.prefix, "test"), log });
   return {
     ...{ config, couch, redis, peers, pool, copies, removal },
@@ -225,7 +229,11 @@ test.serial(
       "store1",
       JSON.stringify({ since: "2026-01-01T00:00:00.000Z", complete: true }),
     );
-    const repair = new Repair({ ...w, log, now: Date.now });
+    const repair = new Repair({
+      ...w,
+      ...{ inventory: new CouchInventory(w.couch), state: new RedisJobState(w.redis), leases: redisLeases(w.redis) },
+      ...{ log, now: Date.now },
+    });
     // Hot: every hash cooled long ago. Its copies added for heat are the two trimming would keep, so
     // removers each working from their own snapshot would between them take every copy.
     const keys = hotKeys(prefix);

@@ -5,7 +5,7 @@ import test from "ava";
 import { openCouch } from "../../app/adapters/couch/index.js";
 import { ensureDatabases } from "../../app/adapters/couch/setup.js";
 import type { InventoryDoc } from "../../app/core/inventory.js";
-import { copyPages } from "../../app/adapters/couch/pages.js";
+import { copyPages } from "../../app/adapters/couch/paging.js";
 import { freePort, type Proc } from "../../infra/local/proc.js";
 import { startCouch } from "../../infra/local/services.js";
 import { INVENTORY_DESIGN } from "../../migrations/0001-base.js";

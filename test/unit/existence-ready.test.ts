@@ -1,7 +1,6 @@
 import test from "ava";
-import type { Couch } from "../../app/adapters/couch/index.js";
-import type { PeerTable } from "../../app/adapters/couch/peers.js";
 import type { Channels } from "../../app/adapters/redis/channels.js";
+import type { Inventory } from "../../app/core/ports/inventory.js";
 import { BackendUnavailable } from "../../app/errors.js";
 import { Existence } from "../../app/prism/existence.js";
 
@@ -9,10 +8,10 @@ import { Existence } from "../../app/prism/existence.js";
 // cannot tell where copies are, so a lookup is a 503, never "not found".
 
 const channels = { on: () => undefined } as unknown as Channels;
-const unreachable = {} as Couch;
+const unreachable = {} as Inventory;
 
 test("before the peer table's first load, existence is a 503, not an absent file", async (t) => {
-  const peers = { ready: false, stores: () => [], store: () => undefined } as unknown as PeerTable;
+  const peers = { ready: false, stores: () => [], store: () => undefined };
   const existence = new Existence(unreachable, peers, channels, "oose", 1000);
   const hash = "a".repeat(40);
   await t.throwsAsync(existence.record(hash), { instanceOf: BackendUnavailable });

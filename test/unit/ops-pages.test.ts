@@ -1,6 +1,6 @@
 import test from "ava";
 import type { Couch } from "../../app/adapters/couch/index.js";
-import { copyIdPages, copyPages, keyPages } from "../../app/adapters/couch/pages.js";
+import { copyIdPages, copyPages, keyPages } from "../../app/adapters/couch/paging.js";
 
 // The inventory pagers against an in-memory CouchDB: docid paging where the
 // server honours startkey_docid (CouchDB), _all_docs where it does not (the
@@ -115,7 +115,11 @@ test("pagers without the design docs say to run the migrations, and never read a
   const calls: string[] = [];
   const couch = fakeCouch(docs, { docid: true, views: false }, calls);
   const opts = { pageSize: 4 };
-  for (const pages of [copyPages(couch, "store", "s3", opts), copyIdPages(couch, "store", "s1", opts), keyPages(couch, opts)]) {
+  for (const pages of [
+    copyPages(couch, "store", "s3", opts),
+    copyIdPages(couch, "store", "s1", opts),
+    keyPages(couch, opts),
+  ]) {
     const err = await t.throwsAsync(collect(pages as AsyncIterable<unknown[]>));
     t.like(err, { code: "INVENTORY_VIEWS_MISSING", status: 503 });
     t.regex(err!.message, /oose migrate up/);

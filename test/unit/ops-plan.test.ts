@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
-import type { StoredCopy } from "../../app/adapters/couch/pages.js";
+import type { StoredCopy } from "../../app/core/ports/inventory.js";
 import { parseCopyId } from "../../app/core/inventory.js";
 import { relativePath } from "../../app/core/layout.js";
 import { manualProblem, plan, type Selector, selected, selectorProblem } from "../../app/jobs/clonetool/plan.js";

@@ -6,37 +6,13 @@ import { type Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { HashingStream, type HashType, identify } from "../../core/hash.js";
 import { type ContentId, locate, normalizeExt } from "../../core/layout.js";
-import { AppError, ClientAborted, Internal } from "../../errors.js";
+import type { Blob, Blobs, Digest, Received } from "../../core/ports/blobs.js";
 import { UploadGuard } from "../../core/upload-guard.js";
+import { AppError, ClientAborted, Internal } from "../../errors.js";
 
 // The blob store of one disk. Uploads land in <dataRoot>/tmp (same filesystem,
 // outside the content root nginx serves), are hashed on the way, fsynced, and
 // only then renamed under their layout path. Nothing partial is ever visible.
-
-export interface Blob {
-  hash: string;
-  ext: string;
-  file: string;
-  relativePath: string;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-}
-
-/** An upload sitting in tmp, hashed, waiting for commit or discard. */
-export interface Received {
-  tmp: string;
-  size: number;
-  digest: string;
-}
-
-/** A file's identity and digest at the moment it was hashed. */
-export interface Digest {
-  digest: string;
-  size: number;
-  ino: number;
-  dev: number;
-}
 
 const ABORTED = new Set(["ECONNRESET", "ERR_STREAM_PREMATURE_CLOSE", "ECONNABORTED", "EPIPE"]);
 
@@ -96,7 +72,7 @@ function extOf(name: string, base: string): string | undefined {
   }
 }
 
-export class BlobStore {
+export class BlobStore implements Blobs {
   readonly contentRoot: string;
   readonly tmpDir: string;
   private readonly dirs = new DirSyncs();

@@ -2,11 +2,10 @@ import { createReadStream } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import type { Couch } from "../../adapters/couch/index.js";
-import { copyIdPages, keyPages } from "../../adapters/couch/pages.js";
-import { parseCopyId } from "../../core/inventory.js";
 import { isValidHash } from "../../core/hash.js";
+import { parseCopyId } from "../../core/inventory.js";
 import { fromRelativePath } from "../../core/layout.js";
+import type { Inventory } from "../../core/ports/inventory.js";
 import { walkTree } from "../scan-walk.js";
 
 // Where clonetool's hashes come from, as a stream of batches: one hash, a list
@@ -23,7 +22,7 @@ export type Source =
   | { kind: "folder"; dir: string };
 
 export interface SourceOptions {
-  couch: Couch;
+  inventory: Pick<Inventory, "copyIdPages" | "idPages">;
   pageSize: number;
   stdin?: Readable;
   note?: (message: string) => void;
@@ -75,11 +74,11 @@ async function* raw(source: Source, o: SourceOptions): AsyncGenerator<string[]> 
     case "store":
     case "prism":
       // Ids only: the hash is in the doc id, no doc bodies are read.
-      for await (const ids of copyIdPages(o.couch, source.kind, source.name, { pageSize: o.pageSize, note: o.note }))
+      for await (const ids of o.inventory.copyIdPages(source.kind, source.name, { pageSize: o.pageSize, note: o.note }))
         yield ids.map((c) => c.hash);
       return;
     case "all":
-      for await (const ids of keyPages(o.couch, { pageSize: o.pageSize, note: o.note }))
+      for await (const ids of o.inventory.idPages({ pageSize: o.pageSize, note: o.note }))
         yield ids.flatMap((id) => {
           const parts = parseCopyId(id);
           return parts ? [parts.hash] : [];
