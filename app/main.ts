@@ -1,9 +1,7 @@
-import { openCouch } from "./adapters/couch/index.js";
-import { openRedis } from "./adapters/redis/index.js";
 import { trustNodeCa } from "./client/http.js";
+import { openBackends } from "./compose/drivers.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { logger } from "./log.js";
-import type { BuildRole } from "./node.js";
 import { clusterCa, serverTls, TlsError } from "./tls.js";
 import { isSupervisor, supervise } from "./workers.js";
 
@@ -26,11 +24,11 @@ async function main(): Promise<void> {
   }
   const log = logger(config.role, config.name);
   if (isSupervisor(config)) return supervise(config, log);
-  const couch = openCouch(config.couchdb);
-  const redis = openRedis(config.redis, log);
-  const { build }: { build: BuildRole } =
-    config.role === "prism" ? await import("./prism/index.js") : await import("./store/index.js");
-  const node = await build({ config, couch, redis, log });
+  const backends = openBackends(config, log);
+  const node =
+    config.role === "prism"
+      ? await (await import("./compose/prism.js")).composePrism(config, log, backends)
+      : await (await import("./compose/store.js")).composeStore(config, log, backends);
 
   await node.app.listen({ host: config.listen.host, port: config.listen.port });
   await node.start();
@@ -47,8 +45,7 @@ async function main(): Promise<void> {
       await node.stop();
       await node.app.close();
     } finally {
-      redis.disconnect();
-      await couch.close();
+      await backends.close();
       process.exit(0);
     }
   };

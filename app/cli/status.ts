@@ -5,7 +5,8 @@ import { CouchVotes } from "../adapters/couch/votes.js";
 import { isCurrent, majority } from "../core/heartbeat.js";
 import { isLive, type Peer } from "../core/peer.js";
 import { type HealStatus, healKeys } from "../jobs/heal.js";
-import { hotKeys, windowRates } from "../jobs/hot-counter.js";
+import { hotKeys, RedisHotCounts } from "../adapters/redis/hot-counts.js";
+import { windowBuckets } from "../jobs/hot-counter.js";
 import { type ScrubStatus, scrubKey } from "../jobs/scrub.js";
 import { defineCommand, intOption } from "./common.js";
 import {
@@ -167,7 +168,7 @@ async function hot(c: Cluster, top: number) {
   if (!redis) return undefined;
   const s = setting(c.raw, "hot");
   const keys = hotKeys(c.prefix);
-  const rates = await windowRates(redis, c.prefix, s.window, Date.now(), {
+  const rates = await new RedisHotCounts(redis, c.prefix).rates(windowBuckets(Date.now(), s.window), {
     min: 1,
     limit: top,
   });

@@ -5,6 +5,9 @@
 // The key lives until expirationDate + afterlife; delivery refuses it once
 // expirationDate has passed. Pure helpers: no I/O.
 
+import { randomInt } from "node:crypto";
+import { InvalidToken } from "../errors.js";
+
 export interface Purchase {
   token: string;
   hash: string;
@@ -109,3 +112,18 @@ export function ttlMs(expirationDate: number, afterlife: number, now: number): n
 
 /** Delivery is refused once the expiration date has passed (the record may still exist in its afterlife). */
 export const isExpired = (p: Pick<Purchase, "expirationDate">, now: number) => p.expirationDate <= now;
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+export const PURCHASE_TOKEN = /^[A-Za-z0-9]{64}$/;
+
+/** 64 alphanumerics from the CSPRNG (OOSE 2.2's format; OOSE drew them from Math.random). */
+export function mintToken(): string {
+  let token = "";
+  for (let i = 0; i < 64; i++) token += ALPHABET[randomInt(ALPHABET.length)];
+  return token;
+}
+
+export function checkToken(token: string): string {
+  if (!PURCHASE_TOKEN.test(token)) throw new InvalidToken();
+  return token;
+}

@@ -1,8 +1,8 @@
-import type { Redis } from "ioredis";
+import type { Tallies } from "../core/ports/tallies.js";
 import type { Logger } from "../log.js";
 
-// Request/byte/error counters. Counted in memory and flushed to Redis once a
-// second (one pipeline), so the hot path never waits on Redis for a counter.
+// Request/byte/error counters. Counted in memory and flushed to the shared
+// tallies once a second, so the hot path never waits on a backend for a counter.
 
 export class Counters {
   private pending = new Map<string, number>();
@@ -11,11 +11,9 @@ export class Counters {
   private readonly routeNames = new Map<string, string>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly tallies: Tallies,
     /** prism or store: the first part of every response counter. */
     private readonly role: string,
-    /** e.g. oose:counter:prism:prism1 */
-    private readonly key: string,
     private readonly log: Logger,
     private readonly flushEvery = 1000,
   ) {}
@@ -52,10 +50,8 @@ export class Counters {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
-    const pipe = this.redis.pipeline();
-    for (const [name, by] of batch) pipe.hincrby(this.key, name, by);
     try {
-      await pipe.exec();
+      await this.tallies.add(batch);
     } catch (err) {
       // Keep the counts for the next flush rather than losing them.
       for (const [name, by] of batch) this.inc(name, by);
@@ -63,9 +59,15 @@ export class Counters {
     }
   }
 
+  /** Drops every counter (/cache/flush): how many sets were dropped (0 or 1). */
+  async clear(): Promise<number> {
+    this.pending = new Map();
+    return this.tallies.clear();
+  }
+
   /** Nested view like OOSE's /stats: "stat:content:upload" → {stat: {content: {upload}}}. */
   async snapshot(): Promise<Record<string, unknown>> {
-    const flat = await this.redis.hgetall(this.key);
+    const flat = await this.tallies.read();
     for (const [name, by] of this.pending) flat[name] = String(Number(flat[name] ?? 0) + by);
     const out: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(flat).sort()) {

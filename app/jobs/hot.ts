@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
-import { RedisLease as Lease } from "../adapters/redis/lease.js";
+import type { HotCounts } from "../core/ports/hot.js";
+import type { Lease, Leases } from "../core/ports/lease.js";
 import { holderOf, type StorePool } from "../client/pool.js";
 import type { Config } from "../config.js";
 import { rankStores } from "../core/placement.js";
@@ -8,11 +8,11 @@ import type { Logger } from "../log.js";
 import { hotAdded, hotRemoved } from "../metrics/index.js";
 import type { Copies } from "./copies.js";
 import type { Removal } from "./removal.js";
-import { HotCounter, hotKeys, storeLoad, windowRates } from "./hot-counter.js";
+import { HotCounter, windowBuckets } from "./hot-counter.js";
 import { coolingDrops, deliveryLoad, wantedCopies } from "./hot-plan.js";
 
 // Clone scaling on demand (OOSE 2.2's changelog promised it): runs on every
-// prism, acts on one at a time (a Redis lock with a lease). Each interval it
+// prism, acts on one at a time (a lock with a lease, <prefix>:hot:lock). Each interval it
 // reads the delivery counts of the sliding window; a hash past the threshold
 // gets extra copies on the least-loaded stores (failure domains still first),
 // up to maxReplicas, and the stores that got them are remembered. A hash that
@@ -20,7 +20,8 @@ import { coolingDrops, deliveryLoad, wantedCopies } from "./hot-plan.js";
 // down to the base replica count; copies it had before are never touched.
 
 export interface HotScalerDeps {
-  redis: Redis;
+  counts: HotCounts;
+  leases: Leases;
   copies: Copies;
   removal: Removal;
   pool: StorePool;
@@ -41,12 +42,10 @@ export class HotScaler {
   private running?: Promise<void>;
   private stopped = true;
   private readonly lock: Lease;
-  private readonly keys: ReturnType<typeof hotKeys>;
   private readonly now: () => number;
 
   constructor(private readonly d: HotScalerDeps) {
-    this.keys = hotKeys(d.prefix);
-    this.lock = new Lease(d.redis, this.keys.lock, `${d.name}:${randomUUID()}`, d.settings.lease);
+    this.lock = d.leases.lease(`${d.prefix}:hot:lock`, `${d.name}:${randomUUID()}`, d.settings.lease);
     this.now = d.now ?? Date.now;
   }
 
@@ -83,23 +82,22 @@ export class HotScaler {
     if (!(await this.lease())) return { added: 0, removed: 0 };
     const now = this.now();
     const { window, threshold } = this.d.settings;
-    const hot = await windowRates(this.d.redis, this.d.prefix, window, now, {
-      min: threshold,
-      limit: MAX_HOT,
-    });
+    const buckets = windowBuckets(now, window);
+    const hot = await this.d.counts.rates(buckets, { min: threshold, limit: MAX_HOT });
     let added = 0;
     if (hot.length > 0) {
-      const active = this.d.redis.pipeline();
-      for (const [hash] of hot) active.zadd(this.keys.active, now, hash);
-      await active.exec();
-      const load = await storeLoad(this.d.redis, this.d.prefix, window, now);
+      await this.d.counts.markHot(
+        hot.map(([hash]) => hash),
+        now,
+      );
+      const load = await this.d.counts.storeLoad(buckets);
       for (const [hash, rate] of hot) {
         if (this.stopped || !(await this.lease())) break;
         added += await this.scaleUp(hash, rate, load);
       }
     }
     let removed = 0;
-    const cooled = await this.d.redis.zrangebyscore(this.keys.active, "-inf", now - this.d.settings.coolAfter);
+    const cooled = await this.d.counts.hotUntil(now - this.d.settings.coolAfter);
     for (const hash of cooled) {
       if (this.stopped || !(await this.lease())) break;
       removed += await this.coolDown(hash);
@@ -121,21 +119,20 @@ export class HotScaler {
     for (const target of rankStores(candidates, want - live.length, held)) {
       if (added >= want - live.length) break;
       // Remembered before the copy exists, so a crash between the two cannot leave an extra copy untracked.
-      await this.d.redis.sadd(this.keys.extra(hash), target.name);
+      await this.d.counts.addExtra(hash, target.name);
       const done = await copies.add(hash, 1, { onto: target.name });
       if (done.length > 0) {
         added++;
         hotAdded.inc();
-      } else await this.d.redis.srem(this.keys.extra(hash), target.name);
+      } else await this.d.counts.dropExtras(hash, [target.name]);
     }
     if (added > 0) this.d.log.info({ hash, rate, copies: live.length + added }, "hot: extra copies added");
     return added;
   }
 
   private async coolDown(hash: string): Promise<number> {
-    const { copies, removal, replicas, redis } = this.d;
-    const extraKey = this.keys.extra(hash);
-    const extras = await redis.smembers(extraKey);
+    const { copies, removal, replicas, counts } = this.d;
+    const extras = await counts.extras(hash);
     const { all, live } = await copies.holders(hash);
     const liveNames = live.map((h) => h.peer.name);
     const n = coolingDrops(liveNames, extras, replicas);
@@ -158,9 +155,9 @@ export class HotScaler {
     const left = extras.filter((s) => !dropped.includes(s) && !gone.includes(s));
     // Done when no tracked extra is left, or the rest now carry the base count (a base copy was lost meanwhile).
     if (left.length === 0 || live.length - dropped.length <= replicas) {
-      await redis.multi().zrem(this.keys.active, hash).del(extraKey).exec();
+      await counts.forget(hash);
     } else if (dropped.length + gone.length > 0) {
-      await redis.srem(extraKey, ...dropped, ...gone);
+      await counts.dropExtras(hash, [...dropped, ...gone]);
     }
     const removed = r?.removed.length ?? 0;
     if (removed > 0) hotRemoved.inc(removed);
@@ -175,7 +172,7 @@ export function hotContent(d: Omit<HotScalerDeps, "now">): {
   stop(): Promise<void>;
 } {
   if (!d.settings.enabled) return { start() {}, async stop() {} };
-  const counter = new HotCounter(d.redis, d.prefix, d.settings, d.log);
+  const counter = new HotCounter(d.counts, d.settings, d.log);
   const scaler = new HotScaler({ ...d, log: d.log.child({ job: "hot" }) });
   return {
     counter,

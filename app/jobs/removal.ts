@@ -1,4 +1,4 @@
-import type { HashLocks, HeldLock } from "../adapters/redis/hash-lock.js";
+import type { HashLocks, HeldLock } from "../core/hash-locks.js";
 import { holderOf, type StorePool } from "../client/pool.js";
 import { rankStores } from "../core/placement.js";
 import { AppError } from "../errors.js";

@@ -1,19 +1,27 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { PeerView } from "../core/ports/peers.js";
-import type { NodeApp, NodeDeps } from "../http/node.js";
-import type { Existence } from "./existence.js";
-import type { Placer } from "./place.js";
 import type { StorePool } from "../client/pool.js";
+import type { Config } from "../config.js";
+import type { PeerView } from "../core/ports/peers.js";
+import type { UserDirectory } from "../core/ports/users.js";
+import type { NodeApp } from "../http/node.js";
+import type { Logger } from "../log.js";
+import type { Existence } from "./existence.js";
+import type { LoginLimit } from "./login-limit.js";
+import type { Placer } from "./place.js";
 
 export type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 /** Everything a prism route needs, built once in buildPrism. */
-export interface PrismContext extends NodeDeps {
+export interface PrismContext {
+  config: Config;
+  log: Logger;
   app: NodeApp;
   peers: PeerView;
   existence: Existence;
   pool: StorePool;
   placer: Placer;
+  users: UserDirectory;
+  loginLimit: LoginLimit;
   /** Session routes: X-OOSE-Token, or the prism's basic auth. */
   session: Guard;
   /** Private routes: the prism's basic auth only. */

@@ -13,11 +13,11 @@ import {
 } from "../errors.js";
 import type { Counters } from "../http/stats.js";
 import type { Logger } from "../log.js";
-import type { HotCounter } from "../jobs/hot-counter.js";
 import type { StorePool } from "../client/pool.js";
 import type { Existence } from "./existence.js";
 import { checkDisplayName, publicBase, readOrder } from "./pick.js";
-import { checkToken, type Purchases } from "./purchases.js";
+import { checkToken } from "../core/purchase.js";
+import type { Purchases } from "./purchases.js";
 
 // Where `GET /:token/:filename` sends the client: one Redis read at most (the
 // purchase, usually from this prism's short-lived copy), the in-memory peer
@@ -38,7 +38,8 @@ export interface DeliveryDeps {
   existence: Existence;
   pool: StorePool;
   counters: Counters;
-  hot?: HotCounter;
+  /** Told of every delivery (hash, store): the heat hot-content scaling reacts to. */
+  onDelivered?: (hash: string, store: string) => void;
   domain: string;
   signingKey: string;
   /** Longest life of a signed link (ms); never past the purchase's expiry. */
@@ -111,7 +112,7 @@ export class Delivery {
     const expires = Math.floor(Math.min(now + this.d.signedUrlLife, purchase.expirationDate) / 1000);
     if (decision) decision.store = pick.peer.name;
     this.d.counters.inc("stat:prism:content:deliver");
-    this.d.hot?.record(purchase.hash, pick.peer.name);
+    this.d.onDelivered?.(purchase.hash, pick.peer.name);
     const url = this.sign(publicBase(pick.peer, this.d.domain, r.proto), this.uriOf(pick.copy), expires, opts);
     // OOSE passed the client's query through; html5 is the one key the signer does not carry.
     if (r.html5 === undefined) return url;

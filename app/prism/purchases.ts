@@ -1,60 +1,24 @@
-import { randomInt } from "node:crypto";
-import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
-import type { Channels } from "../adapters/redis/channels.js";
-import { redisCall } from "../adapters/redis/index.js";
-import type { ReplicatedWrites } from "../adapters/redis/wait.js";
-import {
-  type Actor,
-  fromRedisHash,
-  mayManage,
-  type Purchase,
-  purchaseKey,
-  toRedisFields,
-  toRedisHash,
-  ttlMs,
-} from "../core/purchase.js";
-import { BackendUnavailable, InvalidToken, PurchaseNotFound } from "../errors.js";
-import { runScript, type Script, SCRIPTS } from "./purchase-scripts.js";
+import type { PurchaseStore } from "../core/ports/purchases.js";
+import { type Actor, checkToken, mayManage, mintToken, type Purchase, ttlMs } from "../core/purchase.js";
+import { BackendUnavailable, PurchaseNotFound } from "../errors.js";
 
-// Purchases in the shared HA Redis, in OOSE 2.2-final's record shape plus
-// their owner. The key expires at expirationDate + afterlife, so purchases
-// prune themselves; a write is acknowledged only once a replica has it (WAIT),
-// so a failover loses none. Update and remove are Lua scripts that check the
-// record and its owner, change it and announce the change in one atomic step.
-//
-// Each prism keeps the purchases it has seen. An entry answers by itself for
-// `cacheLife`; after that it is read again, but while Redis does not answer
-// (a failover) the entry still serves, until the purchase expires.
+// Purchases as a prism serves them: the token policy and the prism's copies,
+// over the shared PurchaseStore (which owns durability and change notices).
+// An entry answers by itself for `cacheLife`; after that it is read again,
+// but while the store does not answer (a failover) the entry still serves,
+// until the purchase expires.
 
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-export const PURCHASE_TOKEN = /^[A-Za-z0-9]{64}$/;
-
-/** How long a delivery of a known purchase waits for Redis before it answers from the prism's copy. */
+/** How long a delivery of a known purchase waits for the store before it answers from the prism's copy. */
 export const STALE_AFTER_MS = 250;
 
-/** 64 alphanumerics from the CSPRNG (OOSE 2.2's format; OOSE drew them from Math.random). */
-export function mintToken(): string {
-  let token = "";
-  for (let i = 0; i < 64; i++) token += ALPHABET[randomInt(ALPHABET.length)];
-  return token;
-}
-
-export function checkToken(token: string): string {
-  if (!PURCHASE_TOKEN.test(token)) throw new InvalidToken();
-  return token;
-}
-
 export interface PurchaseSettings {
-  prefix: string;
   afterlife: number;
-  /** How long a prism's copy of a purchase answers without a Redis read; changes are announced at once. */
+  /** How long a prism's copy of a purchase answers without a read; changes are announced at once. */
   cacheLife: number;
   /** How long a read of a known purchase may take before the copy answers (default STALE_AFTER_MS). */
   staleAfterMs?: number;
 }
-
-export const PURCHASE_CHANNEL = (prefix: string) => `${prefix}:purchase:changed`;
 
 interface Entry {
   purchase: Purchase;
@@ -71,21 +35,15 @@ export class Purchases {
   private trustedSince = 0;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly writes: ReplicatedWrites,
+    private readonly store: PurchaseStore,
     private readonly s: PurchaseSettings,
-    channels: Channels,
     private readonly now: () => number = Date.now,
   ) {
-    channels.on(PURCHASE_CHANNEL(s.prefix), (token) => this.forget(token));
-    channels.onResync(() => {
+    store.onChange((token) => this.forget(token));
+    store.onResync(() => {
       this.trustedSince = this.now();
       this.reading.clear();
     });
-  }
-
-  private key(token: string) {
-    return purchaseKey(this.s.prefix, token);
   }
 
   private forget(token: string): void {
@@ -99,7 +57,7 @@ export class Purchases {
     this.cache.set(purchase.token, { purchase, at }, { ttl });
   }
 
-  /** The purchase as delivery sees it: this prism's copy, else one Redis read. */
+  /** The purchase as delivery sees it: this prism's copy, else one read. */
   async get(token: string): Promise<Purchase | undefined> {
     const entry = this.cache.get(token);
     const now = this.now();
@@ -108,9 +66,9 @@ export class Purchases {
     return this.readOrCopy(token, entry);
   }
 
-  /** A known purchase: Redis's answer if it comes soon, else (a failover, an outage) the copy. */
+  /** A known purchase: the store's answer if it comes soon, else (a failover, an outage) the copy. */
   private async readOrCopy(token: string, entry: Entry): Promise<Purchase | undefined> {
-    if (this.redis.status !== "ready") return entry.purchase;
+    if (!this.store.ready) return entry.purchase;
     const read = this.read(token);
     // Once the copy has answered, a failure of the read is nobody's to handle.
     read.catch(() => undefined);
@@ -133,9 +91,9 @@ export class Purchases {
     const known = this.reading.get(token);
     if (known) return known;
     const at = this.now();
-    const pending = redisCall("purchase get", () => this.redis.hgetall(this.key(token)))
-      .then((fields) => {
-        const found = fromRedisHash(fields, token);
+    const pending = this.store
+      .read(token)
+      .then((found) => {
         // Absence is not cached: a purchase made a moment ago on another prism must deliver here at once.
         if (this.reading.get(token) === pending) {
           if (found) this.remember(found, at);
@@ -157,18 +115,14 @@ export class Purchases {
     return found;
   }
 
-  /** Mints a token and writes the record in one atomic step (never over an existing one), then waits for replicas. */
+  /** Mints a token and writes the record (never over an existing one). */
   async create(input: Omit<Purchase, "token" | "expirationDate">): Promise<Purchase> {
     const now = this.now();
     for (let attempt = 0; attempt < 3; attempt++) {
       const purchase: Purchase = { ...input, token: mintToken(), expirationDate: now + input.life };
-      const ttl = Math.max(ttlMs(purchase.expirationDate, this.s.afterlife, now), 1);
-      const fields = Object.entries(toRedisHash(purchase)).flat();
-      // A collision of 64 random alphanumerics is not expected; the script refuses one anyway.
-      const created = await this.writes.write("purchase create", (conn) =>
-        runScript(conn, SCRIPTS.create, [this.key(purchase.token)], [ttl, ...fields]),
-      );
-      if (created !== 1) continue;
+      // A collision of 64 random alphanumerics is not expected; the store refuses one anyway.
+      if (!(await this.store.create(purchase, Math.max(ttlMs(purchase.expirationDate, this.s.afterlife, now), 1))))
+        continue;
       // Nobody can have announced a change to a token minted just now: this prism can deliver it from its copy.
       this.remember(purchase, now);
       return purchase;
@@ -184,10 +138,10 @@ export class Purchases {
     checkToken(token);
     const now = this.now();
     const expirationDate = change.life === undefined ? undefined : now + change.life;
-    const fields = toRedisFields({ referrer: change.referrer, life: change.life, expirationDate });
-    const ttl = expirationDate === undefined ? "" : Math.max(ttlMs(expirationDate, this.s.afterlife, now), 1);
-    const reply = await this.changed(token, "purchase update", SCRIPTS.update, actor, [ttl, ...Object.entries(fields).flat()]);
-    const updated = Array.isArray(reply) ? fromRedisHash(pairs(reply as string[]), token) : undefined;
+    const ttl = expirationDate === undefined ? undefined : Math.max(ttlMs(expirationDate, this.s.afterlife, now), 1);
+    const updated = await this.changed(token, () =>
+      this.store.update(token, actor, { referrer: change.referrer, life: change.life, expirationDate }, ttl),
+    );
     if (!updated) throw new PurchaseNotFound();
     return updated;
   }
@@ -195,26 +149,17 @@ export class Purchases {
   /** Removes a purchase `actor` may manage: 1, or 0 when there is none. */
   async remove(token: string, actor: Actor): Promise<number> {
     checkToken(token);
-    const count = Number(await this.changed(token, "purchase remove", SCRIPTS.remove, actor, []));
+    const count = await this.changed(token, () => this.store.remove(token, actor));
     if (count < 0) throw new PurchaseNotFound();
     return count;
   }
 
-  private async changed(token: string, what: string, script: Script, actor: Actor, args: (string | number)[]) {
-    const key = this.key(token);
-    const who = [actor.admin ? "1" : "0", actor.name ?? "", PURCHASE_CHANNEL(this.s.prefix), token];
+  private async changed<T>(token: string, change: () => Promise<T>): Promise<T> {
     try {
-      return await this.writes.write(what, (conn) => runScript(conn, script, [key], [...who, ...args]));
+      return await change();
     } finally {
-      // Whatever the outcome, this prism's copy may be out of date (the other prisms hear the script's notice).
+      // Whatever the outcome, this prism's copy may be out of date (the other prisms hear the store's notice).
       this.forget(token);
     }
   }
-}
-
-/** HGETALL's flat reply from a script as an object. */
-function pairs(flat: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
-  return out;
 }

@@ -1,19 +1,15 @@
-import { CouchInventory } from "../adapters/couch/inventory.js";
-import { CouchPeers } from "../adapters/couch/peers.js";
-import { CouchVotes } from "../adapters/couch/votes.js";
-import { BlobStore } from "../adapters/disk/index.js";
-import { RedisJobState } from "../adapters/redis/job-state.js";
+import type { Config } from "../config.js";
 import { INVENTORY_CHANNEL } from "../core/inventory.js";
 import { peerKey } from "../core/peer.js";
-import { PeerTable } from "../core/peer-table.js";
-import { useBasicAuth } from "../http/auth.js";
-import { createNodeApp, type NodeApp } from "../http/node.js";
-import { metricsRoute } from "../metrics/http.js";
-import { DiskHealthWriter } from "../jobs/disk-health.js";
-import { joinCluster } from "../jobs/membership.js";
-import { Scrub } from "../jobs/scrub.js";
-import type { BuildRole } from "../node.js";
+import type { Blobs } from "../core/ports/blobs.js";
+import type { Inventory } from "../core/ports/inventory.js";
+import type { Notices } from "../core/ports/notices.js";
+import type { PeerDirectory } from "../core/ports/peers.js";
 import { accessLogDir } from "../core/usage.js";
+import { useBasicAuth } from "../http/auth.js";
+import { createNodeApp, type NodeApp, type NodeBackends } from "../http/node.js";
+import type { Logger } from "../log.js";
+import { metricsRoute } from "../metrics/http.js";
 import { AccessLogFollower } from "./access-log.js";
 import { CapacityReporter } from "./capacity.js";
 import { StoreContent } from "./content.js";
@@ -23,24 +19,34 @@ import { contentRoutes } from "./routes/content.js";
 import { uploadRoutes } from "./routes/upload.js";
 import { Staging } from "./staging.js";
 
-// A store: one disk of content behind basic auth (/, /ping, /stats and
-// /healthz stay public; /metrics is behind it). On start it joins the cluster (registers as available,
-// keeping an operator's active: false, and runs the heartbeat); on stop it
-// marks itself unavailable.
+// A store's app: one disk of content behind basic auth (/, /ping, /stats and
+// /healthz stay public; /metrics is behind it), and the loops that belong to
+// the disk (staging sweeps, the capacity report, the nginx access log). The
+// cluster jobs beside it are wired by app/compose/store.ts.
 
-export const build: BuildRole = async (deps) => {
-  const { config, couch, redis, log } = deps;
-  const app = createNodeApp(deps);
-  const inventory = new CouchInventory(couch, config.couchdb.batch);
-  const directory = new CouchPeers(couch);
-  const votes = new CouchVotes(couch);
-  const blobs = new BlobStore(config.dataRoot);
-  const announce = (hash: string) => redis.publish(INVENTORY_CHANNEL(config.redis.prefix), hash);
-  const content = new StoreContent({ config, inventory, blobs, announce, log });
-  inventory.writer.observe((docs) => {
-    app.counters.inc("stat:store:inventory:writes");
-    app.counters.inc("stat:store:inventory:docs", docs);
-  });
+export interface StoreParts {
+  config: Config;
+  log: Logger;
+  node: NodeBackends;
+  inventory: Inventory;
+  directory: PeerDirectory;
+  notices: Notices;
+  blobs: Blobs;
+}
+
+export interface StoreApp {
+  app: NodeApp;
+  content: StoreContent;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function buildStore(p: StoreParts): Promise<StoreApp> {
+  const { config, log, inventory, directory } = p;
+  const app = createNodeApp(p.node);
+  const channel = INVENTORY_CHANNEL(config.redis.prefix);
+  const announce = (hash: string) => p.notices.publish(channel, hash);
+  const content = new StoreContent({ config, inventory, blobs: p.blobs, announce, log });
   const { stageLife, uploadMaxBytes, requestTimeoutMs } = config.limits;
   const staging = new Staging(
     content.blobs,
@@ -49,15 +55,7 @@ export const build: BuildRole = async (deps) => {
   );
   const key = peerKey("store", config.name, config.prism);
   const capacity = new CapacityReporter(directory, key, config.dataRoot, config.heartbeat.capacityRefresh, log);
-  const ctx: StoreContext = { ...deps, app, content, directory, staging };
-  // The file the prisms' probe reads through this store's nginx: proof that the disk reads and takes writes.
-  const diskHealth = new DiskHealthWriter({
-    ...{ dataRoot: config.dataRoot, interval: config.probe.diskWrite },
-    log: log.child({ job: "disk-health" }),
-  });
-  const scrub = config.scrub.enabled
-    ? new Scrub({ config, inventory, state: new RedisJobState(redis), content, log: log.child({ job: "scrub" }) })
-    : undefined;
+  const ctx: StoreContext = { config, log, app, content, directory, staging };
   // What this store's nginx served, from its own access log (oose_nginx_*).
   const accessLog = config.accessLog.enabled
     ? new AccessLogFollower({ ...config.accessLog, dir: accessLogDir(config), log: log.child({ job: "access-log" }) })
@@ -74,26 +72,18 @@ export const build: BuildRole = async (deps) => {
     await uploadRoutes(ctx, priv);
     await contentRoutes(ctx, priv);
   });
-
-  const peers = new PeerTable(directory, config.heartbeat.peerRefresh, log);
-  let leave: (() => Promise<void>) | undefined;
   return {
     app,
+    content,
     async start() {
-      diskHealth.start();
-      leave = await joinCluster({ config, directory, votes, log }, peers);
       staging.start();
       await capacity.start();
-      scrub?.start();
       accessLog?.start();
     },
     async stop() {
       await accessLog?.stop();
-      await scrub?.stop();
       capacity.stop();
       await staging.stop();
-      await leave?.();
-      diskHealth.stop();
     },
   };
-};
+}

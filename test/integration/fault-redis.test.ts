@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { request } from "undici";
 import { PrismClient } from "../../app/client/prism.js";
 import { purchaseKey, toRedisHash } from "../../app/core/purchase.js";
-import { mintToken } from "../../app/prism/purchases.js";
+import { mintToken } from "../../app/core/purchase.js";
 import { type TestCluster, useCluster } from "../helpers/cluster.js";
 import { deliver, percentile, type Stored, storeFiles, until } from "../helpers/fault.js";
 import { loggedIn } from "../helpers/prism.js";

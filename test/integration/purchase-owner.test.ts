@@ -5,7 +5,7 @@ import { type Couch, openCouch } from "../../app/adapters/couch/index.js";
 import { addUser } from "../../app/adapters/couch/users.js";
 import { PrismClient } from "../../app/client/prism.js";
 import { purchaseKey } from "../../app/core/purchase.js";
-import { mintToken } from "../../app/prism/purchases.js";
+import { mintToken } from "../../app/core/purchase.js";
 import { useCluster } from "../helpers/cluster.js";
 import { until } from "../helpers/fault.js";
 import { FOX, FOX_SHA1, loggedIn } from "../helpers/prism.js";

@@ -1,6 +1,7 @@
 import test from "ava";
 import type { Redis } from "ioredis";
-import { HashLocks } from "../../app/adapters/redis/hash-lock.js";
+import { redisLeases } from "../../app/adapters/redis/lease.js";
+import { HashLocks } from "../../app/core/hash-locks.js";
 
 // The per-hash removal lock: one hold at a time per hash (two in one process
 // included), released when the work ends or kept for a lease when told to,
@@ -34,7 +35,7 @@ function fakeRedis() {
 
 test("a held hash is skipped by a second hold, even in the same process, and free again after", async (t) => {
   const { redis, keys } = fakeRedis();
-  const locks = new HashLocks(redis, "oose", "prism1");
+  const locks = new HashLocks(redisLeases(redis), "oose", "prism1");
   let inner: unknown = "not run";
   const outer = await locks.with("abc", async () => {
     t.true(keys.has("oose:removing:abc"));
@@ -50,7 +51,7 @@ test("a held hash is skipped by a second hold, even in the same process, and fre
 
 test("linger keeps the lease after the work instead of releasing it", async (t) => {
   const { redis, keys } = fakeRedis();
-  const locks = new HashLocks(redis, "oose", "prism1");
+  const locks = new HashLocks(redisLeases(redis), "oose", "prism1");
   await locks.with("abc", async (lock) => lock.linger());
   t.true(keys.has("oose:removing:abc"));
   t.is(await locks.with("abc", async () => "ran"), undefined);
@@ -59,7 +60,7 @@ test("linger keeps the lease after the work instead of releasing it", async (t) 
 test("a hold stops being trusted once a lease passed without a renewal", async (t) => {
   const { redis, cut } = fakeRedis();
   let now = 1_000_000;
-  const locks = new HashLocks(redis, "oose", "prism1", 30_000, () => now);
+  const locks = new HashLocks(redisLeases(redis), "oose", "prism1", 30_000, () => now);
   await locks.with("abc", async (lock) => {
     t.true(lock.held());
     cut();

@@ -3,7 +3,8 @@ import test from "ava";
 import { register } from "prom-client";
 import { ConfigSchema, type Config } from "../../app/config.js";
 import { useBasicAuth } from "../../app/http/auth.js";
-import { createNodeApp, type NodeDeps } from "../../app/http/node.js";
+import { MemoryTallies } from "../../app/adapters/memory/tallies.js";
+import { createNodeApp } from "../../app/http/node.js";
 import { hashFraction } from "../../app/jobs/scrub.js";
 import { logger } from "../../app/log.js";
 import { metricsRoute, routeLabel } from "../../app/metrics/http.js";
@@ -16,7 +17,6 @@ import { scrapeOf } from "../helpers/metrics.js";
 // The pure parts of the metrics (labels that never carry an id, the scrub's
 // progress from a hash) and metrics.enabled on a node app built in-process:
 // on, /metrics is Prometheus text behind basic auth; off, it is a 404.
-
 
 test("op labels keep the verb of a call and drop ids, hashes, counts and names", (t) => {
   t.is(opLabel("get store:prism1:store1"), "get");
@@ -77,21 +77,13 @@ async function nodeApp(enabled: boolean, couchUp = true) {
     limits,
     metrics: { enabled },
   } as unknown as Config;
-  const redis = {
-    pipeline: () => ({ hincrby() {}, exec: async () => [] }),
-    hgetall: async () => ({}),
-    ping: async () => "PONG",
-  };
-  const couch = {
-    server: {
-      request: async () => {
-        if (!couchUp) throw new Error("connect ECONNREFUSED");
-        return {};
-      },
+  const checks = {
+    couchdb: async () => {
+      if (!couchUp) throw new Error("connect ECONNREFUSED");
     },
+    redis: async () => "PONG",
   };
-  const deps = { config, couch, redis, log: logger("prism", "prism1") } as unknown as NodeDeps;
-  const app = createNodeApp(deps);
+  const app = createNodeApp({ config, checks, tallies: new MemoryTallies(), log: logger("prism", "prism1") });
   metricsRoute(app, await useBasicAuth(app, AUTH));
   await app.ready();
   return app;

@@ -1,50 +1,51 @@
 import test from "ava";
-import type { Redis } from "ioredis";
-import type { Channels } from "../../app/adapters/redis/channels.js";
-import type { ReplicatedWrites } from "../../app/adapters/redis/wait.js";
-import { type Purchase, toRedisHash } from "../../app/core/purchase.js";
+import type { PurchaseStore } from "../../app/core/ports/purchases.js";
+import type { Purchase } from "../../app/core/purchase.js";
 import { BackendUnavailable } from "../../app/errors.js";
-import { PURCHASE_CHANNEL, Purchases } from "../../app/prism/purchases.js";
+import { Purchases } from "../../app/prism/purchases.js";
 
 // A prism's copies of purchases: fresh for cacheLife, read again after, and
-// answering by themselves while Redis fails or stalls; change notices and
+// answering by themselves while the store fails or stalls; change notices and
 // gaps in the subscription keep them right.
 
 const TOKEN = "T".repeat(64);
-const purchase: Purchase = { token: TOKEN, hash: "a".repeat(40), ext: "txt", referrer: [], life: 60_000, expirationDate: 0 };
+const purchase: Purchase = {
+  token: TOKEN,
+  hash: "a".repeat(40),
+  ext: "txt",
+  referrer: [],
+  life: 60_000,
+  expirationDate: 0,
+};
 
 function setup() {
   let now = 1_000_000;
   const p = { ...purchase, expirationDate: now + 60_000 };
-  const redis = {
-    status: "ready",
+  const changes: ((token: string) => void)[] = [];
+  const resyncs: (() => void)[] = [];
+  const store = {
+    ready: true,
     reads: 0,
-    answer: (): Promise<Record<string, string>> => Promise.resolve(toRedisHash(p)),
-    hgetall(): Promise<Record<string, string>> {
+    answer: (): Promise<Purchase | undefined> => Promise.resolve(p),
+    read(): Promise<Purchase | undefined> {
       this.reads++;
       return this.answer();
     },
-  };
-  const handlers: Record<string, (m: string) => void> = {};
-  const resyncs: (() => void)[] = [];
-  const channels = {
-    on: (channel: string, h: (m: string) => void) => {
-      handlers[channel] = h;
-    },
-    onResync: (h: () => void) => resyncs.push(h),
+    onChange: (fn: (token: string) => void) => changes.push(fn),
+    onResync: (fn: () => void) => resyncs.push(fn),
   };
   const purchases = new Purchases(
-    redis as unknown as Redis,
-    {} as ReplicatedWrites,
-    { prefix: "oose", afterlife: 1000, cacheLife: 500, staleAfterMs: 30 },
-    channels as unknown as Channels,
+    store as unknown as PurchaseStore,
+    { afterlife: 1000, cacheLife: 500, staleAfterMs: 30 },
     () => now,
   );
   return {
-    redis,
+    store,
     purchases,
     p,
-    notice: (token: string) => handlers[PURCHASE_CHANNEL("oose")]!(token),
+    notice: (token: string) => {
+      for (const fn of changes) fn(token);
+    },
     resync: () => {
       for (const h of resyncs) h();
     },
@@ -54,32 +55,32 @@ function setup() {
   };
 }
 
-const outage = () => Promise.reject(new Error("connect ECONNREFUSED"));
+const outage = () => Promise.reject(new BackendUnavailable("Redis unavailable (purchase get)"));
 
 test("a fresh copy answers without Redis; a stale one is read again", async (t) => {
   const s = setup();
   t.deepEqual(await s.purchases.get(TOKEN), s.p);
   t.deepEqual(await s.purchases.get(TOKEN), s.p);
-  t.is(s.redis.reads, 1);
+  t.is(s.store.reads, 1);
   s.advance(600);
   await s.purchases.get(TOKEN);
-  t.is(s.redis.reads, 2);
+  t.is(s.store.reads, 2);
 });
 
 test("while Redis fails, stalls or reconnects, a known purchase answers from its copy; an unknown one is a 503", async (t) => {
   const s = setup();
   await s.purchases.get(TOKEN);
   s.advance(600);
-  s.redis.answer = outage;
+  s.store.answer = outage;
   t.deepEqual(await s.purchases.get(TOKEN), s.p, "Redis failing");
-  s.redis.answer = () => new Promise(() => undefined);
+  s.store.answer = () => new Promise(() => undefined);
   t.deepEqual(await s.purchases.get(TOKEN), s.p, "Redis silent");
-  s.redis.status = "reconnecting";
-  const reads = s.redis.reads;
+  s.store.ready = false;
+  const reads = s.store.reads;
   t.deepEqual(await s.purchases.get(TOKEN), s.p, "Redis reconnecting");
-  t.is(s.redis.reads, reads, "no read is queued behind a connection that is down");
-  s.redis.status = "ready";
-  s.redis.answer = outage;
+  t.is(s.store.reads, reads, "no read is queued behind a connection that is down");
+  s.store.ready = true;
+  s.store.answer = outage;
   await t.throwsAsync(s.purchases.get("U".repeat(64)), { instanceOf: BackendUnavailable });
 });
 
@@ -87,23 +88,23 @@ test("a copy lasts until the purchase expires; Redis's answer that it is gone dr
   const s = setup();
   await s.purchases.get(TOKEN);
   s.advance(59_000);
-  s.redis.answer = outage;
+  s.store.answer = outage;
   t.truthy(await s.purchases.get(TOKEN), "still there a second before expiry");
-  s.redis.answer = () => Promise.resolve({});
+  s.store.answer = () => Promise.resolve(undefined);
   t.is(await s.purchases.get(TOKEN), undefined);
-  s.redis.answer = outage;
+  s.store.answer = outage;
   await t.throwsAsync(s.purchases.get(TOKEN), { instanceOf: BackendUnavailable }, "no copy left to answer from");
 });
 
 test("a change notice drops the copy, and a read already on its way is not kept", async (t) => {
   const s = setup();
-  let release: (v: Record<string, string>) => void = () => undefined;
-  s.redis.answer = () => new Promise((r) => (release = r));
+  let release: (v: Purchase) => void = () => undefined;
+  s.store.answer = () => new Promise((r) => (release = r));
   const pending = s.purchases.get(TOKEN);
   s.notice(TOKEN); // the purchase was removed while the read (which saw it) was on its way
-  release(toRedisHash(s.p));
+  release(s.p);
   t.truthy(await pending);
-  s.redis.answer = () => Promise.resolve({});
+  s.store.answer = () => Promise.resolve(undefined);
   t.is(await s.purchases.get(TOKEN), undefined, "read again, not answered from the earlier read");
 });
 
@@ -113,9 +114,9 @@ test("after a gap in the subscription every copy is read again, and still answer
   s.advance(10);
   s.resync();
   await s.purchases.get(TOKEN);
-  t.is(s.redis.reads, 2);
+  t.is(s.store.reads, 2);
   s.advance(10);
   s.resync();
-  s.redis.answer = outage;
+  s.store.answer = outage;
   t.deepEqual(await s.purchases.get(TOKEN), s.p);
 });

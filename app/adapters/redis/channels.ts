@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { Notices } from "../../core/ports/notices.js";
 import type { Logger } from "../../log.js";
 
 // One subscriber connection per process for Redis pub/sub notices (cache
@@ -6,7 +7,7 @@ import type { Logger } from "../../log.js";
 // tells `onResync` listeners: notices published while it was away are lost,
 // so what a cache learned before then must be read again.
 
-export class Channels {
+export class Channels implements Notices {
   private readonly handlers = new Map<string, ((message: string) => void)[]>();
   private readonly resyncs: (() => void)[] = [];
   private sub?: Redis;
@@ -19,6 +20,10 @@ export class Channels {
 
   on(channel: string, handler: (message: string) => void): void {
     this.handlers.set(channel, [...(this.handlers.get(channel) ?? []), handler]);
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.redis.publish(channel, message);
   }
 
   /** Called once the subscription is back after a gap in which notices may have been missed. */

@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
-import { RedisLease } from "./lease.js";
+import type { Leases } from "./ports/lease.js";
 
-// A per-hash lock in the shared Redis (<prefix>:removing:<hash>), taken by
+// A per-hash lock, cluster-wide (a lease on <prefix>:removing:<hash>), taken by
 // every job and tool that removes copies, so two removers never act on one
 // hash at once, whichever node or tool they run in. It is a Lease: renewed
 // while the work runs, freed by its TTL when the holder dies. Every hold has
@@ -19,7 +18,7 @@ export interface HeldLock {
 
 export class HashLocks {
   constructor(
-    private readonly redis: Redis,
+    private readonly leases: Leases,
     private readonly prefix: string,
     /** Names the holder in the key's value, for an operator looking at Redis. */
     private readonly holder: string,
@@ -33,7 +32,7 @@ export class HashLocks {
 
   /** Runs `work` holding the hash's lock; undefined, without running it, when someone else holds it. */
   async with<T>(hash: string, work: (lock: HeldLock) => Promise<T>): Promise<{ value: T } | undefined> {
-    const lease = new RedisLease(this.redis, this.key(hash), `${this.holder}:${randomUUID()}`, this.ttlMs);
+    const lease = this.leases.lease(this.key(hash), `${this.holder}:${randomUUID()}`, this.ttlMs);
     if (!(await lease.acquire())) return undefined;
     let confirmed = this.now();
     let lost = false;
