@@ -1,17 +1,20 @@
 import { readFileSync } from "node:fs";
-import { type Static, Type as T } from "@sinclair/typebox";
+import { type Static, type TSchema, Type as T } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { HASH_TYPE_NAMES } from "./core/hash.js";
 import { STATIC_TYPE_PATTERN } from "./core/static-types.js";
-import { tlsProblems } from "./tls.js";
+import { AccessLog, Clonetool, Heal, Heartbeat, Hot, Inventory, Ms, Probe, Repair, Scrub } from "./config-jobs.js";
+import { TlsSchema, tlsProblems } from "./tls.js";
 
 // One schema → validation + types. Values come from an optional JSON file
 // (OOSE_CONFIG) and OOSE_* environment variables; `__` nests, e.g.
 // OOSE_COUCHDB__URL or OOSE_HEARTBEAT__FREQUENCY.
 
-const Label = T.String({ pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" });
-const Ms = (dflt: number) => T.Integer({ minimum: 0, default: dflt });
-const Credentials = T.Object({ username: T.String({ minLength: 1 }), password: T.String({ minLength: 1 }) });
+/** A DNS label: node names (a store's is its nginx's host name) and the cluster's other names. */
+export const LABEL_PATTERN = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+export const Label = T.String({ pattern: LABEL_PATTERN });
+export const Credentials = T.Object({ username: T.String({ minLength: 1 }), password: T.String({ minLength: 1 }) });
+export type Credentials = Static<typeof Credentials>;
 const HostPort = T.Object({ host: T.String({ minLength: 1 }), port: T.Integer({ minimum: 1, maximum: 65535 }) });
 
 export const ConfigSchema = T.Object({
@@ -94,113 +97,12 @@ export const ConfigSchema = T.Object({
     },
     { default: {} },
   ),
-  heartbeat: T.Object(
-    {
-      enabled: T.Boolean({ default: true }),
-      startDelay: Ms(5000),
-      frequency: Ms(5000),
-      jitter: Ms(5000),
-      retries: T.Integer({ minimum: 0, default: 3 }),
-      concurrency: T.Integer({ minimum: 1, default: 8 }),
-      pingTimeout: Ms(2000),
-      voteLife: Ms(60_000),
-      votePruneFrequency: Ms(60_000),
-      peerRefresh: Ms(2000),
-      repairAfter: Ms(600_000),
-      /** Store: how often it writes its free/total disk space into its peer doc. */
-      capacityRefresh: Ms(60_000),
-    },
-    { default: {} },
-  ),
-  /**
-   * Prism: its own quick check of every store's API (/ping) and nginx (the health file on the disk), apart from
-   * the heartbeat's votes. A store that misses one is routed around until it answers again.
-   */
-  probe: T.Object(
-    {
-      enabled: T.Boolean({ default: true }),
-      interval: T.Integer({ minimum: 100, default: 1000 }),
-      /** Each request's deadline; a probe still unanswered at the next interval is not sent twice. */
-      timeout: T.Integer({ minimum: 10, default: 500 }),
-      /** A health file older than this, by the store's own clock (nginx's Date and Last-Modified), fails: the node cannot write its disk. */
-      staleAfter: T.Integer({ minimum: 2000, default: 10_000 }),
-      /** Store: how often the node rewrites and fsyncs the health file. */
-      diskWrite: T.Integer({ minimum: 100, default: 1000 }),
-    },
-    { default: {} },
-  ),
-  /** Prism: re-replication of content held by stores down longer than heartbeat.repairAfter. */
-  repair: T.Object(
-    {
-      enabled: T.Boolean({ default: true }),
-      /** How often a prism looks for stores to repair (one prism at a time runs it). */
-      interval: Ms(60_000),
-      /** Copies made at once. */
-      concurrency: T.Integer({ minimum: 1, default: 4 }),
-      /** Bytes per second the repair may copy, summed over its transfers; 0 for no cap. */
-      bandwidth: T.Integer({ minimum: 0, default: 50 * 1024 ** 2 }),
-      /** The runner's lock in Redis lives this long unless renewed. */
-      lease: Ms(30_000),
-      /** Inventory docs read per CouchDB request. */
-      pageSize: T.Integer({ minimum: 1, default: 500 }),
-    },
-    { default: {} },
-  ),
-  /** Prism: brings every file with fewer live copies than `replicas` back to count, whatever the cause. */
-  heal: T.Object(
-    {
-      enabled: T.Boolean({ default: true }),
-      /** A pass over the whole inventory starts at most this often (one prism at a time runs it). */
-      interval: Ms(300_000),
-      /** Files healed at once. */
-      concurrency: T.Integer({ minimum: 1, default: 4 }),
-      /** Bytes per second the heal may copy, summed over its transfers; 0 for no cap. */
-      bandwidth: T.Integer({ minimum: 0, default: 50 * 1024 ** 2 }),
-      /** Copies younger than this are left alone: their upload may still be landing the others. */
-      grace: Ms(120_000),
-      /** The runner's lock in Redis lives this long unless renewed. */
-      lease: Ms(30_000),
-      /** Inventory ids read per CouchDB request. */
-      pageSize: T.Integer({ minimum: 1, default: 1000 }),
-    },
-    { default: {} },
-  ),
-  /** Store: re-hashes every copy against its content address. */
-  scrub: T.Object(
-    {
-      enabled: T.Boolean({ default: true }),
-      /** Every copy is re-hashed when its last verification is older than this (14 days). */
-      cadence: Ms(1_209_600_000),
-      /** Bytes per second the scrub reads from this store's disk. */
-      bytesPerSecond: T.Integer({ minimum: 1, default: 20 * 1024 ** 2 }),
-      /** Copies hashed at once, within bytesPerSecond. */
-      concurrency: T.Integer({ minimum: 1, default: 4 }),
-      /** A pass over the store's inventory starts at most this often. */
-      interval: Ms(3_600_000),
-      /** Inventory docs read per CouchDB request. */
-      pageSize: T.Integer({ minimum: 1, default: 500 }),
-    },
-    { default: {} },
-  ),
-  /**
-   * Store: its nginx's JSON access log, one file per day (`access-YYYY-MM-DD.log`), named by the date of its
-   * lines in nginx's local time. The node follows it for oose_nginx_* metrics, compresses past days and deletes
-   * files older than the retention. `oose usage` sums it.
-   */
-  accessLog: T.Object(
-    {
-      enabled: T.Boolean({ default: true }),
-      /** Folder nginx writes and the node reads (absolute); default `<dataRoot>/access-log`. */
-      dir: T.Optional(T.String({ pattern: "^/" })),
-      /** Days a file is kept after its last line; 0 keeps them all. */
-      retentionDays: T.Integer({ minimum: 0, default: 30 }),
-      /** gzip each past day's file. */
-      compress: T.Boolean({ default: true }),
-      /** How often the node reads new lines. */
-      pollMs: T.Integer({ minimum: 10, default: 1000 }),
-    },
-    { default: {} },
-  ),
+  heartbeat: Heartbeat,
+  probe: Probe,
+  repair: Repair,
+  heal: Heal,
+  scrub: Scrub,
+  accessLog: AccessLog,
   existsCacheLife: Ms(30_000),
   /**
    * Every node: GET /metrics (Prometheus text) on the API port, behind the node's own basic auth (prism auth on
@@ -224,6 +126,19 @@ export const ConfigSchema = T.Object({
     { default: "sha1" },
   ),
   replicas: T.Integer({ minimum: 1, default: 2 }),
+  /**
+   * Prism: how stores equal on failure domains are ranked for new copies (app/core/placement.ts). A store scores
+   * its free space as a share of the roomiest one's, less `loadWeight` for each transfer in flight to it.
+   */
+  placement: T.Object(
+    {
+      /** What one transfer in flight costs, in shares of free space. */
+      loadWeight: T.Number({ minimum: 0, default: 0.25 }),
+      /** The space share counted for a store whose free space is not known. */
+      unknownFree: T.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+    },
+    { default: {} },
+  ),
   limits: T.Object(
     {
       uploadMaxBytes: T.Integer({ minimum: 1, default: 2 * 1024 ** 4 }),
@@ -235,6 +150,8 @@ export const ConfigSchema = T.Object({
       stageLife: Ms(900_000),
       /** Prism: how long a store may take to answer a download before the next holder is tried. */
       failoverTimeoutMs: Ms(5000),
+      /** Prism: how often an upload checks whether a store it streams to has turned suspect, to give up on it. */
+      suspectPollMs: T.Integer({ minimum: 10, default: 100 }),
       /** Every node: the request line and headers must arrive within this. */
       headersTimeoutMs: Ms(10_000),
       /** Every node: an idle keep-alive connection is closed after this; above nginx's upstream keep-alive (60 s), so nginx never reuses one being closed. */
@@ -267,69 +184,14 @@ export const ConfigSchema = T.Object({
     { default: {} },
   ),
   verifyExpiration: Ms(15_552_000_000),
-  /** Store tools, `oose inventory scan|verify` (spec §9). */
-  inventory: T.Object(
-    {
-      /** Directory reads, stats, hashes and CouchDB batches in flight. */
-      concurrency: T.Integer({ minimum: 1, default: 16 }),
-      /** Pause after each batch of files (ms), to spare a busy disk. */
-      throttle: Ms(0),
-      /** Inventory docs per CouchDB request. */
-      batchSize: T.Integer({ minimum: 1, default: 1000 }),
-    },
-    { default: {} },
-  ),
-  /** `oose clonetool` (spec §10.2). */
-  clonetool: T.Object(
-    {
-      desired: T.Integer({ minimum: 1, default: 2 }),
-      /** Hashes analysed per block. */
-      blockSize: T.Integer({ minimum: 1, default: 250 }),
-      /** Files acted on at once. */
-      concurrency: T.Integer({ minimum: 1, default: 4 }),
-      /** Hashes left alone unless --force. */
-      hashWhitelist: T.Array(T.String(), { default: [] }),
-      /** Stores never trimmed to reach the desired count. */
-      storeProtected: T.Array(T.String(), { default: [] }),
-    },
-    { default: {} },
-  ),
-  /** Prism: extra copies for content delivered often, removed again once it cools. */
-  hot: T.Object(
-    {
-      enabled: T.Boolean({ default: true }),
-      /** The sliding window deliveries are counted over. */
-      window: Ms(60_000),
-      /** Deliveries within the window that make a hash hot; each further multiple adds a copy. */
-      threshold: T.Integer({ minimum: 1, default: 600 }),
-      /** Most copies a hot hash gets. */
-      maxReplicas: T.Integer({ minimum: 1, default: 4 }),
-      /** A hash below the threshold this long loses its extra copies. */
-      coolAfter: Ms(900_000),
-      /** How often the runner looks for hot and cooled content. */
-      interval: Ms(10_000),
-      /** The runner's lock in Redis lives this long unless renewed. */
-      lease: Ms(30_000),
-      /** How often a prism adds its delivery counts to Redis. */
-      flushEvery: Ms(1000),
-    },
-    { default: {} },
-  ),
+  inventory: Inventory,
+  clonetool: Clonetool,
+  hot: Hot,
   auth: T.Object({ prism: Credentials, store: Credentials }),
   /** Key that signs delivery URLs; the store's nginx checks them with secure_link. */
   signingKey: T.String({ minLength: 16 }),
-  /**
-   * HTTPS on the API port: OOSE's single `pem` (key + certificate) or a `cert` + `key` pair.
-   * `ca` is the cluster CA: calls to other nodes trust it alone (unset: the system's CAs).
-   */
-  tls: T.Optional(
-    T.Object({
-      pem: T.Optional(T.String()),
-      cert: T.Optional(T.String()),
-      key: T.Optional(T.String()),
-      ca: T.Optional(T.String()),
-    }),
-  ),
+  /** HTTPS on the API port and the cluster CA (app/tls.ts). */
+  tls: T.Optional(TlsSchema),
 });
 
 export type Config = Static<typeof ConfigSchema> & { prism: string; listen: { host: string; port: number } };
@@ -366,6 +228,35 @@ export function envToObject(env: NodeJS.ProcessEnv): Record<string, unknown> {
     }
     node[path.at(-1)!] = parseValue(raw);
   }
+  return out;
+}
+
+/** ["auth", "prism", "password"] → OOSE_AUTH__PRISM__PASSWORD: the name envToObject reads back. */
+export function envName(path: readonly string[]): string {
+  return `OOSE_${path.map((p) => p.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()).join("__")}`;
+}
+
+type DeepPartial<V> = V extends readonly unknown[] ? V : V extends object ? { [K in keyof V]?: DeepPartial<V[K]> } : V;
+/** Config values as a renderer sets them: any subset, nested as in the schema. */
+export type ConfigValues = DeepPartial<Static<typeof ConfigSchema>>;
+
+/**
+ * The OOSE_* variables that set `values`, named from the schema's own keys (a key it lacks throws).
+ * Undefined values are left out; arrays and objects that are one value go as JSON.
+ */
+export function configEnv(values: ConfigValues): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (schema: TSchema, v: Record<string, unknown>, at: string[]) => {
+    for (const [key, value] of Object.entries(v)) {
+      const sub = (schema.properties as Record<string, TSchema> | undefined)?.[key];
+      if (!sub) throw new Error(`configEnv: ${[...at, key].join(".")} is not a config key`);
+      if (value === undefined) continue;
+      if (sub.properties && typeof value === "object" && value !== null && !Array.isArray(value))
+        walk(sub, value as Record<string, unknown>, [...at, key]);
+      else out[envName([...at, key])] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+  };
+  walk(ConfigSchema, values as Record<string, unknown>, []);
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { Config } from "./config.js";
+import { type Static, Type as T } from "@sinclair/typebox";
 
 // TLS on the node APIs, as OOSE had it: a node serves HTTPS when it has a
 // certificate, either OOSE's single PEM (`tls.pem`, key and certificate in one
@@ -8,7 +8,17 @@ import type { Config } from "./config.js";
 // other nodes are verified against it alone. Verification is never switched
 // off (OOSE set NODE_TLS_REJECT_UNAUTHORIZED=0 for the whole process).
 
-export type TlsPaths = NonNullable<Config["tls"]>;
+/**
+ * HTTPS on the API port: OOSE's single `pem` (key + certificate) or a `cert` + `key` pair.
+ * `ca` is the cluster CA: calls to other nodes trust it alone (unset: the system's CAs).
+ */
+export const TlsSchema = T.Object({
+  pem: T.Optional(T.String()),
+  cert: T.Optional(T.String()),
+  key: T.Optional(T.String()),
+  ca: T.Optional(T.String()),
+});
+export type TlsPaths = Static<typeof TlsSchema>;
 
 export interface ServerTls {
   key: string;
@@ -71,7 +81,8 @@ export function serverTls(tls: TlsPaths | undefined): ServerTls | undefined {
 export function clusterCa(tls: TlsPaths | undefined): string | undefined {
   if (!tls?.ca) return undefined;
   const pem = read(tls.ca, "tls.ca");
-  if (!blocks(pem).some((b) => b.label === "CERTIFICATE")) throw new TlsError(`tls.ca (${tls.ca}): no certificate in it`);
+  if (!blocks(pem).some((b) => b.label === "CERTIFICATE"))
+    throw new TlsError(`tls.ca (${tls.ca}): no certificate in it`);
   return pem;
 }
 

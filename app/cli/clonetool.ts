@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { Value } from "@sinclair/typebox/value";
 import { CouchInventory } from "../adapters/couch/inventory.js";
 import { StorePool } from "../client/pool.js";
-import { ConfigError, ConfigSchema } from "../config.js";
+import { ConfigError, ConfigSchema, type Credentials } from "../config.js";
 import { isValidHash } from "../core/hash.js";
 import { copyId, isLive } from "../core/peer.js";
 import { type ClonetoolSummary, Clonetool, mibPerSecond } from "../jobs/clonetool/run.js";
@@ -11,7 +11,6 @@ import { hashBatches, type Source } from "../jobs/clonetool/sources.js";
 import { Copies } from "../jobs/copies.js";
 import { Removal } from "../jobs/removal.js";
 import { HashLocks } from "../adapters/redis/hash-lock.js";
-import type { Credentials } from "../topology/env.js";
 import { defineCommand, intOption } from "./common.js";
 import {
   action,

@@ -4,7 +4,7 @@ import { type Readable, Transform } from "node:stream";
 import { Agent, type Dispatcher, request } from "undici";
 import { AppError, ClientAborted, PeerUnavailable } from "../errors.js";
 import { isClientAbort } from "../http/errors.js";
-import type { Credentials } from "../topology/env.js";
+import type { Credentials } from "../config.js";
 
 // The base of the typed clients: one keep-alive agent shared by every client in
 // the process, a deadline on every call, node errors kept as AppErrors with

@@ -3,7 +3,7 @@ import { StoreHealth } from "./health.js";
 import { StoreClient } from "./store.js";
 import type { Candidate, Holder } from "../core/placement.js";
 import type { Peer } from "../core/peer.js";
-import type { Credentials } from "../topology/env.js";
+import type { Credentials } from "../config.js";
 
 // The prism's view of the stores: live peers from the table, a client per
 // store, and the transfers this prism has in flight to each (its share of

@@ -1,7 +1,7 @@
 import basicAuth from "@fastify/basic-auth";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { Credentials } from "../topology/env.js";
+import type { Credentials } from "../config.js";
 import { Unauthorized } from "../errors.js";
 
 // Digests are compared, not the strings: equal lengths whatever was sent, so

@@ -1,8 +1,10 @@
+import { type ConfigValues, type Credentials, configEnv } from "../config.js";
 import type { ClusterNode, ClusterSpec } from "./model.js";
 
 // nodeEnv joins the logical model with a renderer's addresses and the secrets.
 // The local cluster and the Pulumi program both call it, so a node gets the
-// same configuration in a process as in a container.
+// same configuration in a process as in a container. The values are typed and
+// named by ConfigSchema (configEnv), so a variable cannot be misspelt.
 
 export interface Endpoint {
   host: string;
@@ -26,11 +28,6 @@ export interface Addressing {
   tls?(node: ClusterNode): { pem?: string; cert?: string; key?: string; ca?: string } | undefined;
 }
 
-export interface Credentials {
-  username: string;
-  password: string;
-}
-
 export interface Secrets {
   prismAuth: Credentials;
   storeAuth: Credentials;
@@ -40,13 +37,14 @@ export interface Secrets {
 }
 
 /** Environment variable names whose values are secret (for renderers that must mark them). */
-export const SECRET_ENV = [
-  "OOSE_AUTH__PRISM__PASSWORD",
-  "OOSE_AUTH__STORE__PASSWORD",
-  "OOSE_SIGNING_KEY",
-  "OOSE_COUCHDB__PASSWORD",
-  "OOSE_REDIS__PASSWORD",
-] as const;
+export const SECRET_ENV = Object.keys(
+  configEnv({
+    auth: { prism: { password: "-" }, store: { password: "-" } },
+    signingKey: "-",
+    couchdb: { password: "-" },
+    redis: { password: "-" },
+  }),
+);
 
 export function nodeEnv(
   spec: ClusterSpec,
@@ -57,40 +55,31 @@ export function nodeEnv(
 ): Record<string, string> {
   const { listen, advertiseUrl } = at.api(node);
   const tls = at.tls?.(node);
-  const env: Record<string, string | undefined> = {
-    OOSE_ROLE: node.role,
-    OOSE_NAME: node.name,
-    OOSE_PRISM: node.role === "store" ? node.prism : node.name,
-    OOSE_SITE: node.site,
-    OOSE_ZONE: node.zone,
-    OOSE_HOST: node.host,
-    OOSE_DOMAIN: spec.domain,
-    OOSE_REPLICAS: String(spec.replicas),
-    OOSE_LISTEN__HOST: listen.host,
-    OOSE_LISTEN__PORT: String(listen.port),
-    OOSE_ADVERTISE_URL: advertiseUrl,
-    OOSE_PUBLIC_URL: at.publicUrl(node),
-    OOSE_NGINX_URL: at.nginxUrl?.(node),
-    OOSE_DATA_ROOT: at.dataRoot(node),
-    OOSE_COUCHDB__URL: at.couchdbUrl,
-    OOSE_COUCHDB__USERNAME: secrets.couchdb?.username,
-    OOSE_COUCHDB__PASSWORD: secrets.couchdb?.password,
-    OOSE_REDIS__URL: at.redis.url,
-    OOSE_REDIS__SENTINELS: at.redis.sentinels && JSON.stringify(at.redis.sentinels),
-    OOSE_REDIS__NAME: spec.redis.name,
-    OOSE_REDIS__PASSWORD: secrets.redisPassword,
-    OOSE_AUTH__PRISM__USERNAME: secrets.prismAuth.username,
-    OOSE_AUTH__PRISM__PASSWORD: secrets.prismAuth.password,
-    OOSE_AUTH__STORE__USERNAME: secrets.storeAuth.username,
-    OOSE_AUTH__STORE__PASSWORD: secrets.storeAuth.password,
-    OOSE_SIGNING_KEY: secrets.signingKey,
-    OOSE_TLS__PEM: tls?.pem,
-    OOSE_TLS__CERT: tls?.cert,
-    OOSE_TLS__KEY: tls?.key,
-    OOSE_TLS__CA: tls?.ca,
+  const creds = (c: Credentials) => ({ username: c.username, password: c.password });
+  const values: ConfigValues = {
+    role: node.role,
+    name: node.name,
+    prism: node.role === "store" ? node.prism : node.name,
+    site: node.site,
+    zone: node.zone,
+    host: node.host,
+    domain: spec.domain,
+    replicas: spec.replicas,
+    listen: { host: listen.host, port: listen.port },
+    advertiseUrl,
+    publicUrl: at.publicUrl(node),
+    nginxUrl: at.nginxUrl?.(node),
+    dataRoot: at.dataRoot(node),
+    couchdb: { url: at.couchdbUrl, username: secrets.couchdb?.username, password: secrets.couchdb?.password },
+    redis: { url: at.redis.url, sentinels: at.redis.sentinels, name: spec.redis.name, password: secrets.redisPassword },
+    auth: { prism: creds(secrets.prismAuth), store: creds(secrets.storeAuth) },
+    signingKey: secrets.signingKey,
+    tls: tls && { pem: tls.pem, cert: tls.cert, key: tls.key, ca: tls.ca },
+  };
+  return {
+    ...configEnv(values),
     // A store's commits wait on fsyncs in libuv's pool; its default 4 threads queue every other disk call behind them.
-    UV_THREADPOOL_SIZE: node.role === "store" ? "32" : undefined,
+    ...(node.role === "store" ? { UV_THREADPOOL_SIZE: "32" } : {}),
     ...extra,
   };
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }

@@ -1,9 +1,9 @@
 import { type Static, Type as T } from "@sinclair/typebox";
+import { Label } from "../config.js";
 
 // The logical cluster: who runs, where (site/zone/host) and how many copies.
 // Renderers (infra/local, infra/) decide addresses; nodeEnv joins the two.
 
-const Label = T.String({ pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" });
 const Placement = { site: T.String({ default: "local" }), zone: T.String(), host: T.String() };
 
 export const PrismSpec = T.Object({ name: Label, ...Placement });
@@ -54,7 +54,8 @@ export function checkSpec(spec: ClusterSpec): string[] {
   for (const s of spec.stores) {
     if (!prisms.has(s.prism)) problems.push(`store ${s.name}: unknown prism ${s.prism}`);
   }
-  if (spec.stores.length < spec.replicas) problems.push(`replicas ${spec.replicas} exceeds the ${spec.stores.length} stores`);
+  if (spec.stores.length < spec.replicas)
+    problems.push(`replicas ${spec.replicas} exceeds the ${spec.stores.length} stores`);
   return problems;
 }
 
@@ -73,7 +74,13 @@ export function defaultSpec(prisms = 2, storesPerPrism = 2, replicas = 2): Clust
     spec.prisms.push({ name: `prism${p}`, site: "local", zone: `zone1`, host: `host-prism${p}` });
     for (let s = 1; s <= storesPerPrism; s++) {
       const n = (p - 1) * storesPerPrism + s;
-      spec.stores.push({ name: `store${n}`, prism: `prism${p}`, site: "local", zone: `zone${s}`, host: `host-store${n}` });
+      spec.stores.push({
+        name: `store${n}`,
+        prism: `prism${p}`,
+        site: "local",
+        zone: `zone${s}`,
+        host: `host-store${n}`,
+      });
     }
   }
   return spec;

@@ -1,9 +1,16 @@
+import { readFileSync } from "node:fs";
+import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import test from "ava";
-import { loadConfig } from "../../app/config.js";
-import { nodeEnv } from "../../app/topology/env.js";
-import { ClusterSpecSchema, checkSpec, defaultSpec, nodesOf } from "../../app/topology/model.js";
+import { parse } from "yaml";
+import { ConfigSchema, envName, envToObject, loadConfig } from "../../app/config.js";
+import { nodeEnv, SECRET_ENV } from "../../app/topology/env.js";
+import { type ClusterNode, ClusterSpecSchema, checkSpec, defaultSpec, nodesOf } from "../../app/topology/model.js";
+import { dockerAddressing } from "../../infra/addressing.js";
+import { parseStackConfig } from "../../infra/config.js";
+import { planLayout } from "../../infra/layout.js";
 import { localAddressing } from "../../infra/local/addressing.js";
+import type { StackConfig } from "../../infra/stack.js";
 
 const secrets = {
   prismAuth: { username: "prism", password: "p-secret-123" },
@@ -73,4 +80,70 @@ for (const [prisms, perPrism, couch] of [
       else t.is(config.publicUrl, undefined);
     }
   });
+}
+
+/** The example stacks' `oose:*` keys as parseStackConfig receives them. */
+function stack(file: string): StackConfig {
+  const doc = parse(readFileSync(new URL(`../../${file}`, import.meta.url), "utf8")) as {
+    config: Record<string, unknown>;
+  };
+  return parseStackConfig(Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.slice("oose:".length), v])));
+}
+
+const allSecrets = {
+  ...secrets,
+  couchdb: { username: "admin", password: "c-secret-789" },
+  redisPassword: "r-secret-012",
+};
+const localTls = { ca: "/tls/ca.pem", cert: (n: string) => `/tls/${n}.pem`, key: (n: string) => `/tls/${n}-key.pem` };
+
+/** Every node of both targets with its nodeEnv: local over HTTP and HTTPS, and both example stacks. */
+function targets(): [string, ClusterNode, Record<string, string>][] {
+  const out: [string, ClusterNode, Record<string, string>][] = [];
+  const spec = defaultSpec(2, 2);
+  for (const tls of [undefined, localTls]) {
+    const at = localAddressing(spec, 15970, "/tmp/oose-data", undefined, tls);
+    for (const n of nodesOf(spec)) out.push([`local${tls ? " tls" : ""}`, n, nodeEnv(spec, n, at, allSecrets)]);
+  }
+  for (const file of ["Pulumi.example.yaml", "Pulumi.example-3hosts.yaml"]) {
+    const cfg = stack(file);
+    const layout = planLayout(cfg);
+    for (const n of nodesOf(cfg)) out.push([file, n, nodeEnv(cfg, n, dockerAddressing(layout, n.host), allSecrets)]);
+  }
+  return out;
+}
+
+test("every variable nodeEnv sets names a config key, and loadConfig reads back each value", (t) => {
+  for (const [target, node, env] of targets()) {
+    const config = loadConfig(env) as unknown as Record<string, unknown>;
+    for (const [name, value] of Object.entries(env)) {
+      if (name === "UV_THREADPOOL_SIZE") continue;
+      t.true(name.startsWith("OOSE_"), `${target} ${node.name}: ${name}`);
+      const path = Object.keys(flatten(envToObject({ [name]: value })))[0]!.split(".");
+      t.is(envName(path), name, `${target} ${node.name}: ${name} is spelt as the schema's key`);
+      let schema: TSchema = ConfigSchema;
+      for (const part of path) schema = schema.properties?.[part];
+      t.truthy(schema, `${target} ${node.name}: ${name} is not a config key`);
+      const read = path.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], config);
+      t.is(typeof read === "string" ? read : JSON.stringify(read), value, `${target} ${node.name}: ${name}`);
+    }
+  }
+});
+
+test("the secret variables are the ones nodeEnv fills from the secrets", (t) => {
+  const values = new Set(["p-secret-123", "s-secret-456", secrets.signingKey, "c-secret-789", "r-secret-012"]);
+  for (const [target, node, env] of targets()) {
+    const secret = Object.keys(env).filter((k) => values.has(env[k]!));
+    t.deepEqual(secret.sort(), [...SECRET_ENV].sort(), `${target} ${node.name}`);
+  }
+});
+
+function flatten(o: Record<string, unknown>, at = ""): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(o).flatMap(([k, v]) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.entries(flatten(v as Record<string, unknown>, `${at}${k}.`))
+        : [[`${at}${k}`, v]],
+    ),
+  );
 }
