@@ -7,7 +7,6 @@ import type { Layout, Service } from "./layout.js";
 // the others reach them by.
 
 export const DATA_ROOT = "/data";
-export const CONTENT_ROOT = `${DATA_ROOT}/content`;
 
 const url = (s: Service) => `http://${s.reach.host}:${s.reach.port}`;
 

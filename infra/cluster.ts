@@ -15,8 +15,9 @@ import { PrismNode } from "./components/prism.js";
 import { RedisHa } from "./components/redis.js";
 import { ClusterSecrets } from "./components/secrets.js";
 import { StoreNode } from "./components/store.js";
-import { monitoringHost, type StackConfig } from "./config.js";
+import { monitoringHost } from "./config.js";
 import { planLayout, type Service } from "./layout.js";
+import type { StackConfig } from "./stack.js";
 
 // The topology rendered as Docker containers: a provider per host, the
 // network, images, CouchDB and Redis, the migration, then stores, prisms and

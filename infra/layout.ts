@@ -1,5 +1,5 @@
 import type { Endpoint } from "../app/topology/env.js";
-import type { Host, StackConfig } from "./config.js";
+import type { Host, StackConfig } from "./stack.js";
 
 // Where every container runs and how the others reach it. On one host that is
 // the container's name on the Docker network; across hosts it is the host

@@ -1,8 +1,9 @@
 import path from "node:path";
+import { type Config, LABEL_PATTERN } from "../app/config.js";
 import { HASH_TYPES } from "../app/core/hash.js";
 import { DELIVERY_PREFIX, SIGNING_KEY_PATTERN } from "../app/core/signing.js";
 import { deniedExtensions } from "../app/core/static-types.js";
-import { accessLogFile } from "../app/core/usage.js";
+import { accessLogDir, accessLogFile } from "../app/core/usage.js";
 import { DISK_HEALTH_FILE, DISK_HEALTH_PATH } from "../app/jobs/disk-health.js";
 import { indent, renderNginx } from "./common.js";
 
@@ -23,6 +24,27 @@ export interface StoreNginxOptions {
   tls?: { cert: string; key: string };
   /** Where the JSON access log goes, a file per day (app/core/usage.ts); unset: no access log. */
   accessLogDir?: string;
+}
+
+/** What only the renderer knows: where the nginx listens, and its TLS files and rate limits, if any. */
+export type StoreNginxSite = Pick<StoreNginxOptions, "listen" | "tls" | "rate">;
+
+/**
+ * A store's nginx options from the store's own config. The deployment and the
+ * local cluster both render through this, so their nginx serve the same rules.
+ */
+export function storeNginxOptions(
+  config: Pick<Config, "name" | "dataRoot" | "signingKey" | "denyStaticTypes" | "accessLog">,
+  site: StoreNginxSite,
+): StoreNginxOptions {
+  return {
+    name: config.name,
+    contentRoot: path.posix.join(config.dataRoot, "content"),
+    signingKey: config.signingKey,
+    denyStaticTypes: config.denyStaticTypes,
+    accessLogDir: config.accessLog.enabled ? accessLogDir(config) : undefined,
+    ...site,
+  };
 }
 
 export const STORE_RATE_DEFAULTS = {
@@ -59,7 +81,7 @@ const positive = (what: string, v: number) => {
 // Everything below is pasted into nginx syntax, so anything that could close a
 // quote or start a variable is refused rather than escaped.
 function checkInputs(o: StoreNginxOptions): void {
-  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(o.name)) throw new Error(`store nginx: bad name ${o.name}`);
+  if (!new RegExp(LABEL_PATTERN).test(o.name)) throw new Error(`store nginx: bad name ${o.name}`);
   if (!SIGNING_KEY_PATTERN.test(o.signingKey))
     throw new Error("store nginx: signing key must match SIGNING_KEY_PATTERN");
   for (const p of [o.contentRoot, o.tls?.cert, o.tls?.key, o.accessLogDir]) {

@@ -1,6 +1,6 @@
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { Host, Limits } from "../config.js";
+import type { Host, Limits } from "../stack.js";
 import type { Service } from "../layout.js";
 
 // Pieces every container shares: where it runs, how it is reached, limits,

@@ -2,7 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config.js";
+import type { StackConfig } from "../stack.js";
 
 // Every image a host needs, referenced by immutable id so a rebuilt app image
 // or a re-tagged upstream image replaces the containers that use it. The app

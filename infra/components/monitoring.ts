@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { stringify } from "yaml";
 import { renderPrometheusConfig } from "../../monitoring/prometheus.js";
-import type { StackConfig } from "../config.js";
+import type { StackConfig } from "../stack.js";
 import type { Service } from "../layout.js";
 import { containerOpts, type HostContext, type Limit, limits, SERVICE_DEFAULTS } from "./common.js";
 import type { SecretCredentials } from "./secrets.js";

@@ -10,7 +10,7 @@ import {
   SERVICE_DEFAULTS,
   secretEnv,
 } from "./common.js";
-import { redisConf, sentinelConf } from "./redis-conf.js";
+import { redisConf, sentinelConf } from "../redis-conf.js";
 
 // HA Redis: a primary, its replicas and the Sentinels, spread over the hosts by
 // the layout. Configs are generated and uploaded into /data, where Redis and
@@ -60,6 +60,8 @@ export class RedisHa extends pulumi.ComponentResource {
       const conf = args.password.apply((password) =>
         redisConf({
           port: s.port,
+          bind: "0.0.0.0",
+          dir: "/data",
           announce: s.reach,
           password,
           primary: primary ? first.reach : undefined,
@@ -92,6 +94,8 @@ export class RedisHa extends pulumi.ComponentResource {
       const conf = args.password.apply((password) =>
         sentinelConf({
           port: s.port,
+          bind: "0.0.0.0",
+          dir: "/data",
           announce: s.reach,
           name: args.masterName,
           primary: first.reach,

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { Credentials, Secrets } from "../../app/topology/env.js";
-import type { StackConfig } from "../config.js";
+import type { Credentials } from "../../app/config.js";
+import type { Secrets } from "../../app/topology/env.js";
+import type { StackConfig } from "../stack.js";
 
 // Every credential of the cluster: from the stack's secret config when set,
 // otherwise generated once and kept in state. All of them are secret Outputs;

@@ -1,9 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "../../app/config.js";
-import { accessLogDir } from "../../app/core/usage.js";
-import { renderStoreNginx } from "../../nginx/store.js";
-import { CONTENT_ROOT, DATA_ROOT } from "../addressing.js";
+import { renderStoreNginx, storeNginxOptions } from "../../nginx/store.js";
+import { DATA_ROOT } from "../addressing.js";
 import type { Service } from "../layout.js";
 import { type AppContainerArgs, appContainer } from "./app.js";
 import { containerOpts, type HostContext, type Limit, limits, placement, SERVICE_DEFAULTS } from "./common.js";
@@ -56,18 +55,14 @@ export class StoreNode extends pulumi.ComponentResource {
       },
     );
 
-    const conf = env.apply((env) => {
-      const config = loadConfig(env);
-      return renderStoreNginx({
-        name: config.name,
-        listen: { host: "0.0.0.0", port: args.nginx.port },
-        contentRoot: CONTENT_ROOT,
-        signingKey: config.signingKey,
-        denyStaticTypes: config.denyStaticTypes,
-        tls: args.tls ? TLS_PATHS : undefined,
-        accessLogDir: config.accessLog.enabled ? accessLogDir(config) : undefined,
-      });
-    });
+    const conf = env.apply((env) =>
+      renderStoreNginx(
+        storeNginxOptions(loadConfig(env), {
+          listen: { host: "0.0.0.0", port: args.nginx.port },
+          tls: args.tls ? TLS_PATHS : undefined,
+        }),
+      ),
+    );
     this.nginx = new docker.Container(
       `${name}-nginx`,
       {

@@ -1,26 +1,24 @@
-import { chmodSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { loadConfig } from "../../app/config.js";
-import { accessLogDir } from "../../app/core/usage.js";
-import { type Credentials, type Endpoint, nodeEnv } from "../../app/topology/env.js";
-import { type ClusterNode, type ClusterSpec, checkSpec, nodesOf } from "../../app/topology/model.js";
-import { renderFrontNginx } from "../../nginx/front.js";
-import { renderStoreNginx, type StoreNginxOptions } from "../../nginx/store.js";
-import { HOST, localAddressing, neededPorts } from "./addressing.js";
-import { bootstrapCouch } from "./bootstrap.js";
 import { Agent, request } from "undici";
+import { type Credentials, loadConfig } from "../../app/config.js";
+import { type Endpoint, nodeEnv } from "../../app/topology/env.js";
+import { type ClusterNode, type ClusterSpec, checkSpec, nodesOf } from "../../app/topology/model.js";
+import type { StoreNginxOptions } from "../../nginx/store.js";
+import { HOST, localAddressing, neededPorts } from "./addressing.js";
+import { bootstrapCouch, migrateUp } from "./bootstrap.js";
+import { startFrontNginx, startStoreNginx } from "./nginx.js";
 import { ensureClusterPki, pkiPaths } from "./pki.js";
 import { type Proc, portFree, startProc, waitFor } from "./proc.js";
 import { loadOrCreateSecrets } from "./secrets.js";
-import { startCouch, startNginx, startRedisHa, tsxArgs } from "./services.js";
+import { startCouch, startRedisHa, tsxArgs } from "./services.js";
 
 // The whole topology as local processes: services, stores, prisms, then the
 // nginx in front of each. Everything is stopped by pid, in reverse order.
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const MAIN = path.join(ROOT, "app/main.ts");
-const CLI = path.join(ROOT, "app/cli.ts");
 const READY_MS = 30_000;
 
 export interface StartOptions {
@@ -184,59 +182,25 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
     await untilReady(p, isReady(node.name));
   };
 
-  const migrate = async (migrateEnv: NodeJS.ProcessEnv): Promise<void> => {
-    const p = startProc("migrate", process.execPath, tsxArgs(CLI, "migrate", "up"), {
+  const storeNginx = (s: ClusterNode) =>
+    startStoreNginx({
+      config: loadConfig(env[s.name]),
+      port: ports.storeNginx.get(s.name)!,
+      publicUrl: at.publicUrl(s)!,
+      dataDir: o.dataDir,
       logDir: o.logDir,
-      env: migrateEnv,
-      cwd: ROOT,
+      rate: o.storeRate,
     });
-    const timer = setTimeout(() => void p.stop("SIGKILL"), 4 * READY_MS);
-    const code = await p.exited.finally(() => clearTimeout(timer));
-    if (code !== 0) throw new Error(`oose migrate up failed (exit ${code}); see ${p.logFile}`);
-  };
-
-  const storeNginx = (s: ClusterNode) => {
-    const config = loadConfig(env[s.name]);
-    const contentRoot = path.join(config.dataRoot, "content");
-    mkdirSync(contentRoot, { recursive: true });
-    const logDir = config.accessLog.enabled ? accessLogDir(config) : undefined;
-    if (logDir) {
-      mkdirSync(logDir, { recursive: true });
-      // Under root, nginx's workers (nobody) create the day files; the node (root) reads and deletes them.
-      if (process.getuid?.() === 0) chmodSync(logDir, 0o1733);
-    }
-    return startNginx({
-      name: `nginx-${s.name}`,
-      prefix: path.join(o.dataDir, "nginx", s.name),
-      conf: renderStoreNginx({
-        name: s.name,
-        listen: { host: HOST, port: ports.storeNginx.get(s.name)! },
-        contentRoot,
-        signingKey: config.signingKey,
-        denyStaticTypes: config.denyStaticTypes,
-        rate: o.storeRate,
-        accessLogDir: logDir,
-      }),
-      logDir: o.logDir,
-      // stub_status, which the access log leaves out: a start adds no line to it.
-      readyUrl: `${at.publicUrl(s)}/nginx_status`,
-    });
-  };
-  // The front terminates TLS with its own certificate and verifies the prisms against the CA.
   const frontUrl = `${pki ? "https" : "http"}://${HOST}:${ports.front}`;
   const frontNginx = () =>
-    startNginx({
-      name: "nginx-front",
-      prefix: path.join(o.dataDir, "nginx", "front"),
-      conf: renderFrontNginx({
-        listen: { host: HOST, port: ports.front },
-        prisms: [...nodes.values()].filter((n) => n.role === "prism").map((n) => at.api(n).listen),
-        tls: pki && { cert: pki.cert("nginx-front"), key: pki.key("nginx-front") },
-        upstreamTls: pki && { ca: pki.ca, name: "localhost" },
-      }),
+    startFrontNginx({
+      port: ports.front,
+      url: frontUrl,
+      prisms: [...nodes.values()].filter((n) => n.role === "prism").map((n) => at.api(n).listen),
+      dataDir: o.dataDir,
       logDir: o.logDir,
-      readyUrl: `${frontUrl}/nginx_status`,
-      ca: caPem,
+      pki,
+      caPem,
     });
 
   try {
@@ -265,8 +229,7 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
       } else add([v]);
     });
     await bootstrapCouch(loadConfig(env[o.spec.prisms[0]!.name]).couchdb, secrets.admin);
-    // The design docs and data migrations, as the deployment's migrate job runs them before any node.
-    await migrate(processEnv(env[o.spec.prisms[0]!.name]!));
+    await migrateUp(processEnv(env[o.spec.prisms[0]!.name]!), o.logDir, 4 * READY_MS);
 
     for (const role of ["store", "prism"] as const) {
       const group = [...nodes.values()].filter((n) => n.role === role);

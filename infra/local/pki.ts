@@ -4,6 +4,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import forge from "node-forge";
+import { LABEL_PATTERN } from "../../app/config.js";
 
 // The local cluster's certificates: one CA per cluster, created on first start
 // in <data>/tls and kept, and a certificate per node (and the front nginx)
@@ -24,7 +25,7 @@ const CA_DAYS = 3650;
 const NODE_DAYS = 825;
 /** A certificate that expires sooner than this is replaced on start. */
 const RENEW_BEFORE = 30 * DAY;
-const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const NAME = new RegExp(LABEL_PATTERN);
 
 const keyPair = promisify(generateKeyPair);
 

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Credentials, Secrets } from "../../app/topology/env.js";
+import type { Credentials } from "../../app/config.js";
+import type { Secrets } from "../../app/topology/env.js";
 
 // The local cluster's secrets live in <dataDir>/secrets.json (mode 0600) and
 // survive restarts, so a persisted CouchDB keeps matching the admin password.

@@ -5,7 +5,8 @@ import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import { Agent, request } from "undici";
 import type { Endpoint } from "../../app/topology/env.js";
-import { redisDurability } from "../components/redis-conf.js";
+import { redisConf, sentinelConf } from "../redis-conf.js";
+import { HOST } from "./addressing.js";
 import { httpOk, type Proc, startProc, waitFor } from "./proc.js";
 
 // The backing services of a local cluster: the CouchDB stand-in, Redis primary +
@@ -44,8 +45,6 @@ export async function startCouch(o: { port: number; dataDir?: string; logDir: st
   return proc;
 }
 
-const REDIS_COMMON = ["bind 127.0.0.1", "protected-mode no", "daemonize no"];
-
 export interface RedisHa {
   primary: Proc;
   replicas: Proc[];
@@ -69,9 +68,9 @@ export async function startRedisHa(o: {
   downAfterMs?: number;
 }): Promise<RedisHa> {
   mkdirSync(o.dir, { recursive: true });
-  const conf = (file: string, lines: string[]) => {
+  const conf = (file: string, text: string) => {
     const p = path.join(o.dir, file);
-    writeFileSync(p, `${[...REDIS_COMMON, ...lines].join("\n")}\n`);
+    writeFileSync(p, text);
     return p;
   };
   // Each data node keeps its append-only file in its own dir, kept across starts like the deployment's volume.
@@ -80,25 +79,14 @@ export async function startRedisHa(o: {
     mkdirSync(d, { recursive: true });
     return d;
   };
-  const primary = startProc(
-    "redis-primary",
-    "redis-server",
-    [conf("primary.conf", [`port ${o.primaryPort}`, ...redisDurability(dataDir("primary"))])],
-    { logDir: o.logDir },
-  );
+  const primaryAt = { host: HOST, port: o.primaryPort };
+  const dataNode = (name: string, file: string, port: number, dir: string, primary?: Endpoint) =>
+    startProc(name, "redis-server", [conf(file, redisConf({ port, bind: HOST, dir: dataDir(dir), primary }))], {
+      logDir: o.logDir,
+    });
+  const primary = dataNode("redis-primary", "primary.conf", o.primaryPort, "primary");
   const replicas = o.replicaPorts.map((port, i) =>
-    startProc(
-      `redis-replica${i + 1}`,
-      "redis-server",
-      [
-        conf(`replica${i}.conf`, [
-          `port ${port}`,
-          ...redisDurability(dataDir(`replica${i + 1}`)),
-          `replicaof 127.0.0.1 ${o.primaryPort}`,
-        ]),
-      ],
-      { logDir: o.logDir },
-    ),
+    dataNode(`redis-replica${i + 1}`, `replica${i}.conf`, port, `replica${i + 1}`, primaryAt),
   );
   const quorum = Math.floor(o.sentinelPorts.length / 2) + 1;
   // Sentinel rewrites its config, so each gets a fresh writable file every start.
@@ -107,15 +95,19 @@ export async function startRedisHa(o: {
       `redis-sentinel${i + 1}`,
       "redis-sentinel",
       [
-        conf(`sentinel${i}.conf`, [
-          `port ${port}`,
-          `dir ${o.dir}`,
-          "sentinel resolve-hostnames no",
-          `sentinel monitor ${o.name} 127.0.0.1 ${o.primaryPort} ${quorum}`,
-          `sentinel down-after-milliseconds ${o.name} ${o.downAfterMs ?? 1000}`,
-          `sentinel failover-timeout ${o.name} 5000`,
-          `sentinel parallel-syncs ${o.name} 1`,
-        ]),
+        conf(
+          `sentinel${i}.conf`,
+          sentinelConf({
+            port,
+            bind: HOST,
+            dir: o.dir,
+            name: o.name,
+            primary: primaryAt,
+            quorum,
+            downAfterMs: o.downAfterMs ?? 1000,
+            failoverTimeoutMs: 5000,
+          }),
+        ),
       ],
       { logDir: o.logDir },
     ),
@@ -147,7 +139,7 @@ export async function startRedisHa(o: {
     sentinels,
     name: o.name,
     primaryPort: o.primaryPort,
-    sentinelEndpoints: o.sentinelPorts.map((port) => ({ host: "127.0.0.1", port })),
+    sentinelEndpoints: o.sentinelPorts.map((port) => ({ host: HOST, port })),
   };
 }
 

@@ -1,0 +1,80 @@
+import type { Endpoint } from "../app/topology/env.js";
+
+// redis.conf and sentinel.conf for both renderers: the containers of the
+// deployment and the processes of the local cluster. In containers every node
+// announces the address the others reach it by (container name on one host,
+// host address and published port across hosts), and Sentinel hands those
+// names to clients; on loopback the addresses are used as they are.
+
+export interface RedisNodeConf {
+  port: number;
+  /** Every interface in a container, loopback locally. */
+  bind: string;
+  /** Where the append-only file lives: a volume, or a folder kept across local starts. */
+  dir: string;
+  /** Unset: no auth (a local cluster on loopback). */
+  password?: string;
+  /** How the others reach this node, when not by its own address. */
+  announce?: Endpoint;
+  /** Unset for the initial primary. */
+  primary?: Endpoint;
+  maxMemoryMb?: number;
+}
+
+export function redisConf(o: RedisNodeConf): string {
+  return [
+    `port ${o.port}`,
+    `bind ${o.bind}`,
+    "protected-mode no",
+    ...(o.password ? [`requirepass ${o.password}`, `masterauth ${o.password}`] : []),
+    `dir ${o.dir}`,
+    // Purchases and sessions must survive a restart of the whole set.
+    "appendonly yes",
+    "appendfsync everysec",
+    // Purchase records are never evicted; a full Redis refuses writes (503) instead.
+    "maxmemory-policy noeviction",
+    ...(o.maxMemoryMb ? [`maxmemory ${Math.floor(o.maxMemoryMb * 0.8)}mb`] : []),
+    ...(o.announce ? [`replica-announce-ip ${o.announce.host}`, `replica-announce-port ${o.announce.port}`] : []),
+    ...(o.primary ? [`replicaof ${o.primary.host} ${o.primary.port}`] : []),
+    "",
+  ].join("\n");
+}
+
+export interface SentinelConf {
+  port: number;
+  bind: string;
+  dir: string;
+  /** A host name Sentinel resolves and announces (containers); unset: addresses as they are. */
+  announce?: Endpoint;
+  name: string;
+  primary: Endpoint;
+  quorum: number;
+  password?: string;
+  /** The deployment's: 5 s to call the primary down, 60 s for a failover. The local cluster fails over faster. */
+  downAfterMs?: number;
+  failoverTimeoutMs?: number;
+}
+
+export function sentinelConf(o: SentinelConf): string {
+  const { name } = o;
+  return [
+    `port ${o.port}`,
+    `bind ${o.bind}`,
+    "protected-mode no",
+    `dir ${o.dir}`,
+    ...(o.announce
+      ? [
+          "sentinel resolve-hostnames yes",
+          "sentinel announce-hostnames yes",
+          `sentinel announce-ip ${o.announce.host}`,
+          `sentinel announce-port ${o.announce.port}`,
+        ]
+      : ["sentinel resolve-hostnames no"]),
+    `sentinel monitor ${name} ${o.primary.host} ${o.primary.port} ${o.quorum}`,
+    ...(o.password ? [`sentinel auth-pass ${name} ${o.password}`] : []),
+    `sentinel down-after-milliseconds ${name} ${o.downAfterMs ?? 5000}`,
+    `sentinel failover-timeout ${name} ${o.failoverTimeoutMs ?? 60_000}`,
+    `sentinel parallel-syncs ${name} 1`,
+    "",
+  ].join("\n");
+}
