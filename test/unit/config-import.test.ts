@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
-import { importOoseConfig, ImportError, loadOoseConfigFile, toEnvLines } from "../../app/cli/config.js";
+import { loadOoseConfigFile, toEnvLines } from "../../app/cli/config.js";
+import { ImportError, importOoseConfig } from "../../app/cli/config-import.js";
 import { envToObject, loadConfig, parseConfig } from "../../app/config.js";
 
 // `oose config import`: an OOSE 2.2 config.local.js (the shape of spec §2, as
@@ -126,7 +127,10 @@ test("a file that enables both roles needs --role; each role imports on its own"
     redis: { url: "redis://:r3dis@redis.internal:6380/1", prefix: "oose" },
     purchase: { life: 7_200_000, afterlife: 7_200_000, waitReplicas: 0 },
     heartbeat: { retries: 8, pingTimeout: 2000, startDelay: 60_000, voteLife: 60_000 },
-    auth: { prism: { username: "prism-user", password: "prism-pass" }, store: { username: "store-user", password: "store-pass" } },
+    auth: {
+      prism: { username: "prism-user", password: "prism-pass" },
+      store: { username: "store-user", password: "store-pass" },
+    },
     denyStaticTypes: ["mp4", "flv", "mkv"],
     existsCacheLife: 30_000,
     replicas: 3,
@@ -208,7 +212,11 @@ test("oose config import writes the file and reports on stderr", (t) => {
     { cwd: root, encoding: "utf8", timeout: 60_000 },
   );
   t.is(res.status, 0, res.stderr);
-  t.like(JSON.parse(readFileSync(out, "utf8")), { role: "prism", name: "prism1", tls: { pem: path.join(dir, "ssl/oose.pem") } });
+  t.like(JSON.parse(readFileSync(out, "utf8")), {
+    role: "prism",
+    name: "prism1",
+    tls: { pem: path.join(dir, "ssl/oose.pem") },
+  });
   t.regex(res.stderr, /imported as prism prism1/);
   t.regex(res.stderr, /admin\.enabled: the admin panel is gone/);
   t.regex(res.stderr, /ssl\.pem → tls\.pem/);
