@@ -33,6 +33,17 @@ export function oose(
 
 /** `oose <args>` from another directory, with none of this process's OOSE_* variables but `env`. */
 export function ooseWith(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return ooseStart(args, env).done;
+}
+
+export interface Running {
+  pid: number;
+  done: Promise<Run>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** ooseWith, for a test that kills the run by pid or names its pid. */
+export function ooseStart(args: string[], env: Record<string, string> = {}): Running {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OOSE_")));
   const child = spawn(process.execPath, [path.join(ROOT, "bin/oose.js"), ...args], {
     cwd: os.tmpdir(),
@@ -47,7 +58,8 @@ export function ooseWith(args: string[], env: Record<string, string> = {}): Prom
   child.stderr.on("data", (d) => {
     stderr += d;
   });
-  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+  const done = new Promise<Run>((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+  return { pid: child.pid!, done, kill: (signal = "SIGKILL") => process.kill(child.pid!, signal) };
 }
 
 /** The JSON report of a `--json` run (its last stdout line). */

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,6 +9,7 @@ import { type Couch, openCouch } from "../../app/adapters/couch/index.js";
 import { logger } from "../../app/log.js";
 import { freePort, type Proc, startProc, waitFor } from "../../infra/local/proc.js";
 import { startCouch } from "../../infra/local/services.js";
+import { ooseStart } from "../helpers/ops.js";
 import type { RunOptions } from "../../migrations/lib/runner.js";
 import { silentProgress } from "../../migrations/lib/types.js";
 
@@ -106,46 +106,12 @@ export function runOptions(
   };
 }
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface CliRun {
-  pid: number;
-  done: Promise<CliResult>;
-  kill(signal?: NodeJS.Signals): void;
-}
-
-/** Starts `bin/oose.js <args>` (from another cwd, as an operator would). */
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
-  const child = spawn(process.execPath, [path.join(ROOT, "bin/oose.js"), ...args], {
-    cwd: os.tmpdir(),
-    env: { ...process.env, OOSE_LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
-  const done = new Promise<CliResult>((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
-  return { pid: child.pid!, done, kill: (signal = "SIGKILL") => process.kill(child.pid!, signal) };
-}
+/** Starts `oose <args>` (from another cwd, as an operator would). */
+export const cli = (args: string[], env: Record<string, string> = {}) =>
+  ooseStart(args, { OOSE_LOG_LEVEL: "warn", ...env });
 
 /** The JSON report a `--json` run prints as its last stdout line. */
-export function report(r: CliResult) {
-  const line = r.stdout.trim().split("\n").at(-1) ?? "";
-  try {
-    return JSON.parse(line);
-  } catch {
-    throw new Error(`no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
-}
+export { json as report } from "../helpers/ops.js";
 
 /** Every doc of a database (design docs included), without revisions; absent database → undefined. */
 export async function dump(server: ServerScope, db: string, omit: string[] = []) {
