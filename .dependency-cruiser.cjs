@@ -76,6 +76,13 @@ module.exports = {
       to: { path: "^app/(prism|store|jobs|http|cli|compose|client)/" },
     },
     {
+      name: "routing-below-roles",
+      severity: "error",
+      comment: "The routing state (pool, store health, copies) serves the prism and the jobs: it knows neither, nor any adapter.",
+      from: { path: "^app/routing/" },
+      to: { path: "^app/(prism|store|jobs|adapters|http|cli|compose)/" },
+    },
+    {
       name: "clients-speak-contracts",
       severity: "error",
       comment: "The REST clients know the wire contracts, not the roles behind them.",

@@ -1,16 +1,17 @@
 import { hostname } from "node:os";
 import { Value } from "@sinclair/typebox/value";
 import { CouchInventory } from "../adapters/couch/inventory.js";
-import { StorePool } from "../client/pool.js";
+import { StorePool } from "../routing/pool.js";
 import { ConfigError, ConfigSchema, type Credentials } from "../config.js";
 import { isValidHash } from "../core/hash.js";
 import { copyId, isLive } from "../core/peer.js";
 import { type ClonetoolSummary, Clonetool, mibPerSecond } from "../jobs/clonetool/run.js";
 import { type Manual, manualProblem, type Selector, selectorProblem } from "../jobs/clonetool/plan.js";
 import { hashBatches, type Source } from "../jobs/clonetool/sources.js";
-import { Copies } from "../jobs/copies.js";
+import { Copies } from "../routing/copies.js";
 import { Removal } from "../jobs/removal.js";
-import { HashLocks } from "../adapters/redis/hash-lock.js";
+import { redisLeases } from "../adapters/redis/lease.js";
+import { HashLocks } from "../core/hash-locks.js";
 import { defineCommand, intOption } from "./common.js";
 import {
   action,
@@ -151,7 +152,7 @@ async function run(f: Flags): Promise<number> {
     const copies = new Copies(inventory, pool);
     const redis = c.redis();
     const removal = redis
-      ? new Removal({ copies, pool, locks: new HashLocks(redis, c.prefix, `clonetool@${hostname()}`), log: c.log })
+      ? new Removal({ copies, pool, locks: new HashLocks(redisLeases(redis), c.prefix, `clonetool@${hostname()}`), log: c.log })
       : undefined;
     const tool = new Clonetool(
       {

@@ -1,9 +1,9 @@
-import { StoreHealth } from "../client/health.js";
-import { StorePool } from "../client/pool.js";
+import { StoreHealth } from "../routing/health.js";
+import { StorePool } from "../routing/pool.js";
 import type { Config } from "../config.js";
 import { HashLocks } from "../core/hash-locks.js";
 import { PeerTable } from "../core/peer-table.js";
-import { Copies } from "../jobs/copies.js";
+import { Copies } from "../routing/copies.js";
 import { Heal } from "../jobs/heal.js";
 import { hotContent } from "../jobs/hot.js";
 import { joinCluster } from "../jobs/membership.js";

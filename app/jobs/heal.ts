@@ -10,7 +10,7 @@ import type { JobState } from "../core/ports/job-state.js";
 import type { Lease, Leases } from "../core/ports/lease.js";
 import type { PeerView } from "../core/ports/peers.js";
 import type { Logger } from "../log.js";
-import type { Copies } from "./copies.js";
+import type { Copies } from "../routing/copies.js";
 
 // Continuous healing. One prism at a time (a lease in Redis) pages the whole
 // inventory in key order, where a hash's copies are adjacent, and brings every

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { HotCounts } from "../core/ports/hot.js";
 import type { Lease, Leases } from "../core/ports/lease.js";
-import { holderOf, type StorePool } from "../client/pool.js";
+import { holderOf, type StorePool } from "../routing/pool.js";
 import type { Config } from "../config.js";
 import { rankStores } from "../core/placement.js";
 import type { Logger } from "../log.js";
 import { hotAdded, hotRemoved } from "../metrics/index.js";
-import type { Copies } from "./copies.js";
+import type { Copies } from "../routing/copies.js";
 import type { Removal } from "./removal.js";
 import { HotCounter, windowBuckets } from "./hot-counter.js";
 import { coolingDrops, deliveryLoad, wantedCopies } from "./hot-plan.js";

@@ -1,6 +1,6 @@
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { Agent, type Dispatcher, request } from "undici";
-import type { Endpoint, StoreHealth } from "../client/health.js";
+import type { Endpoint, StoreHealth } from "../routing/health.js";
 import { nodeAgent } from "../client/http.js";
 import type { Config } from "../config.js";
 import type { Peer } from "../core/peer.js";

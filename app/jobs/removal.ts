@@ -1,9 +1,9 @@
 import type { HashLocks, HeldLock } from "../core/hash-locks.js";
-import { holderOf, type StorePool } from "../client/pool.js";
+import { holderOf, type StorePool } from "../routing/pool.js";
 import { rankStores } from "../core/placement.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { Copies, LiveHolder } from "./copies.js";
+import type { Copies, LiveHolder } from "../routing/copies.js";
 
 // The one way jobs and tools remove copies of a file. Under the hash's
 // cluster-wide lock, each removal is preceded by a fresh count: the inventory

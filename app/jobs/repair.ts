@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { StorePool } from "../client/pool.js";
+import type { StorePool } from "../routing/pool.js";
 import type { Config } from "../config.js";
 import { TokenBucket } from "../core/bucket.js";
 import type { InventoryDoc } from "../core/inventory.js";
@@ -10,7 +10,7 @@ import type { JobState } from "../core/ports/job-state.js";
 import type { Lease, Leases } from "../core/ports/lease.js";
 import type { PeerView } from "../core/ports/peers.js";
 import type { Logger } from "../log.js";
-import type { Copies } from "./copies.js";
+import type { Copies } from "../routing/copies.js";
 import type { Removal } from "./removal.js";
 
 // Self-healing. A store that stays unavailable longer than heartbeat.repairAfter

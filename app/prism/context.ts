@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { StorePool } from "../client/pool.js";
+import type { StorePool } from "../routing/pool.js";
 import type { Config } from "../config.js";
 import type { PeerView } from "../core/ports/peers.js";
 import type { UserDirectory } from "../core/ports/users.js";

@@ -13,9 +13,10 @@ import {
 } from "../errors.js";
 import type { Counters } from "../http/stats.js";
 import type { Logger } from "../log.js";
-import type { StorePool } from "../client/pool.js";
+import type { StorePool } from "../routing/pool.js";
 import type { Existence } from "./existence.js";
-import { checkDisplayName, publicBase, readOrder } from "./pick.js";
+import { checkDisplayName, publicBase } from "./links.js";
+import { readOrder } from "./read-order.js";
 import { checkToken } from "../core/purchase.js";
 import type { Purchases } from "./purchases.js";
 

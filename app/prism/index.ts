@@ -1,4 +1,4 @@
-import type { StorePool } from "../client/pool.js";
+import type { StorePool } from "../routing/pool.js";
 import type { Config } from "../config.js";
 import type { AttemptCounters } from "../core/ports/attempts.js";
 import type { Inventory } from "../core/ports/inventory.js";
@@ -9,7 +9,7 @@ import type { SessionStore } from "../core/ports/sessions.js";
 import type { UserDirectory } from "../core/ports/users.js";
 import { useBasicAuth } from "../http/auth.js";
 import { createNodeApp, type NodeApp, type NodeBackends, type RawRoute } from "../http/node.js";
-import type { Copies } from "../jobs/copies.js";
+import type { Copies } from "../routing/copies.js";
 import type { Logger } from "../log.js";
 import { metricsRoute } from "../metrics/http.js";
 import type { PrismContext } from "./context.js";

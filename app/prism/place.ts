@@ -9,11 +9,11 @@ import { AppError, NoPlacement, PeerUnavailable } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Existence } from "./existence.js";
 import { type Branch, fanOut } from "./fanout.js";
-import type { StorePool } from "../client/pool.js";
-import type { Copies } from "../jobs/copies.js";
-import type { UploadReply } from "../store/schemas.js";
+import type { StorePool } from "../routing/pool.js";
+import type { Copies } from "../routing/copies.js";
+import type { UploadReply } from "../contracts/store.js";
 import { placementCopies, uploadBytes, uploadDedupe, uploads } from "../metrics/index.js";
-import { noteRoutedAround } from "./pick.js";
+import { noteRoutedAround } from "./read-order.js";
 
 // The write path. Bytes stream from the client straight to `replicas` stores
 // while the prism hashes them (no prism temp file). Each store gets one

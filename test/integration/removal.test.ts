@@ -8,15 +8,15 @@ import { type Couch, openCouch } from "../../app/adapters/couch/index.js";
 import { CouchInventory } from "../../app/adapters/couch/inventory.js";
 import { CouchPeers } from "../../app/adapters/couch/peers.js";
 import { RedisJobState } from "../../app/adapters/redis/job-state.js";
-import { redisLeases } from "../../app/adapters/redis/lease.js";
 import { PeerTable } from "../../app/core/peer-table.js";
-import { HashLocks } from "../../app/adapters/redis/hash-lock.js";
+import { redisLeases } from "../../app/adapters/redis/lease.js";
+import { HashLocks } from "../../app/core/hash-locks.js";
 import { openRedis } from "../../app/adapters/redis/index.js";
-import { StorePool } from "../../app/client/pool.js";
+import { StorePool } from "../../app/routing/pool.js";
 import { type Config, loadConfig } from "../../app/config.js";
 import { relativePath } from "../../app/core/layout.js";
-import { Copies } from "../../app/jobs/copies.js";
-import { hotKeys } from "../../app/jobs/hot-counter.js";
+import { Copies } from "../../app/routing/copies.js";
+import { hotKeys, RedisHotCounts } from "../../app/adapters/redis/hot-counts.js";
 import { HotScaler } from "../../app/jobs/hot.js";
 import { Removal, removalOrder } from "../../app/jobs/removal.js";
 import { Repair, type RepairStatus } from "../../app/jobs/repair.js";
@@ -66,7 +66,7 @@ async function world(c: TestCluster, timeoutMs = 30_000): Promise<World> {
   await peers.refresh();
   const pool = new StorePool(peers, config.auth.store, timeoutMs);
   const copies = new Copies(new CouchInventory(couch), pool);
-  const removal = new Removal({ copies, pool, locks: new HashLocks(redis, config.redis.prefix, "test"), log });
+  const removal = new Removal({ copies, pool, locks: new HashLocks(redisLeases(redis), config.redis.prefix, "test"), log });
   return {
     ...{ config, couch, redis, peers, pool, copies, removal },
     async close() {
@@ -183,7 +183,7 @@ test.serial("a hash another remover holds is skipped, not waited for", async (t)
   const w = await world(c);
   t.teardown(() => w.close());
   const hash = await putOn(c, STORES, randomBytes(10_000));
-  const key = new HashLocks(w.redis, w.config.redis.prefix, "x").key(hash);
+  const key = new HashLocks(redisLeases(w.redis), w.config.redis.prefix, "x").key(hash);
   await w.redis.set(key, "another-remover", "PX", 60_000);
   const r = await w.removal.remove({ hash, keep: 1 });
   t.deepEqual(r, { hash, removed: [], skipped: [{ reason: "locked" }] });
@@ -242,7 +242,8 @@ test.serial(
       await w.redis.sadd(keys.extra(h), ...(await order(w, h)).slice(2));
     }
     const hot = new HotScaler({
-      ...{ redis: w.redis, copies: w.copies, removal: w.removal, pool: w.pool, prefix, name: "test" },
+      ...{ counts: new RedisHotCounts(w.redis, prefix), leases: redisLeases(w.redis) },
+      ...{ copies: w.copies, removal: w.removal, pool: w.pool, prefix, name: "test" },
       ...{ settings: w.config.hot, replicas: w.config.replicas, log },
     });
     // Started for its round to run, not for its timer.

@@ -1,7 +1,7 @@
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import test from "ava";
-import { StoreHealth } from "../../app/client/health.js";
+import { StoreHealth } from "../../app/routing/health.js";
 import { TokenBucket } from "../../app/core/bucket.js";
 import type { Peer } from "../../app/core/peer.js";
 import { withDeadline } from "../../app/prism/deadline.js";

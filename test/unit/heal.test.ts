@@ -5,7 +5,7 @@ import { MemoryJobState } from "../../app/adapters/memory/job-state.js";
 import { MemoryLeases } from "../../app/adapters/memory/lease.js";
 import { parseConfig } from "../../app/config.js";
 import { liveHolders, type Peer } from "../../app/core/peer.js";
-import type { Copies } from "../../app/jobs/copies.js";
+import type { Copies } from "../../app/routing/copies.js";
 import { Heal, type HealStatus } from "../../app/jobs/heal.js";
 
 // The heal job over the memory ports: which copies count as held, hashes

@@ -6,13 +6,14 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import test from "ava";
 import { pino } from "pino";
-import { StoreHealth } from "../../app/client/health.js";
-import type { StorePool } from "../../app/client/pool.js";
+import { StoreHealth } from "../../app/routing/health.js";
+import type { StorePool } from "../../app/routing/pool.js";
 import type { InventoryDoc } from "../../app/core/inventory.js";
 import type { Peer } from "../../app/core/peer.js";
 import { DISK_HEALTH_FILE, DiskHealthWriter } from "../../app/jobs/disk-health.js";
 import { diskProblem, StoreProbe } from "../../app/jobs/probe.js";
-import { type LiveCopy, readOrder } from "../../app/prism/pick.js";
+import type { LiveHolder } from "../../app/core/peer.js";
+import { readOrder } from "../../app/prism/read-order.js";
 
 // The prism's quick probe of each store, the suspicion it leaves, and the
 // order in which deliveries then pick holders.
@@ -48,7 +49,7 @@ test("a missed probe makes a store suspect until that endpoint answers again; a 
   t.false(health.isSuspect("store2", "public"));
 });
 
-const copy = (store: string): LiveCopy => ({
+const copy = (store: string): LiveHolder => ({
   copy: { store } as InventoryDoc,
   peer: { name: store } as Peer,
 });

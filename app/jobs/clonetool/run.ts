@@ -1,7 +1,7 @@
-import type { StorePool } from "../../client/pool.js";
+import type { StorePool } from "../../routing/pool.js";
 import type { InventoryDoc } from "../../core/inventory.js";
 import { AppError } from "../../errors.js";
-import type { Copies, Transfer } from "../copies.js";
+import type { Copies, Transfer } from "../../routing/copies.js";
 import { eachLimit } from "../../core/limit.js";
 import type { Removal, RemovalResult, SkipReason } from "../removal.js";
 import { type Action, describe, type Manual, plan, type Selector } from "./plan.js";

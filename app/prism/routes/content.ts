@@ -1,15 +1,13 @@
-import { Type as T } from "@sinclair/typebox";
+import { prismRoutes as routes } from "../../contracts/prism.js";
 import { normalizeHash } from "../../core/hash.js";
 import { deniedExtensions } from "../../core/static-types.js";
 import { AppError, BadRequest, ContentNotFound, Forbidden, PeerUnavailable } from "../../errors.js";
 import type { PrismContext } from "../context.js";
 import { withDeadline } from "../deadline.js";
-import { checkDisplayName, forwardedProto, publicBase, readOrder } from "../pick.js";
+import { checkDisplayName, forwardedProto, publicBase } from "../links.js";
+import { readOrder } from "../read-order.js";
 
 // Existence (detail/exists, single and bulk), API download and static redirects.
-
-const Hashes = T.Union([T.String({ maxLength: 200 }), T.Array(T.String({ maxLength: 200 }))]);
-const HashBody = T.Object({ hash: T.Optional(Hashes), sha1: T.Optional(Hashes) });
 
 function hashesOf(body: { hash?: string | string[]; sha1?: string | string[] }, bulkMax: number) {
   const raw = body.hash ?? body.sha1;
@@ -32,12 +30,12 @@ export async function contentRoutes(ctx: PrismContext): Promise<void> {
     if (!bulk) return records[0];
     return Object.fromEntries(records.map((r) => [r.hash, r]));
   };
-  app.post("/content/detail", { preHandler: ctx.session, schema: { body: HashBody } }, lookup("detail"));
-  app.post("/content/exists", { preHandler: ctx.privateAuth, schema: { body: HashBody } }, lookup("exists"));
+  app.post("/content/detail", { preHandler: ctx.session, schema: routes.detail }, lookup("detail"));
+  app.post("/content/exists", { preHandler: ctx.privateAuth, schema: routes.exists }, lookup("exists"));
 
   app.post(
     "/content/download",
-    { preHandler: ctx.session, schema: { body: T.Object({ hash: T.Optional(T.String()), sha1: T.Optional(T.String()) }) } },
+    { preHandler: ctx.session, schema: routes.download },
     async (req, reply) => {
       const hash = normalizeHash(req.body.hash ?? req.body.sha1);
       const copies = await existence.liveCopies(hash);
@@ -74,7 +72,7 @@ export async function contentRoutes(ctx: PrismContext): Promise<void> {
 
   app.get(
     "/static/:hash/:filename",
-    { schema: { params: T.Object({ hash: T.String({ maxLength: 200 }), filename: T.String({ maxLength: 255 }) }) } },
+    { schema: routes.static },
     async (req, reply) => {
       const hash = normalizeHash(req.params.hash);
       checkDisplayName(req.params.filename);

@@ -1,13 +1,13 @@
-import { Type as T } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
+import { DeliverQuery as Query, prismRoutes as routes } from "../../contracts/prism.js";
 import { sendFailure } from "../../http/errors.js";
 import type { RawRoute } from "../../http/node.js";
 import { metricsState } from "../../metrics/index.js";
 import { observeRequest } from "../../metrics/http.js";
 import type { PrismContext } from "../context.js";
 import type { Delivery, DeliveryRequest } from "../delivery.js";
-import { forwardedProto } from "../pick.js";
+import { forwardedProto } from "../links.js";
 
 // GET /:token/:filename, the hot path: 302 to a live holder's nginx with a
 // short-lived signed URL. Plain requests (most of a prism's traffic) are
@@ -17,19 +17,8 @@ import { forwardedProto } from "../pick.js";
 
 export const DELIVER_ROUTE = "/:token/:filename";
 
-const Params = T.Object({ token: T.String({ maxLength: 200 }), filename: T.String({ maxLength: 255 }) });
-const Query = T.Object(
-  {
-    attach: T.Optional(T.String({ maxLength: 255 })),
-    start: T.Optional(T.Number({ minimum: 0 })),
-    rate: T.Optional(T.Integer({ minimum: 1 })),
-    html5: T.Optional(T.String({ maxLength: 255 })),
-  },
-  { additionalProperties: true },
-);
-
 export function deliverRoutes(ctx: PrismContext, delivery: Delivery): void {
-  ctx.app.get(DELIVER_ROUTE, { schema: { params: Params, querystring: Query } }, async (req, reply) => {
+  ctx.app.get(DELIVER_ROUTE, { schema: routes.deliver }, async (req, reply) => {
     const { attach, start, rate, html5 } = req.query;
     const location = await delivery.locate({
       ...req.params,

@@ -1,6 +1,6 @@
 import type { PeerView } from "../core/ports/peers.js";
 import { StoreHealth } from "./health.js";
-import { StoreClient } from "./store.js";
+import { StoreClient } from "../client/store.js";
 import type { Candidate, Holder } from "../core/placement.js";
 import type { Peer } from "../core/peer.js";
 import type { Credentials } from "../config.js";

@@ -1,14 +1,7 @@
-import { InvalidFileName } from "../errors.js";
-import type { InventoryDoc } from "../core/inventory.js";
-import type { Peer } from "../core/peer.js";
-import type { Endpoint } from "../client/health.js";
-import type { StorePool } from "../client/pool.js";
+import type { LiveHolder } from "../core/peer.js";
 import { routedAround } from "../metrics/index.js";
-
-export interface LiveCopy {
-  copy: InventoryDoc;
-  peer: Peer;
-}
+import type { Endpoint } from "../routing/health.js";
+import type { StorePool } from "../routing/pool.js";
 
 /**
  * Orders live copies for reading: stores this prism suspects last (for the
@@ -19,11 +12,11 @@ export interface LiveCopy {
  * takes a share (OOSE sent each new token to the alphabetically first holder).
  */
 export function readOrder(
-  copies: LiveCopy[],
+  copies: LiveHolder[],
   pool: StorePool,
   via: Endpoint = "api",
   random: () => number = Math.random,
-): LiveCopy[] {
+): LiveHolder[] {
   const ranked = copies
     .map((c) => ({
       c,
@@ -42,22 +35,4 @@ export function readOrder(
 /** Counts a store avoided because this prism suspects it, by why. */
 export function noteRoutedAround(pool: Pick<StorePool, "health">, store: string, via: Endpoint): void {
   routedAround.inc({ store, reason: pool.health.reason(store, via) ?? "suspect" });
-}
-
-/** The store's nginx base URL as end users reach it. */
-export function publicBase(peer: Peer, domain: string, proto: "http" | "https"): string {
-  return peer.publicUrl ?? `${proto}://${peer.name}.${domain}`;
-}
-
-/** http or https for redirects: X-Forwarded-Proto, or OOSE's X-Forwarded-Protocol. */
-export function forwardedProto(headers: Record<string, string | string[] | undefined>, fallback: "http" | "https") {
-  const raw = headers["x-forwarded-proto"] ?? headers["x-forwarded-protocol"];
-  const value = (Array.isArray(raw) ? raw[0] : raw)?.split(",")[0]?.trim().toLowerCase();
-  return value === "https" || value === "http" ? value : fallback;
-}
-
-/** The cosmetic file name in delivery URLs: never a path (OOSE ignored it entirely). */
-export function checkDisplayName(name: string): string {
-  if (/[/\\\0]/.test(name) || name.includes("..")) throw new InvalidFileName("Invalid file name");
-  return name;
 }

@@ -1,4 +1,4 @@
-import { holderOf, type StorePool } from "../client/pool.js";
+import { holderOf, type StorePool } from "./pool.js";
 import type { InventoryDoc } from "../core/inventory.js";
 import { copyId, type LiveHolder, liveHolders } from "../core/peer.js";
 import { type Holder, rankStores } from "../core/placement.js";
