@@ -19,12 +19,11 @@ import { openCouch } from "../app/adapters/couch/index.js";
 import { CouchInventory } from "../app/adapters/couch/inventory.js";
 import { BlobStore } from "../app/adapters/disk/index.js";
 import { copyPages } from "../app/adapters/couch/paging.js";
-import { ensureDatabases } from "../app/adapters/couch/setup.js";
 import { locate } from "../app/core/layout.js";
 import { InventoryScan, SEEN_FALSE_POSITIVES, type ScanReport } from "../app/jobs/scan.js";
 import { freePort } from "../infra/local/proc.js";
 import { startCouch } from "../infra/local/services.js";
-import { INVENTORY_DESIGN, KEYLIST_DESIGN } from "../migrations/0001-base.js";
+import { ooseWith } from "../test/helpers/ops.js";
 
 // `oose inventory scan` on N files in the real layout (sha1: 19 folder levels
 // per file, so ~17 folders of their own for each file past the first levels),
@@ -157,9 +156,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const)
     void cleanUp().finally(() => process.exit(1));
   });
 try {
-  await ensureDatabases(couch);
-  const inv = couch.db<Record<string, unknown>>("inventory");
-  for (const ddoc of [INVENTORY_DESIGN, KEYLIST_DESIGN]) await inv.insert({ ...ddoc });
+  // The databases and design docs, as a deployment's `oose migrate up` makes them.
+  const up = await ooseWith(["migrate", "up", "--couchdb", `http://127.0.0.1:${port}`, "--database", "bench"]);
+  if (up.code !== 0) throw new Error(`oose migrate up failed (exit ${up.code}):\n${up.stderr}`);
 
   // 1. Generate: measure the rate and the disk used on a sample, then fit N to inodes, disk and the budget.
   const t0 = Date.now();
