@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import test from "ava";
-import { ConfigError, envToObject, loadConfig, parseConfig } from "../../app/config.js";
+import { ConfigError, configEnv, envName, envToObject, loadConfig, parseConfig } from "../../app/config.js";
 import { tsxArgs } from "../../infra/local/services.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -83,6 +83,24 @@ test("OOSE_* env becomes nested keys; other variables are ignored", (t) => {
   t.is(config.listen.port, 6000);
   t.deepEqual(config.redis.sentinels, [{ host: "127.0.0.1", port: 26379 }]);
   t.is(config.prism, "prism1");
+});
+
+test("configEnv writes what envToObject reads, named by the schema, and refuses a key it lacks", (t) => {
+  const env = configEnv({
+    advertiseUrl: "http://n:1",
+    heartbeat: { startDelay: 100, enabled: false },
+    redis: { sentinels: [{ host: "a", port: 1 }], password: undefined },
+    denyStaticTypes: ["mp4"],
+  });
+  t.deepEqual(env, {
+    OOSE_ADVERTISE_URL: "http://n:1",
+    OOSE_HEARTBEAT__START_DELAY: "100",
+    OOSE_HEARTBEAT__ENABLED: "false",
+    OOSE_REDIS__SENTINELS: '[{"host":"a","port":1}]',
+    OOSE_DENY_STATIC_TYPES: '["mp4"]',
+  });
+  t.is(envName(["accessLog", "retentionDays"]), "OOSE_ACCESS_LOG__RETENTION_DAYS");
+  t.throws(() => configEnv({ heartbeat: { startDealy: 1 } } as never), { message: /heartbeat\.startDealy/ });
 });
 
 test("numeric-looking passwords stay strings", (t) => {
