@@ -22,11 +22,11 @@ import {
   fmtBytes,
   loadPeers,
   type OpsFlags,
-  reporter,
   secs,
   setting,
   UsageError,
 } from "./ops.js";
+import { reporter } from "./progress.js";
 
 // `oose clonetool`: bring files to the desired number of copies, or clone,
 // drop or verify copies by hand (spec §10.2, the 2.4 feature set without its
@@ -83,7 +83,11 @@ async function detail(c: Cluster, hash: string, json: boolean): Promise<number> 
   const first = all[0];
   const holders = all.map((d) => {
     const peer = peers.store(d.store);
-    return { copy: copyId({ prism: d.prism, name: d.store }), live: Boolean(peer && isLive(peer)), verifiedAt: d.verifiedAt ?? null };
+    return {
+      copy: copyId({ prism: d.prism, name: d.store }),
+      live: Boolean(peer && isLive(peer)),
+      verifiedAt: d.verifiedAt ?? null,
+    };
   });
   const live = holders.filter((h) => h.live);
   const out = {
@@ -152,7 +156,12 @@ async function run(f: Flags): Promise<number> {
     const copies = new Copies(inventory, pool);
     const redis = c.redis();
     const removal = redis
-      ? new Removal({ copies, pool, locks: new HashLocks(redisLeases(redis), c.prefix, `clonetool@${hostname()}`), log: c.log })
+      ? new Removal({
+          copies,
+          pool,
+          locks: new HashLocks(redisLeases(redis), c.prefix, `clonetool@${hostname()}`),
+          log: c.log,
+        })
       : undefined;
     const tool = new Clonetool(
       {
@@ -243,13 +252,24 @@ defineCommand((program) => {
     .option("-a, --above <n>", "act on files with more than n live copies", intOption("--above"))
     .option("-b, --below <n>", "act on files with fewer than n live copies", intOption("--below"))
     .option("-A, --at <n>", "act on files with exactly n live copies", intOption("--at"))
-    .option("-B, --block-size <n>", "hashes analysed per block (default: clonetool.blockSize)", intOption("--block-size", 1))
-    .option("--concurrency <n>", "files acted on at once (default: clonetool.concurrency)", intOption("--concurrency", 1))
+    .option(
+      "-B, --block-size <n>",
+      "hashes analysed per block (default: clonetool.blockSize)",
+      intOption("--block-size", 1),
+    )
+    .option(
+      "--concurrency <n>",
+      "files acted on at once (default: clonetool.concurrency)",
+      intOption("--concurrency", 1),
+    )
     .option("-p, --pretend", "analyse and print the summary only; change nothing")
     .option("--dry-run", "same as --pretend")
     .option("-u, --verify", "have every holder re-hash its copy (a corrupt copy is removed)")
     .option("--clone <store>", "add one copy onto this store")
-    .option("--drop <store>", "remove the copy on this store (needs --force; keeps a verified copy elsewhere, or --desired)")
+    .option(
+      "--drop <store>",
+      "remove the copy on this store (needs --force; keeps a verified copy elsewhere, or --desired)",
+    )
     .option("-f, --force", "act on whitelisted hashes too; required by --drop")
     .option("-D, --detail <hash>", "print where a hash is, then exit")
     .action(

@@ -17,11 +17,11 @@ import {
   EXIT,
   fmtBytes,
   type OpsFlags,
-  reporter,
   secs,
   setting,
   UsageError,
 } from "./ops.js";
+import { reporter } from "./progress.js";
 
 // `oose inventory scan|verify --store <name>`: run on the host that has the
 // store's disk. The data root and parent prism come from the store's own

@@ -19,7 +19,7 @@ import {
   loadToolConfig,
   redisPrefix,
 } from "./common.js";
-import { barProgress, formatCounts, lineProgress } from "./progress.js";
+import { formatCounts, lineReporter, migrationProgress, reporter } from "./progress.js";
 
 // `oose migrate up|status|down`: CouchDB and Redis migrations from any OOSE
 // 2.0.x–2.2 cluster. Exit codes: 0 done, 1 a migration failed (named), 2 bad
@@ -48,8 +48,8 @@ function setup(flags: RunFlags & { dryRun?: boolean }) {
   const progress = flags.json
     ? silentProgress
     : process.stderr.isTTY
-      ? barProgress()
-      : lineProgress((line) => console.log(line));
+      ? migrationProgress(reporter({}))
+      : migrationProgress(lineReporter((line) => console.log(line)));
   return {
     couch,
     options: {

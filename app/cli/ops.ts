@@ -1,5 +1,4 @@
 import type { TSchema } from "@sinclair/typebox";
-import { Presets, SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import type { Redis } from "ioredis";
 import { type Couch, openCouch } from "../adapters/couch/index.js";
@@ -98,75 +97,6 @@ export function addOpsOptions(cmd: Command, o: { redis: boolean }): Command {
   return addConnectionOptions(cmd, o)
     .option("--json", "print the report as JSON (no progress output)")
     .option("--verbose", "log at info level");
-}
-
-/** Progress: a bar (or a counter when the total is unknown) on a TTY, a line every few seconds otherwise. */
-export interface Reporter {
-  begin(label: string, total?: number): void;
-  update(done: number, detail: string): void;
-  end(detail: string): void;
-  note(line: string): void;
-}
-
-const quiet: Reporter = { begin() {}, update() {}, end() {}, note() {} };
-
-export function reporter(flags: { json?: boolean }, stream: NodeJS.WriteStream = process.stderr): Reporter {
-  if (flags.json) return { ...quiet, note: (line) => stream.write(`${line}\n`) };
-  let label = "";
-  let started = 0;
-  let done = 0;
-  const speed = () => Math.round((done * 1000) / Math.max(1, Date.now() - started));
-  if (!stream.isTTY) {
-    let last = 0;
-    const line = (detail: string) => stream.write(`${label}: ${done} (${speed()}/s) ${detail}\n`);
-    return {
-      begin(l) {
-        label = l;
-        started = Date.now();
-        done = 0;
-        last = Date.now();
-      },
-      update(d, detail) {
-        done = d;
-        if (Date.now() - last >= 2000) {
-          last = Date.now();
-          line(detail);
-        }
-      },
-      end(detail) {
-        line(detail);
-      },
-      note: (l) => stream.write(`${l}\n`),
-    };
-  }
-  let bar: SingleBar | undefined;
-  return {
-    begin(l, total) {
-      bar?.stop();
-      label = l;
-      started = Date.now();
-      done = 0;
-      const format = total
-        ? `${l} [{bar}] {value}/{total} {percentage}% | {speed}/s | eta {eta_formatted} | {detail}`
-        : `${l} {value} | {speed}/s | {detail}`;
-      bar = new SingleBar({ stream, format, hideCursor: true, etaBuffer: 50 }, Presets.shades_classic);
-      bar.start(total ?? 0, 0, { speed: 0, detail: "" });
-    },
-    update(d, detail) {
-      done = d;
-      if (bar && d > bar.getTotal() && bar.getTotal() > 0) bar.setTotal(d);
-      bar?.update(d, { speed: speed(), detail });
-    },
-    end(detail) {
-      bar?.update(done, { speed: speed(), detail });
-      bar?.stop();
-      bar = undefined;
-    },
-    note(l) {
-      if (bar) stream.write("\n");
-      stream.write(`${l}\n`);
-    },
-  };
 }
 
 /** Runs a command and turns its outcome into the exit code: 0 done, 1 failed, 2 bad configuration or usage. */

@@ -1,7 +1,8 @@
 import type { Redis } from "ioredis";
 import { parseTimestamp, purchaseKeyPattern, ttlMs } from "../core/purchase.js";
 import { defineCommand, intOption } from "./common.js";
-import { action, addOpsOptions, connect, EXIT, type OpsFlags, reporter, secs, UsageError } from "./ops.js";
+import { action, addOpsOptions, connect, EXIT, type OpsFlags, secs, UsageError } from "./ops.js";
+import { reporter } from "./progress.js";
 
 // `oose purchases prune`: purchases carried over from legacy layouts without a
 // TTL (OOSE 2.2-final never set one) get expirationDate + afterlife, and those

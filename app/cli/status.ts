@@ -9,17 +9,8 @@ import { hotKeys, RedisHotCounts } from "../adapters/redis/hot-counts.js";
 import { windowBuckets } from "../jobs/hot-counter.js";
 import { type ScrubStatus, scrubKey } from "../jobs/scrub.js";
 import { defineCommand, intOption } from "./common.js";
-import {
-  action,
-  addOpsOptions,
-  type Cluster,
-  connect,
-  EXIT,
-  fmtBytes,
-  type OpsFlags,
-  reporter,
-  setting,
-} from "./ops.js";
+import { action, addOpsOptions, type Cluster, connect, EXIT, fmtBytes, type OpsFlags, setting } from "./ops.js";
+import { reporter } from "./progress.js";
 
 // `oose status`: the cluster at a glance. Peers and their availability, the
 // heartbeat's current down-votes, each store's disk (what it reported) and
