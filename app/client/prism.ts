@@ -1,41 +1,31 @@
 import { Readable } from "node:stream";
 import type { ReadableStream as WebStream } from "node:stream/web";
-import type { ExistenceRecord } from "../core/existence.js";
-import type { PurchaseHash } from "../core/purchase.js";
+import type { Static } from "@sinclair/typebox";
+import type {
+  ExistenceRecord,
+  LogoutReply,
+  PurchaseBody,
+  PurchaseRecord,
+  PurchaseRemoved,
+  PurchaseUpdateBody,
+  RetrieveBody,
+  RetrieveReply,
+  Session,
+  UploadReply,
+  ValidateReply,
+  LoginReply,
+} from "../contracts/prism.js";
 import { type ClientOptions, type CallOptions, HttpClient } from "./http.js";
 
 // Typed client for a prism's API, as OOSE clients use it: log in, then send
 // the session token in X-OOSE-Token. Used by tests, benchmarks and tools.
+// Requests and replies are typed by the prism's contract (app/contracts/prism.ts).
 
 export interface UploadFile {
   field?: string;
   name: string;
   data: Blob | Buffer;
   type?: string;
-}
-
-export interface UploadedFile {
-  hash: string;
-  hashType: string;
-  ext: string;
-  name: string;
-  mimetype: string;
-  size: number;
-  copies: string[];
-  added: number;
-  [hashType: string]: unknown;
-}
-
-export interface UploadReply {
-  success: string;
-  data: { fields: Record<string, string> };
-  files: Record<string, UploadedFile>;
-}
-
-export interface Session {
-  token: string;
-  ip: string;
-  data: { userCtx: { name: string; roles: string[] } };
 }
 
 export class PrismClient extends HttpClient {
@@ -55,20 +45,20 @@ export class PrismClient extends HttpClient {
   }
 
   async login(username: string, password: string): Promise<Session> {
-    const reply = await this.json<{ session: Session }>("POST", "/user/login", { json: { username, password } });
+    const reply = await this.json<LoginReply>("POST", "/user/login", { json: { username, password } });
     this.token = reply.session.token;
     return reply.session;
   }
 
-  logout(): Promise<{ success: string }> {
+  logout(): Promise<LogoutReply> {
     return this.post("/user/logout", {});
   }
 
-  validate(): Promise<{ success: string; session?: Session }> {
+  validate(): Promise<ValidateReply> {
     return this.post("/user/session/validate", {});
   }
 
-  renew(): Promise<{ success: string; session: Session }> {
+  renew(): Promise<LoginReply> {
     return this.post("/user/session/renew", {});
   }
 
@@ -76,7 +66,9 @@ export class PrismClient extends HttpClient {
     const form = new FormData();
     for (const [k, v] of Object.entries(fields)) form.append(k, v);
     for (const f of files) {
-      const blob = Buffer.isBuffer(f.data) ? new Blob([new Uint8Array(f.data)], { type: f.type ?? "application/octet-stream" }) : f.data;
+      const blob = Buffer.isBuffer(f.data)
+        ? new Blob([new Uint8Array(f.data)], { type: f.type ?? "application/octet-stream" })
+        : f.data;
       form.append(f.field ?? "file", blob, f.name);
     }
     // Response encodes the multipart body (boundary included) as a stream, so big Blobs are never buffered.
@@ -91,7 +83,7 @@ export class PrismClient extends HttpClient {
     );
   }
 
-  retrieve(url: string, extra: { hashType?: string; extension?: string } = {}): Promise<Record<string, unknown>> {
+  retrieve(url: string, extra: Omit<Static<typeof RetrieveBody>, "request"> = {}): Promise<RetrieveReply> {
     return this.post("/content/retrieve", { request: { url }, ...extra });
   }
 
@@ -112,19 +104,19 @@ export class PrismClient extends HttpClient {
     return Buffer.from(await res.body.arrayBuffer());
   }
 
-  purchase(body: { hash: string; ext: string; referrer?: string[]; life?: number }): Promise<PurchaseHash> {
+  purchase(body: Static<typeof PurchaseBody>): Promise<PurchaseRecord> {
     return this.post("/content/purchase", body);
   }
 
-  purchaseFind(token: string): Promise<PurchaseHash> {
+  purchaseFind(token: string): Promise<PurchaseRecord> {
     return this.post("/content/purchase/find", { token });
   }
 
-  purchaseUpdate(token: string, change: { referrer?: string[]; life?: number }): Promise<PurchaseHash> {
+  purchaseUpdate(token: string, change: Omit<Static<typeof PurchaseUpdateBody>, "token">): Promise<PurchaseRecord> {
     return this.post("/content/purchase/update", { token, ...change });
   }
 
-  purchaseRemove(token: string): Promise<{ token: string; count: number; success: string }> {
+  purchaseRemove(token: string): Promise<PurchaseRemoved> {
     return this.post("/content/purchase/remove", { token });
   }
 

@@ -1,23 +1,26 @@
 import type { Readable } from "node:stream";
 import type { HashType } from "../core/hash.js";
-import type {
-  AbortReply,
-  ExistsEntry,
-  FileDetail,
-  PutReply,
-  RemoveReply,
-  SendReply,
-  StageReply,
-  UploadReply,
-  VerifyReply,
-} from "../store/schemas.js";
-import { COMMIT_TRAILER } from "../store/schemas.js";
+import type { Pong } from "../contracts/common.js";
+import {
+  type AbortReply,
+  COMMIT_TRAILER,
+  type ExistsEntry,
+  type ExistsReply,
+  type FileDetail,
+  type PutReply,
+  type RemoveReply,
+  type SendReply,
+  type StageReply,
+  type UploadReply,
+  type VerifyReply,
+} from "../contracts/store.js";
 import { requestWithTrailer } from "./trailer.js";
 import { type ClientOptions, HttpClient } from "./http.js";
 
-// Typed client for a store's API (spec §3.2). Every call has a deadline; a
-// store's error comes back as an AppError with its code and status, and a
-// store that cannot be reached as PeerUnavailable (503).
+// Typed client for a store's API (spec §3.2), its types those of the store's
+// contract (app/contracts/store.ts). Every call has a deadline; a store's
+// error comes back as an AppError with its code and status, and a store that
+// cannot be reached as PeerUnavailable (503).
 
 export type { ClientOptions };
 
@@ -70,7 +73,7 @@ export class StoreClient extends HttpClient {
   exists(hash: string, timeoutMs?: number): Promise<ExistsEntry>;
   exists(hashes: string[], timeoutMs?: number): Promise<Record<string, ExistsEntry>>;
   async exists(hash: string | string[], timeoutMs?: number): Promise<ExistsEntry | Record<string, ExistsEntry>> {
-    const reply = await this.json<Record<string, ExistsEntry>>("POST", "/content/exists", { json: { hash }, timeoutMs });
+    const reply = await this.json<ExistsReply>("POST", "/content/exists", { json: { hash }, timeoutMs });
     return Array.isArray(hash) ? reply : reply.exists!;
   }
 
@@ -131,7 +134,7 @@ export class StoreClient extends HttpClient {
   }
 
   async ping(timeoutMs?: number): Promise<boolean> {
-    const reply = await this.json<{ pong?: string }>("POST", "/ping", { timeoutMs });
+    const reply = await this.json<Partial<Pong>>("POST", "/ping", { timeoutMs });
     return reply.pong === "pong";
   }
 }

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
 import type { Couch } from "../adapters/couch/index.js";
 import type { Config } from "../config.js";
+import { nodeReplies } from "../contracts/common.js";
 import type { Logger } from "../log.js";
 import { serverTls } from "../tls.js";
 import { VERSION } from "../version.js";
@@ -120,14 +121,14 @@ export function createNodeApp(deps: NodeDeps, opts: NodeAppOptions = {}): NodeAp
 
   const welcome = async () => ({ message: `Welcome to OOSE version ${VERSION}` });
   const pong = async () => ({ pong: "pong" });
-  app.get("/", welcome);
-  app.post("/", welcome);
-  app.get("/ping", pong);
-  app.post("/ping", pong);
+  app.get("/", { schema: { response: nodeReplies.welcome } }, welcome);
+  app.post("/", { schema: { response: nodeReplies.welcome } }, welcome);
+  app.get("/ping", { schema: { response: nodeReplies.ping } }, pong);
+  app.post("/ping", { schema: { response: nodeReplies.ping } }, pong);
   const stats = async () => counters.snapshot();
-  app.get("/stats", stats);
-  app.post("/stats", stats);
-  app.get("/healthz", async (_req, reply) => {
+  app.get("/stats", { schema: { response: nodeReplies.stats } }, stats);
+  app.post("/stats", { schema: { response: nodeReplies.stats } }, stats);
+  app.get("/healthz", { schema: { response: nodeReplies.health } }, async (_req, reply) => {
     const answer = await health();
     return reply.status(answer.status === "ok" ? 200 : 503).send(answer);
   });

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { register } from "prom-client";
+import { nodeReplies } from "../contracts/common.js";
 import { joinWorkerMetrics, nodeMetrics } from "./cluster.js";
 import {
   type BackendHealth,
@@ -63,7 +64,8 @@ type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 /** GET /metrics, when metrics are on, behind `guard` (the node's basic auth), or in a scope that enforces it. */
 export function metricsRoute(app: FastifyInstance, guard?: Guard): void {
   if (!metricsState.enabled) return;
-  app.get("/metrics", guard ? { onRequest: guard } : {}, async (_req, reply) => {
+  const schema = { response: nodeReplies.metrics };
+  app.get("/metrics", guard ? { onRequest: guard, schema } : { schema }, async (_req, reply) => {
     reply.type(register.contentType);
     return nodeMetrics();
   });

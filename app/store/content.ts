@@ -8,7 +8,7 @@ import { ContentNotFound, HashMismatch, VerifyFailed } from "../errors.js";
 import type { Logger } from "../log.js";
 import { bytesWritten, commitDuration, stageDuration } from "../metrics/index.js";
 import { KeyedLock } from "./lock.js";
-import type { ExistsEntry, FileDetail, PutReply, RemoveReply, VerifyReply } from "./schemas.js";
+import type { ExistsEntry, FileDetail, PutReply, RemoveReply, VerifyReply } from "../contracts/store.js";
 
 // The store's content: disk and inventory kept in step. The order is always
 // disk first on the way in and inventory first on the way out, so the inventory

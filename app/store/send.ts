@@ -13,7 +13,7 @@ import {
   VerifyFailed,
 } from "../errors.js";
 import type { StoreContent } from "./content.js";
-import type { SendReply } from "./schemas.js";
+import type { SendReply } from "../contracts/store.js";
 
 // POST /content/send: copy a local file to another store's PUT. The local copy
 // is verified first, so a corrupt file is never spread; the target verifies

@@ -1,5 +1,5 @@
-import { Type as T } from "@sinclair/typebox";
 import type { FastifyRequest } from "fastify";
+import { prismRoutes as routes } from "../../contracts/prism.js";
 import { normalizeHash } from "../../core/hash.js";
 import { normalizeExt } from "../../core/layout.js";
 import { type Actor, actorOf, type Purchase, toRedisHash } from "../../core/purchase.js";
@@ -14,18 +14,6 @@ import type { Session } from "../sessions.js";
 // referrer comma-joined, plus its owner. A purchase belongs to the session's
 // user; another user finds, updates or removes it no more than a missing one.
 // Admins (an admin role, or the prism's basic auth) manage them all.
-
-const Life = T.Integer({ minimum: 1 });
-const Referrers = T.Array(T.String({ maxLength: 253 }), { maxItems: 100 });
-const Create = T.Object({
-  hash: T.Optional(T.String({ maxLength: 200 })),
-  sha1: T.Optional(T.String({ maxLength: 200 })),
-  ext: T.String({ maxLength: 16 }),
-  referrer: T.Optional(Referrers),
-  life: T.Optional(Life),
-});
-const TokenBody = T.Object({ token: T.String({ maxLength: 200 }) });
-const Update = T.Object({ token: T.String({ maxLength: 200 }), referrer: T.Optional(Referrers), life: T.Optional(Life) });
 
 export const view = (p: Purchase) => toRedisHash(p);
 
@@ -47,7 +35,7 @@ export async function purchaseRoutes(ctx: PrismContext, purchases: Purchases): P
       return rule;
     });
 
-  app.post("/content/purchase", { preHandler: ctx.session, schema: { body: Create } }, async (req) => {
+  app.post("/content/purchase", { preHandler: ctx.session, schema: routes.purchase }, async (req) => {
     const hash = normalizeHash(req.body.hash ?? req.body.sha1);
     const ext = normalizeExt(req.body.ext);
     const record = await existence.record(hash);
@@ -61,17 +49,17 @@ export async function purchaseRoutes(ctx: PrismContext, purchases: Purchases): P
     return view(purchase);
   });
 
-  app.post("/content/purchase/find", { preHandler: ctx.session, schema: { body: TokenBody } }, async (req) =>
+  app.post("/content/purchase/find", { preHandler: ctx.session, schema: routes.purchaseFind }, async (req) =>
     view(await purchases.find(req.body.token, actor(req))),
   );
 
-  app.post("/content/purchase/update", { preHandler: ctx.session, schema: { body: Update } }, async (req) => {
+  app.post("/content/purchase/update", { preHandler: ctx.session, schema: routes.purchaseUpdate }, async (req) => {
     const { token, referrer, life } = req.body;
     const change = { referrer: referrer && rulesOf(referrer), life: life === undefined ? undefined : lifeOf(life) };
     return view(await purchases.update(token, actor(req), change));
   });
 
-  app.post("/content/purchase/remove", { preHandler: ctx.session, schema: { body: TokenBody } }, async (req) => {
+  app.post("/content/purchase/remove", { preHandler: ctx.session, schema: routes.purchaseRemove }, async (req) => {
     const count = await purchases.remove(req.body.token, actor(req));
     return { token: req.body.token, count, success: "Purchase removed" };
   });

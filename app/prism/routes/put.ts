@@ -1,4 +1,4 @@
-import { Type as T } from "@sinclair/typebox";
+import { prismRoutes as routes } from "../../contracts/prism.js";
 import { parseFileName } from "../../core/layout.js";
 import { rankStores } from "../../core/placement.js";
 import { NoPlacement } from "../../errors.js";
@@ -11,24 +11,20 @@ export async function putRoutes(ctx: PrismContext): Promise<void> {
   const { app, config, pool } = ctx;
   app.addContentTypeParser("application/octet-stream", (_req, _payload, done) => done(null));
 
-  app.put(
-    "/content/put/:file",
-    { preHandler: ctx.privateAuth, schema: { params: T.Object({ file: T.String({ maxLength: 200 }) }) } },
-    async (req, reply) => {
-      const { hash, ext } = parseFileName(req.params.file);
-      const own = pool.candidates().filter((c) => c.prism === config.name);
-      const [target] = rankStores(own, 1);
-      if (!target) throw new NoPlacement("No suitable store instance found");
-      const peer = pool.peer(target.name)!;
-      const release = pool.begin(peer.name);
-      try {
-        const length = req.headers["content-length"];
-        await pool.client(peer).put(`${hash}.${ext}`, req.raw, length === undefined ? undefined : Number(length));
-        ctx.existence.invalidate(hash);
-        return reply.status(201).send({ success: "File uploaded", file: `${hash}.${ext}`, store: peer.name });
-      } finally {
-        release();
-      }
-    },
-  );
+  app.put("/content/put/:file", { preHandler: ctx.privateAuth, schema: routes.put }, async (req, reply) => {
+    const { hash, ext } = parseFileName(req.params.file);
+    const own = pool.candidates().filter((c) => c.prism === config.name);
+    const [target] = rankStores(own, 1);
+    if (!target) throw new NoPlacement("No suitable store instance found");
+    const peer = pool.peer(target.name)!;
+    const release = pool.begin(peer.name);
+    try {
+      const length = req.headers["content-length"];
+      await pool.client(peer).put(`${hash}.${ext}`, req.raw, length === undefined ? undefined : Number(length));
+      ctx.existence.invalidate(hash);
+      return reply.status(201).send({ success: "File uploaded", file: `${hash}.${ext}`, store: peer.name });
+    } finally {
+      release();
+    }
+  });
 }

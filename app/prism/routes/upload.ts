@@ -1,5 +1,5 @@
 import multipart from "@fastify/multipart";
-import { Type as T } from "@sinclair/typebox";
+import { prismRoutes as routes, type UploadedFile } from "../../contracts/prism.js";
 import { isHashType } from "../../core/hash.js";
 import { normalizeExt } from "../../core/layout.js";
 import {
@@ -38,7 +38,11 @@ function multipartError(err: unknown): AppError {
   const known = classify(err);
   // A programming error downstream reaches the file too, through pipeline(): it stays a bug.
   if (!(known instanceof Internal) || err instanceof TypeError || err instanceof RangeError) return known;
-  return new InvalidMultipart(`Malformed multipart body: ${String((err as Error)?.message).slice(0, 100)}`, undefined, err);
+  return new InvalidMultipart(
+    `Malformed multipart body: ${String((err as Error)?.message).slice(0, 100)}`,
+    undefined,
+    err,
+  );
 }
 
 /** Rejects when the next part takes longer than `ms` to arrive (a client stalled between parts). */
@@ -83,12 +87,12 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
     limits: { fileSize: config.limits.uploadMaxBytes, files: 64, fields: 64, fieldSize: 64 * 1024 },
   });
 
-  app.post("/content/upload", { preHandler: ctx.session }, async (req) => {
+  app.post("/content/upload", { preHandler: ctx.session, schema: routes.upload }, async (req) => {
     if (!req.isMultipart()) throw new UnsupportedMediaType("Expected multipart/form-data");
     needInventory(ctx);
     let hashType = config.defaultHashType;
     const fields: Record<string, unknown> = {};
-    const files: Record<string, Record<string, unknown>> = {};
+    const files: Record<string, UploadedFile> = {};
     // A request that fails part-way keeps the files it already placed: content is shared, and an
     // identical upload may have been answered with those copies meanwhile.
     await readParts();
@@ -143,16 +147,10 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
   });
 }
 
-const RetrieveBody = T.Object({
-  request: T.Object({ url: T.String({ maxLength: 4096 }) }, { additionalProperties: true }),
-  hashType: T.Optional(T.String()),
-  extension: T.Optional(T.String({ maxLength: 16 })),
-});
-
 /** POST /content/retrieve: import from a URL and place it like an upload. */
 export async function retrieveRoutes(ctx: PrismContext, retriever: Retriever): Promise<void> {
   const { app, config, placer } = ctx;
-  app.post("/content/retrieve", { preHandler: ctx.session, schema: { body: RetrieveBody } }, async (req) => {
+  app.post("/content/retrieve", { preHandler: ctx.session, schema: routes.retrieve }, async (req) => {
     const hashType = req.body.hashType ?? config.defaultHashType;
     if (!isHashType(hashType)) throw new BadRequest(`Unsupported hashType: ${hashType.slice(0, 20)}`);
     needInventory(ctx);

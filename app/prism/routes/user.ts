@@ -1,9 +1,7 @@
-import { Type as T } from "@sinclair/typebox";
 import type { FastifyRequest } from "fastify";
-import { checkPassword } from "../../adapters/couch/users.js";
+import { prismRoutes as routes, type Session } from "../../contracts/prism.js";
 import { InvalidCredentials, TooManyRequests, Unauthorized } from "../../errors.js";
 import type { PrismContext } from "../context.js";
-import { LoginLimit } from "../login-limit.js";
 import type { Sessions } from "../sessions.js";
 
 // /user/login, /logout, /session/validate and /session/renew. Every success is
@@ -28,18 +26,15 @@ export function sessionGuard(sessions: Sessions, basic: PrismContext["privateAut
   };
 }
 
-const Login = T.Object({ username: T.Optional(T.String({ maxLength: 256 })), password: T.Optional(T.String({ maxLength: 1024 })) });
-
 export async function userRoutes(ctx: PrismContext, sessions: Sessions): Promise<void> {
-  const { app, config } = ctx;
-  const limit = new LoginLimit(ctx.redis, config.redis.prefix, config.login);
+  const { app, users, loginLimit: limit } = ctx;
   const requireToken = (req: FastifyRequest) => {
     const token = tokenOf(req);
     if (!token) throw new Unauthorized("X-OOSE-Token required");
     return token;
   };
 
-  app.post("/user/login", { schema: { body: Login } }, async (req, reply) => {
+  app.post("/user/login", { schema: routes.login }, async (req, reply) => {
     const { username, password } = req.body ?? {};
     if (!username || !password) throw new InvalidCredentials();
     let giveBack: () => Promise<void>;
@@ -49,9 +44,9 @@ export async function userRoutes(ctx: PrismContext, sessions: Sessions): Promise
       if (err instanceof TooManyRequests) reply.header("retry-after", String(err.details?.retryAfter));
       throw err;
     }
-    let user: Awaited<ReturnType<typeof checkPassword>>;
+    let user: Awaited<ReturnType<typeof users.login>>;
     try {
-      user = await checkPassword(config.couchdb, username, password);
+      user = await users.login(username, password);
     } catch (err) {
       // Only a wrong password counts against the client.
       if (!(err instanceof InvalidCredentials)) await giveBack();
@@ -63,19 +58,19 @@ export async function userRoutes(ctx: PrismContext, sessions: Sessions): Promise
     return { success: "User logged in", session };
   });
 
-  app.post("/user/logout", async (req) => {
+  app.post("/user/logout", { schema: routes.logout }, async (req) => {
     const token = requireToken(req);
     const session = await sessions.get(token);
     await sessions.logout(token);
     return { success: "User logged out", data: { userCtx: session.data.userCtx } };
   });
 
-  app.post("/user/session/validate", { preHandler: ctx.session }, async (req) => {
-    const session = (req as FastifyRequest & { session?: unknown }).session;
+  app.post("/user/session/validate", { preHandler: ctx.session, schema: routes.validate }, async (req) => {
+    const session = (req as FastifyRequest & { session?: Session }).session;
     return session ? { success: "Session valid", session } : { success: "Session valid" };
   });
 
-  app.post("/user/session/renew", async (req) => {
+  app.post("/user/session/renew", { schema: routes.renew }, async (req) => {
     const session = await sessions.renew(requireToken(req));
     return { success: "Session renewed", session };
   });

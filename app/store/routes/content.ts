@@ -5,17 +5,7 @@ import type { NodeApp } from "../../http/node.js";
 import { mimeOf } from "../../core/inventory.js";
 import type { StoreContext } from "../context.js";
 import { parseRange } from "../range.js";
-import {
-  ExistsBody,
-  ExistsReply,
-  FileBody,
-  FileDetail,
-  HashBody,
-  RemoveReply,
-  SendBody,
-  SendReply,
-  VerifyReply,
-} from "../schemas.js";
+import { storeRoutes as routes } from "../../contracts/store.js";
 import { sendCopy } from "../send.js";
 
 // The read and maintenance side of the store API (spec §3.2).
@@ -23,7 +13,7 @@ import { sendCopy } from "../send.js";
 export async function contentRoutes(ctx: StoreContext, app: NodeApp): Promise<void> {
   const { content, config } = ctx;
 
-  app.post("/content/download", { schema: { body: HashBody } }, async (req, reply) => {
+  app.post("/content/download", { schema: routes.download }, async (req, reply) => {
     const blob = await content.find(normalizeHash(req.body.hash));
     const range = parseRange(req.headers.range, blob.size);
     if (range === "unsatisfiable") {
@@ -40,7 +30,7 @@ export async function contentRoutes(ctx: StoreContext, app: NodeApp): Promise<vo
     return reply.type(mimeOf(blob.ext)).send(opened.stream);
   });
 
-  app.post("/content/exists", { schema: { body: ExistsBody, response: { 200: ExistsReply } } }, async (req) => {
+  app.post("/content/exists", { schema: routes.exists }, async (req) => {
     const { hash } = req.body;
     const list = Array.isArray(hash) ? hash : [hash];
     if (list.length > config.limits.bulkMax) throw new BadRequest(`At most ${config.limits.bulkMax} hashes per call`);
@@ -49,19 +39,13 @@ export async function contentRoutes(ctx: StoreContext, app: NodeApp): Promise<vo
     return Array.isArray(hash) ? Object.fromEntries(found) : { exists: found.get(hashes[0]!)! };
   });
 
-  app.post("/content/detail", { schema: { body: HashBody, response: { 200: FileDetail } } }, async (req) =>
-    content.detail(normalizeHash(req.body.hash)),
-  );
+  app.post("/content/detail", { schema: routes.detail }, async (req) => content.detail(normalizeHash(req.body.hash)));
 
-  app.post("/content/verify", { schema: { body: FileBody, response: { 200: VerifyReply } } }, async (req) =>
+  app.post("/content/verify", { schema: routes.verify }, async (req) =>
     content.verify(parseFileName(req.body.file).hash, req.body.force ?? false),
   );
 
-  app.post("/content/remove", { schema: { body: HashBody, response: { 200: RemoveReply } } }, async (req) =>
-    content.remove(normalizeHash(req.body.hash)),
-  );
+  app.post("/content/remove", { schema: routes.remove }, async (req) => content.remove(normalizeHash(req.body.hash)));
 
-  app.post("/content/send", { schema: { body: SendBody, response: { 200: SendReply } } }, async (req) =>
-    sendCopy(ctx, req.body.file, req.body.store),
-  );
+  app.post("/content/send", { schema: routes.send }, async (req) => sendCopy(ctx, req.body.file, req.body.store));
 }

@@ -1,16 +1,13 @@
-import { type Static, type TSchema, Type as T } from "@sinclair/typebox";
+import { type Static, Type as T } from "@sinclair/typebox";
 import { HASH_TYPE_NAMES } from "../core/hash.js";
 import { PeerDocSchema } from "../core/peer.js";
+import { Bytes, errors, FileName, Hash, Nullable } from "./common.js";
 
-// The store API's shapes: one source for route validation, response
-// serialisation and the client's types. Hashes and file names are plain
-// strings here; the layout guard checks them and answers INVALID_HASH /
-// INVALID_FILE_NAME rather than a generic schema error.
+// The store API (spec §3.2): every route's request and reply, used by the
+// store's routes and, through Static<>, by StoreClient. Every route but the
+// public ones is behind the store's basic auth (401).
 
-const Hash = T.String({ maxLength: 200 });
-const FileName = T.String({ maxLength: 200 });
 const StageId = T.String({ pattern: "^[0-9a-f-]{36}$" });
-const Nullable = <S extends TSchema>(s: S) => T.Union([s, T.Null()]);
 
 export const HashBody = T.Object({ hash: Hash });
 export const ExistsBody = T.Object({ hash: T.Union([Hash, T.Array(Hash, { minItems: 1 })]) });
@@ -87,11 +84,40 @@ export const SendReply = T.Object({
   verifyDetail: VerifyReply,
 });
 
+/**
+ * Each route's schema. 400: a body or name the route refuses; 404: no such content (or stage);
+ * 413: over the upload limit; 422: the bytes do not match their hash, or the copy failed its verify;
+ * 503: CouchDB (the inventory) or the target store unavailable.
+ */
+export const storeRoutes = {
+  put: { params: PutParams, response: { 201: PutReply, ...errors(400, 401, 409, 413, 422, 503) } },
+  /** 201 without a trailer (staged) or with a commit order (kept), 200 when the trailer said abort. */
+  stage: {
+    params: StageParams,
+    querystring: StageQuery,
+    response: {
+      200: UploadReply,
+      201: T.Union([UploadReply, StageReply]),
+      ...errors(400, 401, 404, 409, 413, 422, 503),
+    },
+  },
+  commit: { body: CommitBody, response: { 201: PutReply, ...errors(400, 401, 404, 409, 422, 503) } },
+  abort: { body: AbortBody, response: { 200: AbortReply, ...errors(400, 401) } },
+  /** The bytes: 200, or 206 for a range. */
+  download: { body: HashBody, response: { 200: Bytes, 206: Bytes, ...errors(400, 401, 404, 416) } },
+  exists: { body: ExistsBody, response: { 200: ExistsReply, ...errors(400, 401) } },
+  detail: { body: HashBody, response: { 200: FileDetail, ...errors(400, 401, 404, 503) } },
+  verify: { body: FileBody, response: { 200: VerifyReply, ...errors(400, 401, 404, 409, 503) } },
+  remove: { body: HashBody, response: { 200: RemoveReply, ...errors(400, 401, 404, 409, 422, 503) } },
+  send: { body: SendBody, response: { 200: SendReply, ...errors(400, 401, 404, 409, 422, 502, 503) } },
+};
+
 export type PutReply = Static<typeof PutReply>;
 export type StageReply = Static<typeof StageReply>;
 export type UploadReply = Static<typeof UploadReply>;
 export type AbortReply = Static<typeof AbortReply>;
 export type ExistsEntry = Static<typeof ExistsEntry>;
+export type ExistsReply = Static<typeof ExistsReply>;
 export type FileDetail = Static<typeof FileDetail>;
 export type VerifyReply = Static<typeof VerifyReply>;
 export type RemoveReply = Static<typeof RemoveReply>;
