@@ -25,13 +25,16 @@ export async function composePrism(config: Config, log: Logger, b: Backends): Pr
   const { prefix } = config.redis;
   const peers = new PeerTable(b.peers, config.heartbeat.peerRefresh, log);
   // What this prism sees of each store, ahead of the heartbeat's votes: requests route around a silent store at once.
-  const health = new StoreHealth({ log: log.child({ part: "health" }) });
+  const health = new StoreHealth({
+    log: log.child({ part: "health" }),
+    connectTimeoutMs: config.probe.watchConnectTimeout,
+  });
   peers.onChange((all) => health.track(all.filter((p) => p.type === "store" && p.active)));
   // Every worker routes, so every worker probes (the heartbeat runs in the first only).
   const probe = config.probe.enabled
     ? new StoreProbe({ stores: () => peers.stores().filter((p) => p.active), health, settings: config.probe })
     : undefined;
-  const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs, health);
+  const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs, health, config.placement);
   const copies = new Copies(b.inventory, pool);
   const locks = new HashLocks(b.leases, prefix, config.name);
   const removal = new Removal({ copies, pool, locks, log: log.child({ part: "removal" }) });

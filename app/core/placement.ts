@@ -13,6 +13,16 @@ export interface Candidate {
   load: number;
 }
 
+/** How stores equal on failure domains are ranked (config `placement`). */
+export interface PlacementWeights {
+  /** What one transfer in flight costs, in shares of free space. */
+  loadWeight: number;
+  /** The space share counted for a store whose free space is not known. */
+  unknownFree: number;
+}
+
+export const DEFAULT_WEIGHTS: PlacementWeights = { loadWeight: 0.25, unknownFree: 0.5 };
+
 export interface Holder {
   prism: string;
   zone: string;
@@ -39,9 +49,9 @@ const compareTuples = (a: number[], b: number[]) => {
  * in whole percent of the roomiest store, so disks that differ by a few bytes
  * tie (and the random tie-break spreads the work) instead of one always winning.
  */
-function score(c: Candidate, maxFree: number): number {
-  const space = c.free === undefined || maxFree === 0 ? 0.5 : Math.round((c.free / maxFree) * 100) / 100;
-  return space - c.load * 0.25;
+function score(c: Candidate, maxFree: number, w: PlacementWeights): number {
+  const space = c.free === undefined || maxFree === 0 ? w.unknownFree : Math.round((c.free / maxFree) * 100) / 100;
+  return space - c.load * w.loadWeight;
 }
 
 /**
@@ -53,6 +63,7 @@ export function rankStores(
   candidates: Candidate[],
   count: number,
   holders: Holder[] = [],
+  weights: PlacementWeights = DEFAULT_WEIGHTS,
   random: () => number = Math.random,
 ): Candidate[] {
   const pool = candidates.filter((c) => !holders.some((h) => h.name === c.name));
@@ -65,7 +76,7 @@ export function rankStores(
     pool.sort(
       (a, b) =>
         compareTuples(overlap(a, chosen), overlap(b, chosen)) ||
-        score(b, maxFree) + jitter.get(b.name)! - (score(a, maxFree) + jitter.get(a.name)!),
+        score(b, maxFree, weights) + jitter.get(b.name)! - (score(a, maxFree, weights) + jitter.get(a.name)!),
     );
     const next = pool.shift()!;
     ranked.push(next);

@@ -3,7 +3,6 @@ import type { HotCounts } from "../core/ports/hot.js";
 import type { Lease, Leases } from "../core/ports/lease.js";
 import { holderOf, type StorePool } from "../routing/pool.js";
 import type { Config } from "../config.js";
-import { rankStores } from "../core/placement.js";
 import type { Logger } from "../log.js";
 import { hotAdded, hotRemoved } from "../metrics/index.js";
 import type { Copies } from "../routing/copies.js";
@@ -33,9 +32,6 @@ export interface HotScalerDeps {
   log: Logger;
   now?: () => number;
 }
-
-/** Hot hashes looked at per round, hottest first. */
-const MAX_HOT = 1000;
 
 export class HotScaler {
   private timer?: NodeJS.Timeout;
@@ -83,7 +79,7 @@ export class HotScaler {
     const now = this.now();
     const { window, threshold } = this.d.settings;
     const buckets = windowBuckets(now, window);
-    const hot = await this.d.counts.rates(buckets, { min: threshold, limit: MAX_HOT });
+    const hot = await this.d.counts.rates(buckets, { min: threshold, limit: this.d.settings.perRound });
     let added = 0;
     if (hot.length > 0) {
       await this.d.counts.markHot(
@@ -116,7 +112,7 @@ export class HotScaler {
     });
     const candidates = pool.candidates().map((c) => ({ ...c, load: c.load + deliveryLoad(load, c.name) }));
     let added = 0;
-    for (const target of rankStores(candidates, want - live.length, held)) {
+    for (const target of pool.rank(candidates, want - live.length, held)) {
       if (added >= want - live.length) break;
       // Remembered before the copy exists, so a crash between the two cannot leave an extra copy untracked.
       await this.d.counts.addExtra(hash, target.name);

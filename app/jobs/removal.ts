@@ -1,6 +1,6 @@
 import type { HashLocks, HeldLock } from "../core/hash-locks.js";
 import { holderOf, type StorePool } from "../routing/pool.js";
-import { rankStores } from "../core/placement.js";
+import { DEFAULT_WEIGHTS, rankStores } from "../core/placement.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Copies, LiveHolder } from "../routing/copies.js";
@@ -151,6 +151,7 @@ export function removalOrder(live: LiveHolder[]): LiveHolder[] {
     live.map((h) => ({ ...holderOf(h.peer), free: h.peer.capacity?.free, load: 0 })),
     live.length,
     [],
+    DEFAULT_WEIGHTS,
     () => 0.5,
   ).map((c) => c.name);
   return [...live].sort((a, b) => keepOrder.indexOf(b.peer.name) - keepOrder.indexOf(a.peer.name));

@@ -65,6 +65,7 @@ export async function buildPrism(p: PrismParts): Promise<PrismApp> {
     clientIdleMs: config.limits.clientIdleMs,
     maxBytes: config.limits.uploadMaxBytes,
     checkMs: config.limits.failoverTimeoutMs,
+    suspectPollMs: config.limits.suspectPollMs,
   });
   const retriever = new Retriever(config.retrieve);
   const privateAuth = await useBasicAuth(app, config.auth.prism);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type HashType, HashingStream } from "../core/hash.js";
-import { type Candidate, rankStores } from "../core/placement.js";
+import type { Candidate } from "../core/placement.js";
 import type { Peer } from "../core/peer.js";
 import { UploadGuard } from "../core/upload-guard.js";
 import { AppError, NoPlacement, PeerUnavailable } from "../errors.js";
@@ -33,6 +33,8 @@ export interface PlaceLimits {
   maxBytes: number;
   /** How long a holder may take to confirm it still has the content. */
   checkMs: number;
+  /** How often a store taking part in an upload is checked for having fallen under suspicion. */
+  suspectPollMs: number;
 }
 
 export interface Placed {
@@ -83,9 +85,9 @@ export class Placer {
 
   private async placeOnce(source: Readable, ext: string, hashType: HashType, ended?: () => void): Promise<Placed> {
     const healthy = this.pool.candidates();
-    let ranked = rankStores(healthy, this.replicas);
+    let ranked = this.pool.rank(healthy, this.replicas);
     // Suspicion is this prism's guess; with too few stores above it, the suspects get their chance.
-    if (ranked.length < this.replicas) ranked = rankStores(this.pool.candidates(true), this.replicas);
+    if (ranked.length < this.replicas) ranked = this.pool.rank(this.pool.candidates(true), this.replicas);
     else this.noteSuspects(healthy);
     if (ranked.length < this.replicas) {
       source.resume();
@@ -200,7 +202,7 @@ export class Placer {
         if (!this.pool.health.isSuspect(s.peer.name)) return;
         clearInterval(watch);
         reject(new PeerUnavailable(`${s.peer.name} stopped answering`));
-      }, 100);
+      }, this.limits.suspectPollMs);
       s.result.then(
         (reply) => {
           clearInterval(watch);

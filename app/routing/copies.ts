@@ -1,7 +1,7 @@
 import { holderOf, type StorePool } from "./pool.js";
 import type { InventoryDoc } from "../core/inventory.js";
 import { copyId, type LiveHolder, liveHolders } from "../core/peer.js";
-import { type Holder, rankStores } from "../core/placement.js";
+import type { Holder } from "../core/placement.js";
 import type { Inventory } from "../core/ports/inventory.js";
 import { AppError, PeerUnavailable } from "../errors.js";
 
@@ -59,12 +59,12 @@ export class Copies {
     const targets = opts.onto
       ? pool.filter((c) => c.name === opts.onto)
       : [
-          ...rankStores(
+          ...this.pool.rank(
             pool.filter((c) => !suspect(c.name)),
             count,
             held,
           ),
-          ...rankStores(
+          ...this.pool.rank(
             pool.filter((c) => suspect(c.name)),
             count,
             held,

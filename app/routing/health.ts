@@ -28,6 +28,8 @@ export interface HealthOptions {
   maxRetryMs?: number;
   /** How long a failed request, ping or probe keeps a store suspect without a success. */
   holdMs?: number;
+  /** A watch whose connect takes this long counts as refused (config probe.watchConnectTimeout). */
+  connectTimeoutMs?: number;
   log?: Logger;
   now?: () => number;
 }
@@ -36,8 +38,6 @@ export interface HealthOptions {
 export type Endpoint = "api" | "public";
 
 type Reason = "request" | "ping" | `refused:${Endpoint}` | `probe:${Endpoint}`;
-
-const CONNECT_TIMEOUT_MS = 3000;
 
 class Watch {
   private socket?: net.Socket;
@@ -53,6 +53,7 @@ class Watch {
     private readonly onOpen: () => void,
     private readonly retryMs: number,
     private readonly maxRetryMs: number,
+    private readonly connectTimeoutMs: number,
   ) {
     this.delay = retryMs;
   }
@@ -64,7 +65,7 @@ class Watch {
     this.socket = socket;
     socket.setNoDelay(true);
     // A host that is gone answers nothing at all: a connect that takes this long counts as refused.
-    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy());
+    socket.setTimeout(this.connectTimeoutMs, () => socket.destroy());
     socket.on("connect", () => {
       socket.setTimeout(0);
       connectedAt = Date.now();
@@ -152,6 +153,7 @@ export class StoreHealth {
             () => this.clear(name, reason),
             this.retryMs,
             this.maxRetryMs,
+            this.o.connectTimeoutMs ?? 3000,
           ),
         ];
       });

@@ -1,7 +1,7 @@
 import type { PeerView } from "../core/ports/peers.js";
 import { StoreHealth } from "./health.js";
 import { StoreClient } from "../client/store.js";
-import type { Candidate, Holder } from "../core/placement.js";
+import { type Candidate, DEFAULT_WEIGHTS, type Holder, type PlacementWeights, rankStores } from "../core/placement.js";
 import type { Peer } from "../core/peer.js";
 import type { Credentials } from "../config.js";
 
@@ -19,7 +19,13 @@ export class StorePool {
     private readonly auth: Credentials,
     private readonly timeoutMs: number,
     readonly health: StoreHealth = new StoreHealth(),
+    private readonly weights: PlacementWeights = DEFAULT_WEIGHTS,
   ) {}
+
+  /** Placement's order of `candidates` for `count` new copies beside `holders`, with this cluster's weights. */
+  rank(candidates: Candidate[], count: number, holders: Holder[] = []): Candidate[] {
+    return rankStores(candidates, count, holders, this.weights);
+  }
 
   /** Live, writable stores as placement candidates; none this prism currently suspects, unless asked. */
   candidates(withSuspects = false): Candidate[] {

@@ -1,6 +1,5 @@
 import { prismRoutes as routes } from "../../contracts/prism.js";
 import { parseFileName } from "../../core/layout.js";
-import { rankStores } from "../../core/placement.js";
 import { NoPlacement } from "../../errors.js";
 import type { PrismContext } from "../context.js";
 
@@ -14,7 +13,7 @@ export async function putRoutes(ctx: PrismContext): Promise<void> {
   app.put("/content/put/:file", { preHandler: ctx.privateAuth, schema: routes.put }, async (req, reply) => {
     const { hash, ext } = parseFileName(req.params.file);
     const own = pool.candidates().filter((c) => c.prism === config.name);
-    const [target] = rankStores(own, 1);
+    const [target] = pool.rank(own, 1);
     if (!target) throw new NoPlacement("No suitable store instance found");
     const peer = pool.peer(target.name)!;
     const release = pool.begin(peer.name);
