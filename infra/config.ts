@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { parseValue } from "../app/config.js";
+import { parseValue } from "../app/config-env.js";
 import { checkSpec } from "../app/topology/model.js";
 import { ERLANG_PORTS, layoutProblems, planLayout, services } from "./layout.js";
 import { type Parsed, SECRET_KEYS, type SecretKey, type StackConfig, StackSchema } from "./stack.js";

@@ -1,7 +1,8 @@
 import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { Command } from "commander";
-import { type Config, ConfigError, ConfigSchema, envToObject, readConfigFile } from "../config.js";
+import { type Config, ConfigError, ConfigSchema, readConfigFile } from "../config.js";
+import { envToObject } from "../config-env.js";
 
 // What every `oose` subcommand shares: self-registration (a subcommand module
 // calls defineCommand; app/cli.ts imports it in one line), and the tool config:

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import vm from "node:vm";
 import type { Command } from "commander";
-import { envName } from "../config.js";
+import { envName } from "../config-env.js";
 import { defineCommand } from "./common.js";
 import { ImportError, type ImportResult, importOoseConfig, isObj, type Obj, type Role } from "./config-import.js";
 

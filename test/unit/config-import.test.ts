@@ -5,7 +5,8 @@ import path from "node:path";
 import test from "ava";
 import { loadOoseConfigFile, toEnvLines } from "../../app/cli/config.js";
 import { ImportError, importOoseConfig } from "../../app/cli/config-import.js";
-import { envToObject, loadConfig, parseConfig } from "../../app/config.js";
+import { loadConfig, parseConfig } from "../../app/config.js";
+import { envToObject } from "../../app/config-env.js";
 
 // `oose config import`: an OOSE 2.2 config.local.js (the shape of spec §2, as
 // operators wrote it: CommonJS, require, __dirname) becomes ours.

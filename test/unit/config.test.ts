@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import test from "ava";
-import { ConfigError, configEnv, envName, envToObject, loadConfig, parseConfig } from "../../app/config.js";
+import { ConfigError, configEnv, loadConfig, parseConfig } from "../../app/config.js";
+import { envName, envToObject } from "../../app/config-env.js";
 import { tsxArgs } from "../../infra/local/services.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
