@@ -1,3 +1,4 @@
+import { copyId } from "./peer.js";
 import type { InventoryDoc } from "./inventory.js";
 
 // The existence record, OOSE's central answer to "where is this content?"
@@ -14,7 +15,11 @@ export interface ExistenceRecord {
   map: string[];
 }
 
-export function existenceRecord(hash: string, copies: InventoryDoc[], isLive: (store: string) => boolean): ExistenceRecord {
+export function existenceRecord(
+  hash: string,
+  copies: InventoryDoc[],
+  isLive: (store: string) => boolean,
+): ExistenceRecord {
   const first = copies[0];
   const live = copies.filter((c) => isLive(c.store));
   return {
@@ -26,6 +31,6 @@ export function existenceRecord(hash: string, copies: InventoryDoc[], isLive: (s
     count: live.length,
     // As in OOSE: known to the inventory even when every holder is down right now.
     exists: copies.length > 0,
-    map: live.map((c) => `${c.prism}:${c.store}`),
+    map: live.map((c) => copyId({ prism: c.prism, name: c.store })),
   };
 }

@@ -1,9 +1,9 @@
 import { LRUCache } from "lru-cache";
-import type { Channels } from "../adapters/redis/channels.js";
 import { type ExistenceRecord, existenceRecord } from "../core/existence.js";
 import { INVENTORY_CHANNEL, type InventoryDoc } from "../core/inventory.js";
 import { isLive, type LiveHolder, liveHolders } from "../core/peer.js";
 import type { Inventory } from "../core/ports/inventory.js";
+import type { Notices } from "../core/ports/notices.js";
 import type { PeerView } from "../core/ports/peers.js";
 import { AppError, BackendUnavailable } from "../errors.js";
 import { Batcher } from "../core/batch.js";
@@ -28,7 +28,7 @@ export class Existence {
   constructor(
     private readonly inventory: Pick<Inventory, "copiesOnStores">,
     private readonly peers: Pick<PeerView, "ready" | "stores" | "store">,
-    channels: Channels,
+    channels: Notices,
     prefix: string,
     life: number,
   ) {

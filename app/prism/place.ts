@@ -3,7 +3,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type HashType, HashingStream } from "../core/hash.js";
 import type { Candidate } from "../core/placement.js";
-import type { Peer } from "../core/peer.js";
+import { copyId, type Peer } from "../core/peer.js";
 import { UploadGuard } from "../core/upload-guard.js";
 import { AppError, NoPlacement, PeerUnavailable } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -122,7 +122,10 @@ export class Placer {
     const checked = performance.now();
     const placed = await this.commit(hash, ext, hashType, hasher.bytes, holders, stages);
     const ms = (t: number) => Math.round(t - started);
-    this.log.debug({ hash, size: hasher.bytes, streamMs: ms(streamed), checkMs: ms(checked), totalMs: ms(performance.now()) }, "placed");
+    this.log.debug(
+      { hash, size: hasher.bytes, streamMs: ms(streamed), checkMs: ms(checked), totalMs: ms(performance.now()) },
+      "placed",
+    );
     return placed;
   }
 
@@ -241,7 +244,7 @@ export class Placer {
     // Everything landed as planned: the copies are known without asking CouchDB again.
     if (committed.length === needed) {
       for (const p of committed) placementCopies.inc({ zone: p.location.zone });
-      const copies = [...holders, ...committed].map((p) => `${p.prism}:${p.name}`);
+      const copies = [...holders, ...committed].map(copyId);
       return { hash, hashType, ext, size, copies, added: committed.length };
     }
     // A store lost on the way is replaced by a store-to-store copy from one that holds the content.
@@ -251,7 +254,7 @@ export class Placer {
     if (after.length < this.replicas) {
       throw new NoPlacement(`Only ${after.length} of ${this.replicas} copies could be written`);
     }
-    const copies = after.map((c) => `${c.copy.prism}:${c.copy.store}`);
+    const copies = after.map((c) => copyId({ prism: c.copy.prism, name: c.copy.store }));
     const fresh = after.filter((c) => !holders.some((h) => h.name === c.peer.name));
     for (const c of fresh) placementCopies.inc({ zone: c.peer.location.zone });
     return { hash, hashType, ext, size, copies, added: fresh.length };
