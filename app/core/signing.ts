@@ -29,12 +29,6 @@ function signature(key: string, uriPath: string, expiresAtSec: number): string {
   return `md5=${hash("md5", `${expiresAtSec}${uriPath} ${key}`, "base64url")}&expires=${expiresAtSec}`;
 }
 
-/** The signature query (`md5=…&expires=…`) for one URI, valid until `expiresAtSec` (unix seconds). */
-export function signDeliveryPath(key: string, uriPath: string, expiresAtSec: number): string {
-  checkKey(key);
-  return signature(key, uriPath, expiresAtSec);
-}
-
 export interface DeliveryOptions {
   /**
    * The purchase token, for the store's access log. Outside the signature, so links signed without one (and
@@ -68,15 +62,4 @@ export function deliverySigner(key: string) {
     if (opts.rate !== undefined) query += `&rate=${Math.floor(opts.rate)}`;
     return `${publicUrl.endsWith("/") ? publicUrl.slice(0, -1) : publicUrl}${uri}?${query}`;
   };
-}
-
-/** `<publicUrl>/c/<relativePath>?md5=…&expires=…[&token=…&attach=…&start=…&rate=…]`. */
-export function signedDeliveryUrl(
-  publicUrl: string,
-  key: string,
-  relativePath: string,
-  expiresAtSec: number,
-  opts: DeliveryOptions = {},
-): string {
-  return deliverySigner(key)(publicUrl, deliveryUri(relativePath), expiresAtSec, opts);
 }
