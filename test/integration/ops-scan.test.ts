@@ -8,7 +8,8 @@ import { CouchInventory } from "../../app/adapters/couch/inventory.js";
 import { BlobStore } from "../../app/adapters/disk/index.js";
 import { ensureDatabases } from "../../app/adapters/couch/setup.js";
 import { locate } from "../../app/core/layout.js";
-import { InventoryScan, type ScanSettings } from "../../app/jobs/scan.js";
+import { InventoryScan } from "../../app/jobs/scan.js";
+import type { ScanSettings } from "../../app/jobs/scan-settings.js";
 import { freePort, type Proc } from "../../infra/local/proc.js";
 import { startCouch } from "../../infra/local/services.js";
 
