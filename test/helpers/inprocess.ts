@@ -62,6 +62,8 @@ export interface InProcessStore {
 export interface InProcessCluster {
   backends: Backends;
   prism: NodeApp;
+  /** The prism's own loopback URL, when built with `listen: true` (for the raw fast paths inject bypasses). */
+  prismUrl?: string;
   prismConfig: Config;
   stores: InProcessStore[];
   /** A session token for `user` (added on first use). */
@@ -70,9 +72,21 @@ export interface InProcessCluster {
 
 export async function buildCluster(
   t: ExecutionContext,
-  o: { stores?: number; prism?: Record<string, unknown> } = {},
+  o: {
+    stores?: number;
+    prism?: Record<string, unknown>;
+    /** Config overrides for every store. */
+    store?: Record<string, unknown>;
+    /** The clock of the memory ports (purchases, sessions, attempts, leases, hot counts). */
+    now?: () => number;
+    /** GET /metrics on every node (off by default). Metrics state is per process: keep one setting per test file. */
+    metrics?: boolean;
+    /** The prism listens on loopback too (inject still works). */
+    listen?: boolean;
+  } = {},
 ): Promise<InProcessCluster> {
-  const backends = memoryBackends();
+  const backends = memoryBackends(o.now);
+  const metrics = { metrics: { enabled: o.metrics ?? false } };
   const log = logger("inprocess");
   // Warnings and errors only, unless the run asks for more (OOSE_LOG_LEVEL).
   if (!process.env.OOSE_LOG_LEVEL) log.level = "warn";
@@ -94,6 +108,8 @@ export async function buildCluster(
     const config = nodeConfig({
       ...{ role: "store", name, prism: "prism1", zone, advertiseUrl: url, publicUrl: url },
       ...{ dataRoot: path.join(dir, name), listen: { host: "127.0.0.1", port } },
+      ...metrics,
+      ...o.store,
     });
     const blobs = new MemoryBlobs();
     const node = await composeStore(config, log.child({ node: name }), backends, blobs);
@@ -104,16 +120,23 @@ export async function buildCluster(
   }
   const prismConfig = nodeConfig({
     ...{ role: "prism", name: "prism1", advertiseUrl: "http://127.0.0.1:5971", dataRoot: path.join(dir, "prism1") },
+    ...metrics,
     ...o.prism,
   });
   const prism = await composePrism(prismConfig, log, backends);
-  await prism.app.ready();
+  let prismUrl: string | undefined;
+  if (o.listen) {
+    const port = await freePort();
+    await prism.app.listen({ host: "127.0.0.1", port });
+    prismUrl = `http://127.0.0.1:${port}`;
+  } else await prism.app.ready();
   await prism.start();
   nodes.push(prism);
   return {
     backends,
     prism: prism.app,
     prismConfig,
+    prismUrl,
     stores,
     async login(user = "alice", password = "alice-password-1", roles: string[] = []) {
       await backends.users.add(user, password, roles);
@@ -126,4 +149,72 @@ export async function buildCluster(
       return res.json().session.token as string;
     },
   };
+}
+
+/** A multipart/form-data body: fields first, then files, in order. */
+export function multipart(
+  parts: Array<
+    { field: string; value: string } | { file: string; filename?: string; type?: string; body: string | Buffer }
+  >,
+  boundary = "----oose-inprocess-boundary",
+): { payload: Buffer; headers: { "content-type": string } } {
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    const head =
+      "field" in p
+        ? `Content-Disposition: form-data; name="${p.field}"`
+        : `Content-Disposition: form-data; name="${p.file}"${p.filename === undefined ? "" : `; filename="${p.filename}"`}\r\nContent-Type: ${p.type ?? "application/octet-stream"}`;
+    chunks.push(Buffer.from(`--${boundary}\r\n${head}\r\n\r\n`));
+    chunks.push(Buffer.from("field" in p ? p.value : p.body));
+    chunks.push(Buffer.from("\r\n"));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { payload: Buffer.concat(chunks), headers: { "content-type": `multipart/form-data; boundary=${boundary}` } };
+}
+
+/** A settable clock for the memory ports: `now()` as Date.now, plus whatever `advance` added. */
+export function testClock(): { now: () => number; advance(ms: number): void } {
+  let offset = 0;
+  return {
+    now: () => Date.now() + offset,
+    advance(ms) {
+      offset += ms;
+    },
+  };
+}
+
+export const FOX = Buffer.from("The fox is brown");
+export const FOX_SHA1 = "a03f181dc7dedcfb577511149b8844711efdb04f";
+
+type Injected = Awaited<ReturnType<NodeApp["inject"]>>;
+
+/** A refusal as every route gives it: `status`, a JSON `{error, code}` body with `code`. */
+export function assertError(t: ExecutionContext, res: Injected, status: number, code: string): void {
+  t.is(res.statusCode, status, res.body);
+  t.regex(String(res.headers["content-type"]), /^application\/json/);
+  const body = res.json();
+  t.is(body.code, code);
+  t.is(typeof body.error, "string");
+  t.true(body.error.length > 0);
+}
+
+/** Uploads one file through the prism with a session (or the prism's basic auth); the reply's file entry. */
+export async function uploadFile(
+  c: InProcessCluster,
+  auth: { token: string } | "basic",
+  body: string | Buffer = FOX,
+  o: { filename?: string; type?: string; field?: string } = {},
+): Promise<{ hash: string; size: number; copies: string[]; added: number; ext: string }> {
+  const form = multipart([
+    { file: o.field ?? "file", filename: o.filename ?? "fox.txt", type: o.type ?? "text/plain", body },
+  ]);
+  const headers = auth === "basic" ? { authorization: basic(PRISM_AUTH) } : { "x-oose-token": auth.token };
+  const res = await c.prism.inject({
+    method: "POST",
+    url: "/content/upload",
+    headers: { ...headers, ...form.headers },
+    payload: form.payload,
+  });
+  if (res.statusCode !== 200) throw new Error(`upload ${res.statusCode}: ${res.body}`);
+  return res.json().files[o.field ?? "file"];
 }
