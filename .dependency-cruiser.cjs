@@ -78,9 +78,24 @@ module.exports = {
     {
       name: "routing-below-roles",
       severity: "error",
-      comment: "The routing state (pool, store health, copies) serves the prism and the jobs: it knows neither, nor any adapter.",
+      comment:
+        "The routing state (pool, store health, copies) serves the prism and the jobs: it knows neither, nor any adapter.",
       from: { path: "^app/routing/" },
       to: { path: "^app/(prism|store|jobs|adapters|http|cli|compose)/" },
+    },
+    {
+      name: "contracts-are-data",
+      severity: "error",
+      comment: "The wire contracts are schemas: they import only other contracts and core.",
+      from: { path: "^app/contracts/" },
+      to: { path: "^(app|infra|nginx|migrations)/", pathNot: ["^app/(contracts|core)/"] },
+    },
+    {
+      name: "http-is-glue",
+      severity: "error",
+      comment: "The fastify glue both roles share knows no role, job, adapter or routing state.",
+      from: { path: "^app/http/" },
+      to: { path: "^app/(adapters|prism|store|jobs|routing|cli|compose)/" },
     },
     {
       name: "clients-speak-contracts",
