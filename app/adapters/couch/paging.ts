@@ -55,23 +55,26 @@ function viewsMissing(err: unknown, view: string): unknown {
   return isNotFound(err) ? new InventoryViewsMissing(`View ${view} is missing: run \`oose migrate up\``) : err;
 }
 
-/** Every doc from _all_docs, page by page (raw collation: the next page starts at `last + "\0"`). */
+/**
+ * Every doc from _all_docs, page by page, from key `start` on (raw collation: the next page starts at
+ * `last + "\0"`). Design docs are left out.
+ */
 export async function* docPages(
   couchDb: Couch,
-  o: PageOptions & { docs?: boolean },
+  o: PageOptions & { docs?: boolean; start?: string },
 ): AsyncGenerator<{ id: string; doc?: StoredCopy }[]> {
   const db = couchDb.db<InventoryDoc>("inventory");
-  let after: string | undefined;
+  let start = o.start;
   for (;;) {
     const res = await retrying("list inventory", () =>
       db.list({
         limit: o.pageSize,
         include_docs: o.docs ?? false,
-        ...(after === undefined ? {} : { startkey: `${after}\u0000` }),
+        ...(start === undefined ? {} : { startkey: start }),
       }),
     );
     if (res.rows.length === 0) return;
-    after = res.rows.at(-1)!.id;
+    start = `${res.rows.at(-1)!.id}\u0000`;
     const rows = res.rows
       .filter((r) => !isDesign(r.id))
       .map((r) => ({ id: r.id, doc: (r.doc ?? undefined) as StoredCopy | undefined }));
@@ -106,17 +109,8 @@ export async function* keyPages(couchDb: Couch, o: PageOptions): AsyncGenerator<
 
 /** Inventory ids in key order, after every id of hash `after` (raw collation, as in hashRange). */
 export async function* idsAfter(couchDb: Couch, after: string | undefined, pageSize: number): AsyncGenerator<string[]> {
-  const db = couchDb.db<InventoryDoc>("inventory");
-  let start = after === undefined ? undefined : `${after}:\ufff0`;
-  for (;;) {
-    const res = await retrying("heal: list inventory", () =>
-      db.list({ limit: pageSize, ...(start === undefined ? {} : { startkey: start }) }),
-    );
-    if (res.rows.length === 0) return;
-    start = `${res.rows.at(-1)!.id}\u0000`;
-    yield res.rows.map((r) => r.id);
-    if (res.rows.length < pageSize) return;
-  }
+  const start = after === undefined ? undefined : `${after}:\ufff0`;
+  for await (const rows of docPages(couchDb, { pageSize, start })) yield rows.map((r) => r.id);
 }
 
 const owns = (by: Owner, name: string, parts: { prism: string; store: string }) =>
