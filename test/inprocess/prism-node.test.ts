@@ -12,7 +12,7 @@ import {
 } from "../helpers/inprocess.js";
 
 // The prism's node routes in-process: /, /ping, /stats, /healthz, and the
-// private /cache/flush and /cache/detail. (/metrics: metrics.test.ts, where
+// private /cache/flush and /cache/detail. (/metrics: routes.test.ts, where
 // metrics are on for the whole process.)
 
 const prismBasic = { authorization: basic(PRISM_AUTH) };

@@ -1,12 +1,22 @@
 import { readFileSync } from "node:fs";
 import test from "ava";
 import type { NodeApp } from "../../app/http/node.js";
-import { buildCluster } from "../helpers/inprocess.js";
+import {
+  assertError,
+  basic,
+  buildCluster,
+  FOX_SHA1,
+  PRISM_AUTH,
+  STORE_AUTH,
+  uploadFile,
+} from "../helpers/inprocess.js";
 
 // Every route the prism and store apps register has an in-process test: the
 // table below names, for each, the file that tests it and a string that file
 // must contain (the request's path). A route added without a row fails here;
-// so does a row whose route is gone. Metrics are on, so /metrics is registered.
+// so does a row whose route is gone. Metrics are on, so /metrics is registered
+// (and tested here: metrics are on or off for the whole process, the last node
+// built setting it, so every test of this file runs alone).
 // Not in fastify's router, hence not here: the prism's raw delivery fast path,
 // tested beside its fastify twin in prism-purchases.test.ts.
 
@@ -20,7 +30,7 @@ const PRISM: Record<string, Row> = {
   "GET /stats": { file: "prism-node" },
   "POST /stats": { file: "prism-node" },
   "GET /healthz": { file: "prism-node" },
-  "GET /metrics": { file: "metrics" },
+  "GET /metrics": { file: "routes" },
   "POST /cache/flush": { file: "prism-node" },
   "POST /cache/detail": { file: "prism-node" },
   "POST /content/upload": { file: "prism-content" },
@@ -49,7 +59,7 @@ const STORE: Record<string, Row> = {
   "GET /stats": { file: "store" },
   "POST /stats": { file: "store" },
   "GET /healthz": { file: "store" },
-  "GET /metrics": { file: "metrics" },
+  "GET /metrics": { file: "routes" },
   "PUT /content/put/*": { file: "store", mark: "url: `/content/put/${" },
   "PUT /content/stage/:id": { file: "store", mark: "url: `/content/stage/${" },
   "POST /content/commit": { file: "store" },
@@ -134,4 +144,52 @@ test.serial("the route reader flags a route the table lacks, wildcard routes inc
   t.false(routes.includes("PUT /content/put/*"));
   t.true(registered(app, STORE).includes("PUT /content/put/*"));
   t.false(routes.some((r) => r.startsWith("HEAD ")));
+});
+
+// ---- GET /metrics
+
+test.serial("prism /metrics: Prometheus text behind the prism's basic auth, timing its routes", async (t) => {
+  const c = await buildCluster(t, { metrics: true });
+  await uploadFile(c, "basic");
+  await c.prism.inject({
+    method: "POST",
+    url: "/content/detail",
+    headers: { authorization: basic(PRISM_AUTH) },
+    payload: { hash: FOX_SHA1 },
+  });
+  const res = await c.prism.inject({ method: "GET", url: "/metrics", headers: { authorization: basic(PRISM_AUTH) } });
+  t.is(res.statusCode, 200);
+  t.regex(String(res.headers["content-type"]), /^text\/plain/);
+  t.regex(res.body, /# TYPE oose_http_request_duration_seconds histogram/);
+  t.regex(
+    res.body,
+    /oose_http_request_duration_seconds_count\{[^}]*route="\/content\/detail"[^}]*status="200"[^}]*\} 1/,
+  );
+  t.regex(res.body, /oose_http_request_duration_seconds_count\{[^}]*route="\/content\/upload"/);
+
+  assertError(t, await c.prism.inject({ method: "GET", url: "/metrics" }), 401, "UNAUTHORIZED");
+  const storeAuth = { authorization: basic(STORE_AUTH) };
+  assertError(t, await c.prism.inject({ method: "GET", url: "/metrics", headers: storeAuth }), 401, "UNAUTHORIZED");
+  const token = await c.login();
+  const session = { "x-oose-token": token };
+  assertError(t, await c.prism.inject({ method: "GET", url: "/metrics", headers: session }), 401, "UNAUTHORIZED");
+});
+
+test.serial("store /metrics: Prometheus text behind the store's basic auth", async (t) => {
+  const c = await buildCluster(t, { stores: 1, metrics: true });
+  const s = c.stores[0]!;
+  const res = await s.app.inject({ method: "GET", url: "/metrics", headers: { authorization: basic(STORE_AUTH) } });
+  t.is(res.statusCode, 200);
+  t.regex(String(res.headers["content-type"]), /^text\/plain/);
+  t.regex(res.body, /# TYPE oose_http_request_duration_seconds histogram/);
+  assertError(t, await s.app.inject({ method: "GET", url: "/metrics" }), 401, "UNAUTHORIZED");
+  const prismAuth = { authorization: basic(PRISM_AUTH) };
+  assertError(t, await s.app.inject({ method: "GET", url: "/metrics", headers: prismAuth }), 401, "UNAUTHORIZED");
+});
+
+test.serial("with metrics off there is no /metrics (404)", async (t) => {
+  const c = await buildCluster(t, { stores: 1, metrics: false });
+  const res = await c.prism.inject({ method: "GET", url: "/metrics", headers: { authorization: basic(PRISM_AUTH) } });
+  t.is(res.statusCode, 404);
+  t.is(c.stores[0]!.app.hasRoute({ method: "GET", url: "/metrics" }), false);
 });
