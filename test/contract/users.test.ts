@@ -4,13 +4,11 @@ import { CouchUsers } from "../../app/adapters/couch/users.js";
 import { MemoryUsers } from "../../app/adapters/memory/users.js";
 import type { UserDirectory } from "../../app/core/ports/users.js";
 import { InvalidCredentials } from "../../app/errors.js";
-import { contract } from "../helpers/contract.js";
-import { type Backends, startBackends } from "../helpers/store-node.js";
+import { contract, useCouch } from "../helpers/contract.js";
 
 // The UserDirectory port: CouchDB's `_users` (logins checked by its /_session) and memory.
 
-let backends: Promise<Backends> | undefined;
-test.after.always(async () => (await backends)?.stop());
+const couch = useCouch(test);
 
 contract<{ users: UserDirectory; name: (n: string) => string }>(
   test,
@@ -19,12 +17,9 @@ contract<{ users: UserDirectory; name: (n: string) => string }>(
     {
       name: "couchdb",
       make: async () => {
-        backends ??= startBackends();
-        const b = await backends;
+        const { couch: c, url } = await couch();
         const id = randomUUID().slice(0, 8);
-        return {
-          port: { users: new CouchUsers(b.couch, { url: b.couchUrl, timeoutMs: 5000 }), name: (n) => `${n}-${id}` },
-        };
+        return { port: { users: new CouchUsers(c, { url, timeoutMs: 5000 }), name: (n) => `${n}-${id}` } };
       },
     },
   ],

@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { ExecutionContext, TestFn } from "ava";
 import { Redis } from "ioredis";
-import { freePort, startProc, waitFor } from "../../infra/local/proc.js";
+import { type Couch, openCouch } from "../../app/adapters/couch/index.js";
+import { ensureDatabases } from "../../app/adapters/couch/setup.js";
+import { logger } from "../../app/log.js";
+import { freePort, type Proc, startProc, waitFor } from "../../infra/local/proc.js";
+import { startCouch } from "../../infra/local/services.js";
+import { migrateUp } from "../../migrations/lib/runner.js";
+import { silentProgress } from "../../migrations/lib/types.js";
 
 // One body of tests per port, run against every implementation of it (the
 // real adapter and the in-memory one), as tus-node-server runs one suite
@@ -63,6 +69,76 @@ export function useRedis(test: TestFn): () => Promise<Redis> {
     const redis = new Redis((await started).url, { maxRetriesPerRequest: 1 });
     clients.push(redis);
     return redis;
+  };
+}
+
+export interface CouchCase {
+  /** The case's own databases (`<database>-peer`, `-inventory`, …). */
+  couch: Couch;
+  /** The stand-in's address, for what talks to the server itself (logins). */
+  url: string;
+}
+
+export interface CouchCaseOptions {
+  /**
+   * Set the databases up as `oose migrate up` does (0001-base: the databases,
+   * their _security and the inventory design docs) rather than as a node does
+   * on start (the databases only). The migrations after it need Redis.
+   */
+  migrated?: boolean;
+}
+
+const quiet = logger("test", "contract");
+quiet.level = "silent";
+
+/** The CouchDB stand-in for one test file, on a free port; stopped after the file's tests. */
+export function useCouch(test: TestFn): (o?: CouchCaseOptions) => Promise<CouchCase> {
+  let started: Promise<{ url: string; dir: string; proc: Proc }> | undefined;
+  const couches: Couch[] = [];
+  let databases = 0;
+  const start = async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "oose-contract-"));
+    const port = await freePort();
+    const proc = await startCouch({ port, logDir: dir });
+    return { url: `http://127.0.0.1:${port}`, dir, proc };
+  };
+  test.after.always(async () => {
+    await Promise.all(couches.map((c) => c.close()));
+    const s = await started;
+    if (!s) return;
+    await s.proc.stop();
+    rmSync(s.dir, { recursive: true, force: true });
+  });
+  /** A fresh set of databases on the file's stand-in, started on first use. */
+  return async (o = {}) => {
+    started ??= start();
+    const { url } = await started;
+    const database = `case${++databases}`;
+    const couch = openCouch({ url, database, timeoutMs: 5000 });
+    couches.push(couch);
+    if (!o.migrated) {
+      await ensureDatabases(couch);
+      return { couch, url };
+    }
+    const report = await migrateUp({
+      couch,
+      settings: {
+        database,
+        redisPrefix: database,
+        afterlife: 7_200_000,
+        batchSize: 100,
+        warmViews: true,
+        viewBuildTimeoutMs: 10_000,
+      },
+      log: quiet,
+      progress: silentProgress,
+      dryRun: false,
+      to: 1,
+      leaseMs: 5000,
+      command: "contract test",
+    });
+    if (!report.ok) throw new Error(`migrations failed: ${report.error ?? JSON.stringify(report.results)}`);
+    return { couch, url };
   };
 }
 
