@@ -8,6 +8,7 @@ import { serverTls } from "../tls.js";
 import { installMetrics } from "../metrics/http.js";
 import { installErrorHandling } from "./errors.js";
 import { nodeHealth, nodeRoutes } from "./node-routes.js";
+import { replySerializer } from "./serializers.js";
 import { bodyDeadline, createNodeServer } from "./server.js";
 import { Counters } from "./stats.js";
 import type { NodeApp } from "./types.js";
@@ -67,6 +68,7 @@ export function createNodeApp(deps: NodeBackends, opts: NodeAppOptions = {}): No
   };
   const base = Fastify(options) as unknown as FastifyInstance;
   const app = base.withTypeProvider<TypeBoxTypeProvider>() as unknown as NodeApp;
+  app.setSerializerCompiler(replySerializer);
   installErrorHandling(app);
   bodyDeadline(app, config.limits.bodyTimeoutMs);
 
