@@ -146,7 +146,11 @@ test.serial("SIGSTOP a store under a paced delivery load: no redirect to it once
     "only deliveries sent to the stopped store fail",
   );
   t.true(lastFailure <= BOUND, `a delivery sent ${lastFailure.toFixed(0)} ms after the stop failed`);
-  t.true(whileStopped.filter((s) => since(s.redirectAt!) > BOUND).length > 200, "the load went on while the store was stopped");
+  // Judged against what the load sent in that time, not a fixed count: a starved machine sends fewer.
+  const sentLate = shots.filter((s) => since(s.at) > BOUND && s.at < resumedAt);
+  const servedLate = sentLate.filter((s) => s.ok && s.redirectAt !== undefined);
+  t.true(sentLate.length > 50, `${sentLate.length} deliveries sent between the bound and SIGCONT`);
+  t.is(servedLate.length, sentLate.length, "the load went on while the store was stopped");
   // Cleared by its first good answer: it takes its share again soon after SIGCONT.
   const back = shots.filter((s) => s.at > resumedAt + BOUND && s.store === victim);
   t.true(back.length > 0, "the resumed store serves again");
