@@ -8,6 +8,7 @@ import { serverTls } from "../tls.js";
 import { installMetrics } from "../metrics/http.js";
 import { installErrorHandling } from "./errors.js";
 import { nodeHealth, nodeRoutes } from "./node-routes.js";
+import { useOpenApi } from "./openapi.js";
 import { replySerializer } from "./serializers.js";
 import { bodyDeadline, createNodeServer } from "./server.js";
 import { Counters } from "./stats.js";
@@ -70,6 +71,8 @@ export function createNodeApp(deps: NodeBackends, opts: NodeAppOptions = {}): No
   const app = base.withTypeProvider<TypeBoxTypeProvider>() as unknown as NodeApp;
   app.setSerializerCompiler(replySerializer);
   installErrorHandling(app);
+  // Before any route, so that the document lists them all (collected at startup only; see openapi.ts).
+  useOpenApi(app, config.role);
   bodyDeadline(app, config.limits.bodyTimeoutMs);
 
   const health = nodeHealth(config, checks);

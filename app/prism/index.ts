@@ -8,6 +8,7 @@ import type { PurchaseStore } from "../core/ports/purchases.js";
 import type { SessionStore } from "../core/ports/sessions.js";
 import type { UserDirectory } from "../core/ports/users.js";
 import { useBasicAuth } from "../http/auth.js";
+import { documentGuards, publishOpenApi } from "../http/openapi.js";
 import { createNodeApp, type NodeApp, type NodeBackends, type RawRoute } from "../http/node.js";
 import type { Copies } from "../routing/copies.js";
 import type { Logger } from "../log.js";
@@ -73,7 +74,9 @@ export async function buildPrism(p: PrismParts): Promise<PrismApp> {
   const purchases = new Purchases(p.purchases, config.purchase);
   const session = sessionGuard(sessions, privateAuth);
   const loginLimit = new LoginLimit(p.attempts, config.redis.prefix, config.login);
+  documentGuards(app, { session, basic: privateAuth, tokenOnly: ["/user/logout", "/user/session/renew"] });
   metricsRoute(app, privateAuth);
+  await publishOpenApi(app, { page: true });
   const ctx: PrismContext = {
     ...{ config, log, app, peers, existence, pool, placer },
     ...{ users: p.users, loginLimit, privateAuth, session },

@@ -7,6 +7,7 @@ import type { Notices } from "../core/ports/notices.js";
 import type { PeerDirectory } from "../core/ports/peers.js";
 import { accessLogDir } from "../core/usage.js";
 import { useBasicAuth } from "../http/auth.js";
+import { documentGuards, publishOpenApi } from "../http/openapi.js";
 import { createNodeApp, type NodeApp, type NodeBackends } from "../http/node.js";
 import type { Logger } from "../log.js";
 import { metricsRoute } from "../metrics/http.js";
@@ -68,7 +69,9 @@ export async function buildStore(p: StoreParts): Promise<StoreApp> {
     const priv = scope as NodeApp;
     // onRequest: a caller without credentials is refused before any body is read.
     priv.addHook("onRequest", await useBasicAuth(priv, config.auth.store));
+    documentGuards(priv, "basic");
     metricsRoute(priv);
+    await publishOpenApi(priv, { page: false });
     await uploadRoutes(ctx, priv);
     await contentRoutes(ctx, priv);
   });

@@ -49,6 +49,15 @@ const PRISM: Record<string, Row> = {
   "POST /user/logout": { file: "prism-users" },
   "POST /user/session/validate": { file: "prism-users" },
   "POST /user/session/renew": { file: "prism-users" },
+  "GET /openapi.json": { file: "openapi" },
+  "GET /docs": { file: "openapi" },
+  "GET /docs/": { file: "openapi" },
+  "GET /docs/json": { file: "openapi" },
+  "GET /docs/yaml": { file: "openapi" },
+  "GET /docs/static/index.html": { file: "openapi" },
+  "GET /docs/static/swagger-initializer.js": { file: "openapi" },
+  "GET /docs/static/*": { file: "openapi", mark: '"/docs/static/no-such-asset.js"' },
+  "GET /docs/*": { file: "openapi", mark: '"/docs/package.json"' },
 };
 
 const STORE: Record<string, Row> = {
@@ -70,13 +79,15 @@ const STORE: Record<string, Row> = {
   "POST /content/verify": { file: "store" },
   "POST /content/remove": { file: "store" },
   "POST /content/send": { file: "store" },
+  "GET /openapi.json": { file: "openapi", mark: 'url: "/openapi.json"' },
 };
 
 /**
  * The routes an app registered, as "METHOD /path", from fastify's route tree (commonPrefix off: one line per
  * route node, each child's key appended to its parents'). HEAD twins of GET routes are fastify's own.
  * find-my-way prints a wildcard child as a bare "*", without the static prefix before it; such an entry is
- * resolved against the table's wildcard rows through hasRoute, and left as printed (so failing) otherwise.
+ * resolved against the table's wildcard rows under its printed prefix through hasRoute (two wildcards under
+ * one prefix, as /docs/* and /docs/static/*, print as one "*"), and left as printed (so failing) otherwise.
  */
 function registered(app: NodeApp, table: Record<string, Row>): string[] {
   const tree = app.printRoutes({ commonPrefix: false });
@@ -94,13 +105,17 @@ function registered(app: NodeApp, table: Record<string, Row>): string[] {
     const methods = m[3].split(", ");
     for (const method of methods) {
       if (method === "HEAD" && methods.includes("GET")) continue;
-      let url = path;
       if (key === "*") {
-        const match = Object.keys(table)
+        // Every wildcard row under the printed prefix that the app has (find-my-way prints two as one "*").
+        const prefix = path.slice(0, -1);
+        const rows = Object.keys(table)
           .map((r) => r.split(" ") as [string, string])
-          .find(([m2, u]) => m2 === method && u.endsWith("*") && app.hasRoute({ method, url: u }));
-        if (match) url = match[1];
+          .filter(([m2, u]) => m2 === method && u.endsWith("*") && u.startsWith(prefix))
+          .filter(([, u]) => app.hasRoute({ method, url: u }));
+        for (const [, u] of rows) out.add(`${method} ${u}`);
+        if (rows.length) continue;
       }
+      const url = path;
       out.add(`${method} ${url}`);
     }
   }
