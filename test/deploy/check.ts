@@ -39,6 +39,8 @@ const REFERRER = "http://replay.example";
 const ROUTE_AROUND_MS = 60_000;
 const DELIVERIES_AFTER = 20;
 const FAILOVER_MS = 60_000;
+/** Between deliveries during the failover: 20 a second from one client, under any store nginx's request limit. */
+const DELIVERY_PACE_MS = 50;
 
 /** DNS for the emulated hosts: <domain> is the front's host, <store>.<domain> the store's. */
 function lookupFor(t: Topology): LookupFunction {
@@ -158,6 +160,8 @@ async function redisFailover(
     const d = await deliver().catch(() => ({ ok: false }));
     assert.ok(d.ok, `a delivery failed ${Date.now() - killedAt} ms into the failover`);
     deliveries++;
+    // A browser's pace, not a flood: one client past the store nginx's request limit is refused there.
+    await sleep(DELIVERY_PACE_MS);
     if (acceptedAt === undefined) {
       const bought = await prism.purchase({ hash, ext: "bin", referrer: [REFERRER] }).catch(() => undefined);
       if (bought) acceptedAt = Date.now();
