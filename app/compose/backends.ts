@@ -1,4 +1,6 @@
 import type { Config } from "../config.js";
+import type { NodeBackends } from "../http/node.js";
+import type { Logger } from "../log.js";
 import type { AttemptCounters } from "../core/ports/attempts.js";
 import type { HotCounts } from "../core/ports/hot.js";
 import type { Inventory } from "../core/ports/inventory.js";
@@ -36,4 +38,9 @@ export interface Backends {
   /** After the node listens: subscribe to notices. */
   start(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a node's app takes of the bundle: its health checks and its own tallies. */
+export function nodeBackends(config: Config, log: Logger, b: Backends): NodeBackends {
+  return { config, log, checks: b.checks, tallies: b.tallies(config.role, config.name) };
 }

@@ -15,7 +15,7 @@ import { dataSafetySource } from "../metrics/index.js";
 import { readDataSafety } from "../metrics/safety.js";
 import type { RoleNode } from "../node.js";
 import { buildPrism } from "../prism/index.js";
-import type { Backends } from "./backends.js";
+import { type Backends, nodeBackends } from "./backends.js";
 
 // A prism node: its app, and beside it the routing state (peer table, what it
 // sees of each store) and the jobs (heartbeat, probe, repair, heal, hot
@@ -46,7 +46,7 @@ export async function composePrism(config: Config, log: Logger, b: Backends): Pr
   });
   const counter = hot.counter;
   const prism = await buildPrism({
-    ...{ config, log, node: { config, log, checks: b.checks, tallies: b.tallies(config.role, config.name) } },
+    ...{ config, log, node: nodeBackends(config, log, b) },
     ...{ peers, inventory: b.inventory, notices: b.notices, purchases: b.purchases, sessions: b.sessions },
     ...{ users: b.users, attempts: b.attempts, pool, copies },
     onDelivered: counter && ((hash, store) => counter.record(hash, store)),

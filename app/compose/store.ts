@@ -8,7 +8,7 @@ import { Scrub } from "../jobs/scrub.js";
 import type { Logger } from "../log.js";
 import type { RoleNode } from "../node.js";
 import { buildStore } from "../store/index.js";
-import type { Backends } from "./backends.js";
+import { type Backends, nodeBackends } from "./backends.js";
 
 // A store node: its app, and beside it the jobs (heartbeat, disk-health file,
 // scrub), over one Backends bundle and one disk.
@@ -20,7 +20,7 @@ export async function composeStore(
   blobs: Blobs = new BlobStore(config.dataRoot),
 ): Promise<RoleNode> {
   const store = await buildStore({
-    ...{ config, log, node: { config, log, checks: b.checks, tallies: b.tallies(config.role, config.name) } },
+    ...{ config, log, node: nodeBackends(config, log, b) },
     ...{ inventory: b.inventory, directory: b.peers, notices: b.notices, blobs },
   });
   b.onInventoryWrite?.((docs) => {
