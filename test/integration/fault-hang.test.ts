@@ -123,7 +123,8 @@ test.serial("SIGSTOP a store under a paced delivery load: no redirect to it once
     resumedAt = performance.now();
     signalStore(c, victim, "SIGCONT");
   })();
-  const shots = await pacedLoad(c, files, { perSecond: 120, clients: 8, ms: 9000 });
+  // Three seconds of load after the bound past SIGCONT, so the resumed store's share is not left to one second's luck.
+  const shots = await pacedLoad(c, files, { perSecond: 120, clients: 8, ms: 11_000 });
   await fault;
 
   const since = (x: number) => x - stoppedAt;
