@@ -30,11 +30,20 @@ const cluster = useCluster(test, {
 const stores = () => cluster().info.stores.map((s) => s.name);
 
 /** Stores holding a good copy of `hash` on disk, and the stores its inventory docs name. */
-async function copies(hash: string, ext = "bin") {
+async function copies(hash: string, ext = "bin", among = stores()) {
   const file = { hash, relativePath: relativePath(hash, ext) } as Stored;
-  const disk = holders(cluster(), file).sort();
-  const docs = (await inventoryOf(cluster(), hash)).map((d) => d.store).sort();
+  const disk = holders(cluster(), file, among).sort();
+  const docs = (await inventoryOf(cluster(), hash))
+    .map((d) => d.store)
+    .filter((s) => among.includes(s))
+    .sort();
   return { disk, docs };
+}
+
+/** Healed: two copies on disk and docs naming exactly those. A copy lands on disk a moment before its doc. */
+async function healed(hash: string, among = stores()): Promise<boolean> {
+  const { disk, docs } = await copies(hash, "bin", among);
+  return disk.length === 2 && docs.join() === disk.join();
 }
 
 async function healStatus(): Promise<HealStatus | undefined> {
@@ -56,9 +65,9 @@ test.serial("a file PUT by hand onto one store is healed to 2 copies in the othe
   for (const [i, hash] of hashes.entries()) t.deepEqual((await copies(hash)).disk, [stores()[i]!], "one copy to start");
 
   const ms = await until(
-    "every file healed to 2 copies",
+    "every file healed to 2 copies, its inventory matching",
     async () => {
-      for (const hash of hashes) if ((await copies(hash)).disk.length !== 2) return false;
+      for (const hash of hashes) if (!(await healed(hash))) return false;
       return true;
     },
     60_000,
@@ -99,9 +108,9 @@ test.serial("a copy removed by hand from a store's disk and its doc is healed ba
   }
 
   await until(
-    "every file back to 2 copies",
+    "every file back to 2 copies, its inventory matching",
     async () => {
-      for (const f of files) if ((await copies(f.hash)).disk.length !== 2) return false;
+      for (const f of files) if (!(await healed(f.hash))) return false;
       return true;
     },
     60_000,
@@ -132,14 +141,17 @@ test.serial("a store lost for good (repair off): its files are healed onto the o
 
   await killStore(c, victim);
   await until(
-    "every file it held back to 2 copies on the others",
-    async () => held.every((f) => holders(c, f, others).length === 2),
+    "every file it held back to 2 copies on the others, its inventory matching",
+    async () => {
+      for (const f of held) if (!(await healed(f.hash, others))) return false;
+      return true;
+    },
     60_000,
     200,
   );
   for (const f of held) {
-    const docs = (await inventoryOf(c, f.hash)).map((d) => d.store).filter((s) => s !== victim);
-    t.deepEqual(docs.sort(), holders(c, f, others).sort(), `${f.hash}: the inventory matches the disks`);
+    const { disk, docs } = await copies(f.hash, "bin", others);
+    t.deepEqual(docs, disk, `${f.hash}: the inventory matches the disks`);
   }
   t.true(
     files.every((f) => holders(c, f).length >= 2),
