@@ -1,21 +1,16 @@
 import { docPages } from "../adapters/couch/paging.js";
-import { parseCopyId } from "../core/inventory.js";
 import { CouchPeers } from "../adapters/couch/peers.js";
 import { CouchVotes } from "../adapters/couch/votes.js";
-import { isCurrent, majority } from "../core/heartbeat.js";
-import { isLive, type Peer } from "../core/peer.js";
-import { type HealStatus, healKeys } from "../jobs/heal.js";
-import { hotKeys, RedisHotCounts } from "../adapters/redis/hot-counts.js";
-import { windowBuckets } from "../jobs/hot-counter.js";
-import { type ScrubStatus, scrubKey } from "../jobs/scrub.js";
+import { RedisHotCounts } from "../adapters/redis/hot-counts.js";
+import { RedisJobState } from "../adapters/redis/job-state.js";
+import type { ClusterStatus, ScrubStatus } from "../contracts/console.js";
+import { clusterStatus as gather, inventoryPass, type StatusSources } from "../jobs/cluster-status.js";
 import { defineCommand, intOption } from "./common.js";
 import { action, addOpsOptions, type Cluster, connect, EXIT, fmtBytes, type OpsFlags, setting } from "./ops.js";
 import { reporter } from "./progress.js";
 
-// `oose status`: the cluster at a glance. Peers and their availability, the
-// heartbeat's current down-votes, each store's disk (what it reported) and
-// inventory (copies and bytes recorded), how many hashes have fewer live copies
-// than `replicas`, the heal and scrub jobs' progress, and the hot content. A
+// `oose status`: the cluster at a glance (app/jobs/cluster-status.ts, which
+// the console's cluster view reads too), from CouchDB and Redis directly. A
 // table, or --json.
 
 interface Flags extends OpsFlags {
@@ -25,195 +20,27 @@ interface Flags extends OpsFlags {
   top: number;
 }
 
-export interface StoreStatus {
-  name: string;
-  prism: string;
-  zone: string;
-  host: string;
-  live: boolean;
-  available: boolean;
-  active: boolean;
-  writable: boolean;
-  disk: { free: number; total: number; used: number; at: string } | null;
-  /** Recorded in the inventory (undefined without the inventory pass). */
-  copies?: number;
-  bytes?: number;
-}
-
-export interface ClusterStatus {
-  at: string;
-  replicas: number;
-  prisms: { name: string; zone: string; host: string; url: string; available: boolean; active: boolean }[];
-  stores: StoreStatus[];
-  votes: { castee: string; caster: string; castAt: string; reason: string }[];
-  /** Peers with current votes against them, and the majority needed to mark them down. */
-  downVotes: { peer: string; votes: number; needed: number }[];
-  inventory?: {
-    hashes: number;
-    copies: number;
-    /** 0 < live copies < replicas. */
-    underReplicated: number;
-    /** Known, but no copy on a live store. */
-    unavailable: number;
-    overReplicated: number;
-    /** Copies recorded on stores that are not in the peer list. */
-    unknownStores: number;
-  };
-  /** The heal job's current or last pass (from Redis). */
-  heal?: HealStatus | null;
-  /** Each store's scrub pass (from Redis); null for a store that has not scrubbed yet. */
-  scrub?: { store: string; status: ScrubStatus | null }[];
-  hot?: {
-    window: number;
-    threshold: number;
-    top: { hash: string; deliveries: number }[];
-    extra: { hash: string; stores: string[] }[];
-  };
-}
-
-async function votes(c: Cluster, peers: Peer[], voteLife: number) {
-  const now = Date.now();
-  const current = (await new CouchVotes(c.couch).all()).filter((v) => isCurrent(v, now, voteLife));
-  const active = peers.filter((p) => p.active);
-  const byPeer = new Map<string, Set<string>>();
-  for (const v of current) byPeer.set(v.castee, (byPeer.get(v.castee) ?? new Set()).add(v.caster));
-  return {
-    votes: current.map((v) => ({
-      castee: v.castee,
-      caster: v.caster,
-      castAt: new Date(v.castAt).toISOString(),
-      reason: v.reason,
-    })),
-    downVotes: [...byPeer].map(([peer, casters]) => ({
-      peer,
-      votes: casters.size,
-      needed: majority(active.filter((p) => p.key !== peer).length),
-    })),
-  };
-}
-
-/** One pass over every copy id: ids of a hash are adjacent (they share the `<hash>:` prefix). */
-async function inventory(
-  c: Cluster,
-  stores: StoreStatus[],
-  replicas: number,
-  pageSize: number,
-  onPage: (n: number) => void,
-) {
-  const byName = new Map(stores.map((s) => [s.name, s]));
-  for (const s of stores) {
-    s.copies = 0;
-    s.bytes = 0;
-  }
-  const out = { hashes: 0, copies: 0, underReplicated: 0, unavailable: 0, overReplicated: 0, unknownStores: 0 };
-  let hash: string | undefined;
-  let live = 0;
-  const close = () => {
-    if (hash === undefined) return;
-    out.hashes++;
-    if (live === 0) out.unavailable++;
-    else if (live < replicas) out.underReplicated++;
-    else if (live > replicas) out.overReplicated++;
-  };
-  for await (const page of docPages(c.couch, { pageSize, docs: true })) {
-    for (const row of page) {
-      const id = parseCopyId(row.id);
-      if (!id) continue;
-      if (id.hash !== hash) {
-        close();
-        hash = id.hash;
-        live = 0;
-      }
-      out.copies++;
-      const store = byName.get(id.store);
-      if (!store) {
-        out.unknownStores++;
-        continue;
-      }
-      store.copies!++;
-      store.bytes! += row.doc?.size ?? 0;
-      if (store.live) live++;
-    }
-    onPage(out.copies);
-  }
-  close();
-  return out;
-}
-
-async function jobs(c: Cluster, stores: StoreStatus[]): Promise<Pick<ClusterStatus, "heal" | "scrub">> {
-  const redis = c.redis();
-  if (!redis) return {};
-  const parse = <T>(raw: string | null) => (raw ? (JSON.parse(raw) as T) : null);
-  const [heal, ...scrub] = await redis.mget(
-    healKeys(c.prefix).status,
-    ...stores.map((s) => scrubKey(c.prefix, s.name)),
-  );
-  return {
-    heal: parse<HealStatus>(heal ?? null),
-    scrub: stores.map((s, i) => ({ store: s.name, status: parse<ScrubStatus>(scrub[i] ?? null) })),
-  };
-}
-
-async function hot(c: Cluster, top: number) {
-  const redis = c.redis();
-  if (!redis) return undefined;
-  const s = setting(c.raw, "hot");
-  const keys = hotKeys(c.prefix);
-  const rates = await new RedisHotCounts(redis, c.prefix).rates(windowBuckets(Date.now(), s.window), {
-    min: 1,
-    limit: top,
-  });
-  const active = await redis.zrange(keys.active, "0", "-1");
-  const extra = await Promise.all(
-    active.map(async (hash: string) => ({ hash, stores: await redis.smembers(keys.extra(hash)) })),
-  );
-  return {
-    window: s.window,
-    threshold: s.threshold,
-    top: rates.map(([hash, deliveries]) => ({ hash, deliveries })),
-    extra,
-  };
-}
-
 export async function clusterStatus(c: Cluster, flags: Flags, onPage: (n: number) => void = () => undefined) {
-  const peers = await new CouchPeers(c.couch).list();
-  const heartbeat = setting(c.raw, "heartbeat");
+  const redis = c.redis();
   const replicas = flags.replicas ?? setting(c.raw, "replicas");
-  const stores: StoreStatus[] = peers
-    .filter((p) => p.type === "store")
-    .map((p) => ({
-      name: p.name,
-      prism: p.prism ?? "",
-      zone: p.location.zone,
-      host: p.location.host,
-      live: isLive(p),
-      available: p.available,
-      active: p.active,
-      writable: p.writable,
-      disk: p.capacity ? { ...p.capacity, used: p.capacity.total - p.capacity.free } : null,
-    }))
-    .sort((a, b) => a.name.localeCompare(b.name));
-  const status: ClusterStatus = {
-    at: new Date().toISOString(),
+  const sources: StatusSources = {
+    peers: () => new CouchPeers(c.couch).list(),
+    votes: new CouchVotes(c.couch),
+    ...(redis ? { state: new RedisJobState(redis), hot: new RedisHotCounts(redis, c.prefix) } : {}),
+    prefix: c.prefix,
     replicas,
-    prisms: peers
-      .filter((p) => p.type === "prism")
-      .map((p) => ({
-        name: p.name,
-        zone: p.location.zone,
-        host: p.location.host,
-        url: p.url,
-        available: p.available,
-        active: p.active,
-      }))
-      .sort((a, b) => a.name.localeCompare(b.name)),
-    stores,
-    ...(await votes(c, peers, heartbeat.voteLife)),
+    voteLife: setting(c.raw, "heartbeat").voteLife,
+    hotWindow: setting(c.raw, "hot"),
+    top: flags.top,
   };
-  if (flags.inventory) status.inventory = await inventory(c, stores, replicas, flags.pageSize, onPage);
-  Object.assign(status, await jobs(c, stores).catch(() => ({})));
-  status.hot = await hot(c, flags.top).catch(() => undefined);
-  return status;
+  const rows = async function* () {
+    for await (const page of docPages(c.couch, { pageSize: flags.pageSize, docs: true }))
+      yield page.map((r) => ({ id: r.id, size: r.doc?.size }));
+  };
+  const inventory = flags.inventory
+    ? (peers: Parameters<typeof inventoryPass>[1]) => inventoryPass(rows(), peers, replicas, { sized: true, onPage })
+    : undefined;
+  return gather(sources, inventory);
 }
 
 const yes = (b: boolean) => (b ? "yes" : "NO");
