@@ -7,6 +7,7 @@ import type { Inventory } from "../core/ports/inventory.js";
 import type { JobState } from "../core/ports/job-state.js";
 import type { Leases } from "../core/ports/lease.js";
 import type { Notices } from "../core/ports/notices.js";
+import type { Owners } from "../core/ports/owners.js";
 import type { PeerDirectory } from "../core/ports/peers.js";
 import type { PurchaseStore } from "../core/ports/purchases.js";
 import type { SessionStore } from "../core/ports/sessions.js";
@@ -22,6 +23,8 @@ export interface Backends {
   inventory: Inventory;
   /** Told how many docs each inventory write carried (the store's /stats), where the inventory batches. */
   onInventoryWrite?(fn: (docs: number) => void): void;
+  /** Who uploaded what, and the takedown marks. */
+  owners: Owners;
   peers: PeerDirectory;
   votes: Votes;
   users: UserDirectory;

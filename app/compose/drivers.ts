@@ -1,5 +1,6 @@
 import { openCouch } from "../adapters/couch/index.js";
 import { CouchInventory } from "../adapters/couch/inventory.js";
+import { CouchOwners } from "../adapters/couch/owners.js";
 import { CouchPeers } from "../adapters/couch/peers.js";
 import { CouchUsers } from "../adapters/couch/users.js";
 import { CouchVotes } from "../adapters/couch/votes.js";
@@ -26,6 +27,7 @@ export function openBackends(config: Config, log: Logger): Backends {
   const redis = openRedis(config.redis, log);
   const { prefix } = config.redis;
   const inventory = new CouchInventory(couch, config.couchdb.batch);
+  const { maxDocs, maxQueue, windowMs } = config.couchdb.batch;
   const channels = new Channels(redis, log);
   let writes: ReplicatedWrites | undefined;
   // Logins and purchases are acknowledged once a replica holds them.
@@ -39,6 +41,7 @@ export function openBackends(config: Config, log: Logger): Backends {
   return {
     inventory,
     onInventoryWrite: (fn) => inventory.writer.observe(fn),
+    owners: new CouchOwners(couch, { maxBatch: maxDocs, maxQueue, windowMs }),
     peers: new CouchPeers(couch),
     votes: new CouchVotes(couch),
     users: new CouchUsers(couch, config.couchdb),

@@ -4,6 +4,7 @@ import { MemoryInventory } from "../adapters/memory/inventory.js";
 import { MemoryJobState } from "../adapters/memory/job-state.js";
 import { MemoryLeases } from "../adapters/memory/lease.js";
 import { MemoryNotices } from "../adapters/memory/notices.js";
+import { MemoryOwners } from "../adapters/memory/owners.js";
 import { MemoryPeers } from "../adapters/memory/peers.js";
 import { MemoryPurchases } from "../adapters/memory/purchases.js";
 import { MemorySessions } from "../adapters/memory/sessions.js";
@@ -21,6 +22,7 @@ export function memoryBackends(now: () => number = Date.now): Backends {
   const tallies = new Map<string, MemoryTallies>();
   return {
     inventory: new MemoryInventory(),
+    owners: new MemoryOwners(),
     peers: new MemoryPeers(),
     votes: new MemoryVotes(),
     users: new MemoryUsers(),

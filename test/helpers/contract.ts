@@ -8,6 +8,7 @@ import { ensureDatabases } from "../../app/adapters/couch/setup.js";
 import { logger } from "../../app/log.js";
 import { freePort, type Proc, startProc, waitFor } from "../../infra/local/proc.js";
 import { startCouch } from "../../infra/local/services.js";
+import { loadMigrations } from "../../migrations/lib/context.js";
 import { migrateUp } from "../../migrations/lib/runner.js";
 import { silentProgress } from "../../migrations/lib/types.js";
 
@@ -86,6 +87,8 @@ export interface CouchCaseOptions {
    * on start (the databases only). The migrations after it need Redis.
    */
   migrated?: boolean;
+  /** With `migrated`: later migrations to apply as well, by id (those that need no Redis). */
+  also?: string[];
 }
 
 const quiet = logger("test", "contract");
@@ -133,7 +136,7 @@ export function useCouch(test: TestFn): (o?: CouchCaseOptions) => Promise<CouchC
       log: quiet,
       progress: silentProgress,
       dryRun: false,
-      to: 1,
+      migrations: (await loadMigrations()).filter((m) => m.number === 1 || o.also?.includes(m.id)),
       leaseMs: 5000,
       command: "contract test",
     });

@@ -8,7 +8,9 @@ import { couchDuration, opLabel } from "../../metrics/index.js";
 // follow OOSE 2.1: <database>-peer, -inventory, -heartbeat (and -meta for migrations).
 
 export const DB_KINDS = ["peer", "inventory", "heartbeat", "meta"] as const;
-export type DbKind = (typeof DB_KINDS)[number];
+/** Databases later migrations add (0005-owners: who uploaded what). */
+export const LATER_DB_KINDS = ["owner"] as const;
+export type DbKind = (typeof DB_KINDS)[number] | (typeof LATER_DB_KINDS)[number];
 
 export interface Couch {
   server: ServerScope;
