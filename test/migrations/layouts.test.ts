@@ -12,7 +12,7 @@ import { dump, dumpAll, runOptions, type Services, useServices } from "./helpers
 const test = anyTest as TestFn;
 const services = useServices(test);
 const AFTERLIFE = 7_200_000;
-const IDS = ["0001-base", "0002-legacy-2.0-split", "0003-purchases-to-redis", "0004-redis-purchase-ttl"];
+const IDS = ["0001-base", "0002-legacy-2.0-split", "0003-purchases-to-redis", "0004-redis-purchase-ttl", "0005-owners"];
 
 const countsOf = (r: RunReport) => Object.fromEntries(r.results.map((x) => [x.id, x.counts]));
 const byId = (r: RunReport, id: string) => r.results.find((x) => x.id === id)!.counts;
