@@ -56,8 +56,18 @@ export class UpstreamFailed extends kind("UPSTREAM_FAILED", 502, "The remote ser
 export class UpstreamTimeout extends kind("UPSTREAM_TIMEOUT", 504, "The remote server timed out") {}
 export class NoPlacement extends kind("NO_PLACEMENT", 503, "Not enough stores available") {}
 export class BackendUnavailable extends kind("BACKEND_UNAVAILABLE", 503, "Backend unavailable") {}
-export class DatabaseMissing extends kind("DATABASE_MISSING", 503, "A CouchDB database is missing (run `oose migrate up`)") {}
+export class DatabaseMissing extends kind(
+  "DATABASE_MISSING",
+  503,
+  "A CouchDB database is missing (run `oose migrate up`)",
+) {}
 export class InventoryViewsMissing extends kind("INVENTORY_VIEWS_MISSING", 503, "Inventory views missing") {}
 export class InventoryRejected extends kind("INVENTORY_REJECTED", 503, "The inventory refused the record") {}
 export class PeerUnavailable extends kind("PEER_UNAVAILABLE", 503, "File not available") {}
+export class TakedownBusy extends kind("TAKEDOWN_BUSY", 503, "A job holds the file's lock; delete it again shortly") {}
+export class TakedownIncomplete extends kind(
+  "TAKEDOWN_INCOMPLETE",
+  503,
+  "Some copies could not be removed yet; delete it again once their stores are back",
+) {}
 export class Internal extends kind("INTERNAL", 500, "Internal error") {}

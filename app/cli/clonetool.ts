@@ -1,6 +1,8 @@
 import { hostname } from "node:os";
 import { Value } from "@sinclair/typebox/value";
 import { CouchInventory } from "../adapters/couch/inventory.js";
+import { CouchOwners } from "../adapters/couch/owners.js";
+import { CopyGate } from "../core/copy-gate.js";
 import { StorePool } from "../routing/pool.js";
 import { ConfigError, ConfigSchema, type Credentials } from "../config.js";
 import { isValidHash } from "../core/hash.js";
@@ -153,16 +155,11 @@ async function run(f: Flags): Promise<number> {
     const progress = reporter(f);
     const say = f.json ? undefined : (line: string) => progress.note(line);
     const inventory = new CouchInventory(c.couch);
-    const copies = new Copies(inventory, pool);
     const redis = c.redis();
-    const removal = redis
-      ? new Removal({
-          copies,
-          pool,
-          locks: new HashLocks(redisLeases(redis), c.prefix, `clonetool@${hostname()}`),
-          log: c.log,
-        })
-      : undefined;
+    const locks = redis && new HashLocks(redisLeases(redis), c.prefix, `clonetool@${hostname()}`);
+    // Never copies a hash taken down back (core/copy-gate.ts).
+    const copies = new Copies(inventory, pool, undefined, new CopyGate(new CouchOwners(c.couch), locks));
+    const removal = locks ? new Removal({ copies, pool, locks, log: c.log }) : undefined;
     const tool = new Clonetool(
       {
         copies,

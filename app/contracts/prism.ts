@@ -40,6 +40,14 @@ export const PurchaseUpdateBody = T.Object({
   referrer: T.Optional(Referrers),
   life: T.Optional(Life),
 });
+export const ListBody = T.Object({
+  limit: T.Optional(T.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  /** A previous page's `next`. */
+  cursor: T.Optional(T.String({ maxLength: 300 })),
+  /** Whose files (admins and the prism's basic auth only; users always list their own). */
+  owner: T.Optional(T.String({ minLength: 1, maxLength: 256 })),
+});
+export const DeleteBody = T.Object({ hash: Hash });
 export const DeliverParams = T.Object({ token: T.String({ maxLength: 200 }), filename: T.String({ maxLength: 255 }) });
 /** Other keys pass (players add their own); these are read. */
 export const DeliverQuery = T.Object(
@@ -101,6 +109,29 @@ export const ExistenceRecord = T.Object({
 /** Detail and exists: a record for one hash, `{<hash>: record}` for an array. */
 export const ExistenceReply = T.Union([ExistenceRecord, T.Record(T.String(), ExistenceRecord)]);
 
+/** One file a user uploaded: what the upload recorded, and its live copies now. */
+export const ListedFile = T.Object({
+  hash: T.String(),
+  ext: T.String(),
+  size: T.Integer(),
+  mimeType: T.String(),
+  /** The owner's first upload of it (ms). */
+  uploadedAt: T.Integer(),
+  /** Copies on live stores. */
+  copies: T.Integer(),
+});
+/** Newest first; `next` is the cursor of the following page, absent on the last. */
+export const ListReply = T.Object({ files: T.Array(ListedFile), next: T.Optional(T.String()) });
+export const DeleteReply = T.Object({
+  hash: T.String(),
+  /** The bytes are gone (a takedown ran); false when only the caller's ownership went. */
+  deleted: T.Boolean(),
+  /** Stores whose copy this delete removed. */
+  removed: T.Array(T.String()),
+  /** Owners left. */
+  owners: T.Integer(),
+});
+
 /** OOSE 2.2-final's purchase record: every value a string, referrers comma-joined. */
 export const PurchaseRecord = T.Object({
   token: T.String(),
@@ -141,7 +172,7 @@ export const CacheDetailReply = T.Object({
 /**
  * Each route's schema. 400: a body the route refuses (bad hash, name, referrer, life…); 403: a denied
  * referrer, static type or address; 404: no such content or purchase; 410: an expired purchase;
- * 503: CouchDB, Redis or every holder unavailable. Redirects (302) have no body, so only their failures are here.
+ * 503: CouchDB, Redis or every holder unavailable, or a takedown not finished yet (retry). Redirects (302) have no body, so only their failures are here.
  */
 export const prismRoutes = {
   upload: { response: { 200: UploadReply, ...errors(400, 401, 413, 415, 503) } },
@@ -161,6 +192,8 @@ export const prismRoutes = {
   purchaseFind: { body: TokenBody, response: { 200: PurchaseRecord, ...errors(400, 401, 404, 503) } },
   purchaseUpdate: { body: PurchaseUpdateBody, response: { 200: PurchaseRecord, ...errors(400, 401, 404, 503) } },
   purchaseRemove: { body: TokenBody, response: { 200: PurchaseRemoved, ...errors(400, 401, 404, 503) } },
+  list: { body: ListBody, response: { 200: ListReply, ...errors(400, 401, 503) } },
+  delete: { body: DeleteBody, response: { 200: DeleteReply, ...errors(400, 401, 404, 503) } },
   deliver: { params: DeliverParams, querystring: DeliverQuery, response: errors(400, 403, 404, 410, 503) },
 };
 
@@ -171,6 +204,8 @@ export type ExistenceRecord = Static<typeof ExistenceRecord>;
 export type PurchaseRecord = Static<typeof PurchaseRecord>;
 export type PurchaseRemoved = Static<typeof PurchaseRemoved>;
 export type PutReply = Static<typeof PutReply>;
+export type ListReply = Static<typeof ListReply>;
+export type DeleteReply = Static<typeof DeleteReply>;
 export type Session = Static<typeof Session>;
 export type LoginReply = Static<typeof LoginReply>;
 export type LogoutReply = Static<typeof LogoutReply>;

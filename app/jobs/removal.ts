@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { HashLocks, HeldLock } from "../core/hash-locks.js";
 import { holderOf, type StorePool } from "../routing/pool.js";
 import { DEFAULT_WEIGHTS, rankStores } from "../core/placement.js";
@@ -13,6 +14,7 @@ import type { Copies, LiveHolder } from "../routing/copies.js";
 // corrupt, not found), the next step starts from a new count, and a copy this
 // run tried to remove never counts as a survivor: its store may still be
 // removing it. Removals take the copies whose failure domains are most crowded.
+// The takedown (below) is the one exception to `keep`.
 
 /** A forced verify hashes the whole file; big files need long. */
 const VERIFY_TIMEOUT_MS = 600_000;
@@ -55,6 +57,17 @@ export interface RemovalResult {
   removed: string[];
   skipped: Skip[];
 }
+
+export interface TakedownResult {
+  hash: string;
+  /** Stores whose copy this run removed (or found corrupt, and so gone). */
+  removed: string[];
+  /** Stores whose copy is still recorded: down, or the outcome unknown. Run the takedown again. */
+  pending: string[];
+}
+
+/** How long a takedown waits for a job (a copy in flight, a removal) to let go of the hash's lock. */
+export const TAKEDOWN_LOCK_WAIT_MS = 10_000;
 
 export interface RemovalDeps {
   copies: Copies;
@@ -103,7 +116,7 @@ export class Removal {
         return;
       }
       tried.add(target.peer.name);
-      const skip = await this.removeOne(req.hash, target);
+      const skip = await removeCopy(this.d.pool, req.hash, target);
       if (!skip) {
         result.removed.push(target.peer.name);
         this.d.log.info({ hash: req.hash, store: target.peer.name, verified }, "removal: copy removed");
@@ -129,18 +142,62 @@ export class Removal {
     );
     return ok.filter(Boolean).length;
   }
+}
 
-  /** Undefined when the copy was removed; otherwise why not, as far as is known. */
-  private async removeOne(hash: string, h: LiveHolder): Promise<Skip | undefined> {
-    const store = h.peer.name;
-    try {
-      await this.d.pool.client(h.peer).remove(hash);
-      return undefined;
-    } catch (err) {
-      const detail = (err as Error).message;
-      if (err instanceof AppError && err.code === "VERIFY_FAILED") return { store, reason: "corrupt", detail };
-      if (err instanceof AppError && err.status === 404) return { store, reason: "not-found", detail };
-      return { store, reason: "unknown", detail };
+/** Undefined when the copy was removed; otherwise why not, as far as is known. */
+async function removeCopy(pool: StorePool, hash: string, h: LiveHolder): Promise<Skip | undefined> {
+  const store = h.peer.name;
+  try {
+    await pool.client(h.peer).remove(hash);
+    return undefined;
+  } catch (err) {
+    const detail = (err as Error).message;
+    if (err instanceof AppError && err.code === "VERIFY_FAILED") return { store, reason: "corrupt", detail };
+    if (err instanceof AppError && err.status === 404) return { store, reason: "not-found", detail };
+    return { store, reason: "unknown", detail };
+  }
+}
+
+/**
+ * The takedown mode: the one exception to `keep`, in a class of its own that
+ * only the content delete route is given, used for an authorised actor once
+ * the hash's takedown mark is durable (so no job copies it back). Every copy goes.
+ */
+export class Takedown {
+  constructor(private readonly d: RemovalDeps) {}
+
+  /** Removes every copy of `hash`; undefined when the hash's lock stayed taken for `waitMs`. */
+  async run(hash: string, waitMs = TAKEDOWN_LOCK_WAIT_MS): Promise<TakedownResult | undefined> {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      const held = await this.d.locks.with(hash, (lock) => this.takeAll(hash, lock));
+      if (held) return held.value;
+      if (Date.now() >= until) return undefined;
+      await sleep(200);
+    }
+  }
+
+  private async takeAll(hash: string, lock: HeldLock): Promise<TakedownResult> {
+    const result: TakedownResult = { hash, removed: [], pending: [] };
+    const tried = new Set<string>();
+    // Read again after each pass: a copy a job was making as the takedown began shows up afterwards.
+    for (;;) {
+      const { all } = await this.d.copies.holders(hash);
+      const targets = all.filter((c) => !tried.has(c.store));
+      if (targets.length === 0 || !lock.held()) {
+        result.pending = all.map((c) => c.store).filter((s) => !result.removed.includes(s));
+        this.d.log.info({ hash, removed: result.removed, pending: result.pending }, "takedown: done");
+        return result;
+      }
+      for (const copy of targets) {
+        tried.add(copy.store);
+        const peer = this.d.pool.peer(copy.store);
+        if (!peer || !lock.held()) continue;
+        const skip = await removeCopy(this.d.pool, hash, { copy, peer });
+        // A store that holds no such copy drops the stale doc itself (and so leaves the next read).
+        if (!skip || skip.reason === "corrupt") result.removed.push(copy.store);
+        if (skip?.reason === "unknown") lock.linger();
+      }
     }
   }
 }

@@ -2,13 +2,16 @@ import { holderOf, type StorePool } from "./pool.js";
 import type { InventoryDoc } from "../core/inventory.js";
 import { copyId, type LiveHolder, liveHolders } from "../core/peer.js";
 import type { Holder } from "../core/placement.js";
+import type { CopyGate } from "../core/copy-gate.js";
 import type { Inventory } from "../core/ports/inventory.js";
 import { AppError, PeerUnavailable } from "../errors.js";
 
 // Finding and adding copies of one file, shared by the repair job, clonetool,
 // hot-content scaling and uploads. New copies go where placement would put
 // them (failure domains, then space and load). Removing goes through Removal
-// (removal.ts). Stores announce every change, so caches follow.
+// (removal.ts). Stores announce every change, so caches follow. The jobs' Copies
+// has a gate (core/copy-gate.ts), so a hash taken down is never copied back;
+// uploads' has none: an upload of taken-down bytes is new content.
 
 export interface Transfer {
   from: string;
@@ -25,11 +28,18 @@ export interface Holders {
   live: LiveHolder[];
 }
 
+export interface AddOptions {
+  onto?: string;
+  exclude?: Set<string>;
+  known?: Holders;
+}
+
 export class Copies {
   constructor(
     private readonly inventory: Pick<Inventory, "copiesOf">,
     private readonly pool: StorePool,
     private readonly transferTimeoutMs = 600_000,
+    private readonly gate?: CopyGate,
   ) {}
 
   /** Every inventory copy of `hash`, and which of them sit on live stores. */
@@ -42,11 +52,11 @@ export class Copies {
    * Copies `hash` onto `count` more stores; resolves with the transfers that succeeded.
    * `known`: holders the caller has just read, so they are not read again.
    */
-  async add(
-    hash: string,
-    count: number,
-    opts: { onto?: string; exclude?: Set<string>; known?: Holders } = {},
-  ): Promise<Transfer[]> {
+  add(hash: string, count: number, opts: AddOptions = {}): Promise<Transfer[]> {
+    return this.gate ? this.gate.permit(hash, () => this.copy(hash, count, opts)) : this.copy(hash, count, opts);
+  }
+
+  private async copy(hash: string, count: number, opts: AddOptions): Promise<Transfer[]> {
     const { all, live } = opts.known ?? (await this.holders(hash));
     if (live.length === 0 || count <= 0) return [];
     const held: Holder[] = all.flatMap((c) => {
