@@ -57,6 +57,7 @@ function tagOf(url: string): string {
   if (url.startsWith("/user/")) return "user";
   if (url.startsWith("/cache/")) return "cache";
   if (url.startsWith("/:token/")) return "delivery";
+  if (url.startsWith("/console/")) return "console";
   return "node";
 }
 
@@ -67,6 +68,7 @@ const TAGS: Record<string, string> = {
   purchase: "Purchases: the tokens content is delivered under",
   cache: "The prism's caches",
   delivery: "Delivery of a purchase: a redirect to a signed store URL",
+  console: "The web console's own JSON (the cluster view, for admins)",
 };
 
 /** Swagger UI's assets, as installed: the page needs nothing from elsewhere. */

@@ -186,3 +186,32 @@ export async function clusterStatus(
   status.hot = await hotStatus(s).catch(() => undefined);
   return status;
 }
+
+/**
+ * An inventory pass for a view polled every few seconds: one pass at a time, its result reused for
+ * `maxAgeMs`, then refreshed in the background while the last one is still answered.
+ */
+export function cachedPass(
+  run: (peers: Peer[]) => Promise<InventoryPass>,
+  maxAgeMs: number,
+  now: () => number = Date.now,
+): (peers: Peer[]) => Promise<InventoryPass> {
+  let last: { pass: InventoryPass; at: number } | undefined;
+  let running: Promise<InventoryPass> | undefined;
+  const refresh = (peers: Peer[]) => {
+    running ??= run(peers)
+      .then((pass) => {
+        last = { pass, at: now() };
+        return pass;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+  return async (peers) => {
+    if (!last) return refresh(peers);
+    if (now() - last.at > maxAgeMs) refresh(peers).catch(() => undefined);
+    return last.pass;
+  };
+}
