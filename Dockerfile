@@ -1,35 +1,33 @@
 # syntax=docker/dockerfile:1.7
 # The OOSE app image: prisms, stores and the `oose` CLI (`node bin/oose.js …`).
-# The app runs its TypeScript sources through tsx, as `npm start` does, so the
-# build stage's job is to refuse sources that do not type-check.
+# The build stage type-checks and compiles the sources to dist/ (tsc); the
+# runtime runs that JavaScript on plain node, with the production
+# dependencies only (no TypeScript loader, no compiler).
 
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-FROM ${NODE_IMAGE} AS check
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/
 COPY app ./app
-COPY bin ./bin
 COPY migrations ./migrations
-COPY nginx ./nginx
-RUN npx tsc -p tsconfig.json --noEmit
+RUN node scripts/build.mjs --strict
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=check /app/package.json /app/tsconfig.json ./
-COPY --from=check /app/app ./app
-COPY --from=check /app/bin ./bin
-COPY --from=check /app/migrations ./migrations
-COPY --from=check /app/nginx ./nginx
+COPY package.json ./
+COPY bin ./bin
+COPY --from=build /app/dist ./dist
 # A fresh named volume mounted on /data copies this directory's owner, so the
 # non-root app can write there (a store's nginx then mounts it read-only).
 # The access-log volume likewise: the app's, and writable by nginx's group (101).
@@ -39,4 +37,4 @@ USER node
 EXPOSE 5971 5972
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.OOSE_LISTEN__PORT ?? 5971}/healthz`, { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--import", "tsx", "app/main.ts"]
+CMD ["node", "dist/app/main.js"]

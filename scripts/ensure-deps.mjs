@@ -5,6 +5,7 @@
 // are there, installing them with apt when running as root. `--metrics` (and
 // `npm test`) adds Prometheus; `npm start -- --metrics` runs this script with
 // it itself, since npm hands prestart no arguments. `--bench` adds wrk.
+// Then it compiles dist/ if a source changed: the nodes run the compiled app.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, statSync, utimesSync } from "node:fs";
 import path from "node:path";
@@ -72,3 +73,4 @@ function ensurePrograms() {
 
 ensureNodeModules();
 ensurePrograms();
+(await import("./build.mjs")).ensureBuilt();

@@ -1,16 +1,13 @@
-import path from "node:path";
 import { openCouch } from "../../app/adapters/couch/index.js";
 import { ensureDatabases } from "../../app/adapters/couch/setup.js";
 import { addUser } from "../../app/adapters/couch/users.js";
 import type { Config, Credentials } from "../../app/config.js";
 import { startProc } from "./proc.js";
-import { tsxArgs } from "./services.js";
+import { appArgs } from "./services.js";
 
 // What a fresh CouchDB needs before the nodes start: the OOSE databases, the
 // admin API user (a CouchDB user in _users, which prism login checks), and the
 // migrations (design docs and data), as the deployment's migrate job runs them.
-
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 
 export async function bootstrapCouch(cfg: Config["couchdb"], admin: Credentials): Promise<void> {
   const couch = openCouch(cfg);
@@ -24,11 +21,7 @@ export async function bootstrapCouch(cfg: Config["couchdb"], admin: Credentials)
 
 /** `oose migrate up` with a node's environment; throws with the log's path if it fails or outlasts `timeoutMs`. */
 export async function migrateUp(env: NodeJS.ProcessEnv, logDir: string, timeoutMs: number): Promise<void> {
-  const p = startProc("migrate", process.execPath, tsxArgs(path.join(ROOT, "app/cli.ts"), "migrate", "up"), {
-    logDir,
-    env,
-    cwd: ROOT,
-  });
+  const p = startProc("migrate", process.execPath, appArgs("cli", "migrate", "up"), { logDir, env });
   const timer = setTimeout(() => void p.stop("SIGKILL"), timeoutMs);
   const code = await p.exited.finally(() => clearTimeout(timer));
   if (code !== 0) throw new Error(`oose migrate up failed (exit ${code}); see ${p.logFile}`);

@@ -12,13 +12,12 @@ import { startFrontNginx, startStoreNginx } from "./nginx.js";
 import { ensureClusterPki, pkiPaths } from "./pki.js";
 import { type Proc, portFree, startProc, waitFor } from "./proc.js";
 import { loadOrCreateSecrets } from "./secrets.js";
-import { startCouch, startRedisHa, tsxArgs } from "./services.js";
+import { appArgs, startCouch, startRedisHa } from "./services.js";
 
 // The whole topology as local processes: services, stores, prisms, then the
 // nginx in front of each. Everything is stopped by pid, in reverse order.
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
-const MAIN = path.join(ROOT, "app/main.ts");
 const READY_MS = 30_000;
 
 export interface StartOptions {
@@ -173,7 +172,7 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
 
   const startNode = async (node: ClusterNode): Promise<void> => {
     mkdirSync(at.dataRoot(node), { recursive: true });
-    const p = startProc(node.name, process.execPath, tsxArgs(MAIN), {
+    const p = startProc(node.name, process.execPath, appArgs("main"), {
       logDir: o.logDir,
       env: processEnv(env[node.name]!),
       cwd: ROOT,

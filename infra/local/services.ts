@@ -5,6 +5,7 @@ import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import { Agent, request } from "undici";
 import type { Endpoint } from "../../app/topology/env.js";
+import { DIST, ensureBuilt } from "../../scripts/build.mjs";
 import { redisConf, sentinelConf } from "../redis-conf.js";
 import { HOST } from "./addressing.js";
 import { httpOk, type Proc, startProc, waitFor } from "./proc.js";
@@ -22,6 +23,15 @@ const here = path.dirname(new URL(import.meta.url).pathname);
  */
 export function tsxArgs(script: string, ...args: string[]): string[] {
   return ["--import", tsxLoader, script, ...args];
+}
+
+/**
+ * Node arguments that run the app's compiled `main` (a node) or `cli` (the oose command), as the image does.
+ * dist/ is rebuilt first if a source changed since the last build.
+ */
+export function appArgs(entry: "main" | "cli", ...args: string[]): string[] {
+  ensureBuilt();
+  return [path.join(DIST, "app", `${entry}.js`), ...args];
 }
 
 /** A start that never became ready must not leave its processes behind. */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -10,23 +10,34 @@ import type { Logger } from "../../app/log.js";
 import type { LoadedMigration, Migration, MigrationContext, MigrationSettings, Progress } from "./types.js";
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const FILE = /^(\d{4})-([a-z0-9][a-z0-9.-]*)\.ts$/;
+/** A migration's file: TypeScript in this checkout; plain JS also loads where no TypeScript loader runs (a build). */
+const FILE = /^(\d{4})-([a-z0-9][a-z0-9.-]*)\.(?:ts|js)$/;
+/** Written by the build beside the compiled migrations: each one's id and the checksum of its source. */
+const COMPILED = "checksums.json";
 
-/** The migrations in `dir`, in order; each file's default export is a Migration. */
+/** The migrations in `dir` (sources, or a build's output), in order; each file's default export is a Migration. */
 export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<LoadedMigration[]> {
-  const files = readdirSync(dir)
-    .filter((f) => FILE.test(f))
-    .sort();
+  const compiled = path.join(dir, COMPILED);
+  // A build lists its migrations with their sources' checksums, so a run from either names them alike.
+  const sources: Array<{ id: string; full: string; checksum?: string }> = existsSync(compiled)
+    ? Object.entries(JSON.parse(readFileSync(compiled, "utf8")) as Record<string, string>).map(([id, checksum]) => ({
+        id,
+        full: path.join(dir, `${id}.js`),
+        checksum,
+      }))
+    : readdirSync(dir)
+        .filter((f) => FILE.test(f))
+        .map((f) => ({ id: f.replace(/\.(?:ts|js)$/, ""), full: path.join(dir, f) }));
   const out: LoadedMigration[] = [];
-  for (const file of files) {
-    const full = path.join(dir, file);
+  for (const { id, full, checksum } of sources.sort((a, b) => a.id.localeCompare(b.id))) {
+    const file = path.basename(full);
     const mod = (await import(pathToFileURL(full).href)) as { default?: Migration };
     const m = mod.default;
     if (!m || typeof m.up !== "function") throw new Error(`${file}: the default export must be a migration with up()`);
-    const number = Number(FILE.exec(file)![1]);
+    const number = Number(FILE.exec(`${id}.js`)![1]);
     if (out.some((o) => o.number === number)) throw new Error(`${file}: two migrations share number ${number}`);
-    const checksum = createHash("sha256").update(readFileSync(full)).digest("hex");
-    out.push({ ...m, id: file.replace(/\.ts$/, ""), number, file: full, checksum });
+    const sum = checksum ?? createHash("sha256").update(readFileSync(full)).digest("hex");
+    out.push({ ...m, id, number, file: full, checksum: sum });
   }
   return out;
 }

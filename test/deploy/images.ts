@@ -4,11 +4,12 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { nodeLts } from "../../scripts/node-lts.mjs";
 import { exists, podman } from "./podman.js";
 
 // The images a replayed deployment runs, built on this machine: a Debian base
-// from debootstrap (nothing can be pulled), a Node base from this machine's
-// node, the app by the project's own Dockerfile, Redis and nginx from Debian's
+// from debootstrap (nothing can be pulled), a Node base from the registry's
+// Node LTS, the app by the project's own Dockerfile, Redis and nginx from Debian's
 // packages, and the CouchDB stand-in. Each is tagged by a hash of its inputs,
 // so it is rebuilt only when they change; older tags of the same kind go.
 
@@ -94,10 +95,10 @@ async function ensureBase(say: Say): Promise<void> {
   }
 }
 
-/** This machine's node and npm on the Debian base, with the CA bundle builds need. */
+/** The Node LTS (from the npm registry) and this machine's npm on the Debian base, with the CA bundle builds need. */
 async function nodeBase(say: Say): Promise<string> {
-  const node = process.execPath;
-  const npm = path.join(path.dirname(path.dirname(node)), "lib/node_modules/npm");
+  const node = nodeLts();
+  const npm = path.join(path.dirname(path.dirname(process.execPath)), "lib/node_modules/npm");
   const ca = "/etc/ssl/certs/ca-certificates.crt";
   const context = mkdtempSync(path.join(os.tmpdir(), "oose-node-"));
   try {

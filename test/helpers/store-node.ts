@@ -10,14 +10,12 @@ import type { Credentials } from "../../app/config.js";
 import { nodeEnv } from "../../app/topology/env.js";
 import type { ClusterSpec, StoreNode as StoreSpecNode } from "../../app/topology/model.js";
 import { freePort, httpOk, type Proc, startProc, waitFor } from "../../infra/local/proc.js";
-import { startCouch, startNginx, tsxArgs } from "../../infra/local/services.js";
+import { startCouch, appArgs, startNginx } from "../../infra/local/services.js";
 import { renderStoreNginx, type StoreNginxOptions } from "../../nginx/store.js";
 
 // One or more real store processes for integration tests: the CouchDB
-// stand-in, a plain redis-server, stores started from app/main.ts with the
+// stand-in, a plain redis-server, stores started from the compiled app/main with the
 // environment nodeEnv gives them in a cluster, and nginx with the store config.
-
-const MAIN = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../app/main.ts");
 
 export const STORE_AUTH: Credentials = { username: "store", password: "store-secret" };
 export const SIGNING_KEY = "test-signing-key-0123456789";
@@ -135,7 +133,7 @@ export async function startStore(b: Backends, o: StoreNodeOptions): Promise<Runn
   const peers = b.couch.db<PeerDoc>("peer");
   const launch = async () => {
     const launched = new Date().toISOString();
-    const proc = startProc(o.name, process.execPath, tsxArgs(MAIN), {
+    const proc = startProc(o.name, process.execPath, appArgs("main"), {
       logDir: b.logDir,
       env: { ...process.env, ...env },
     });

@@ -11,7 +11,7 @@ import { Heartbeat } from "../../app/jobs/heartbeat.js";
 import { serverTls, splitPem, TlsError, toolCa } from "../../app/tls.js";
 import { createCa, ensureClusterPki, issueCert } from "../../infra/local/pki.js";
 import { type Proc, startProc, waitFor } from "../../infra/local/proc.js";
-import { tsxArgs } from "../../infra/local/services.js";
+import { appArgs } from "../../infra/local/services.js";
 import { startTestCluster, useCluster } from "../helpers/cluster.js";
 import { loggedIn } from "../helpers/prism.js";
 
@@ -24,9 +24,12 @@ mkdirSync(scratch, { recursive: true });
 test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
 
 // This file's cluster has a CA of its own: the test swaps certificates.
-const cluster = useCluster(test, { prisms: 1, storesPerPrism: 2, replicas: 2, tlsDir: path.join(scratch, "cluster-tls") });
-
-const MAIN = path.resolve(import.meta.dirname, "../../app/main.ts");
+const cluster = useCluster(test, {
+  prisms: 1,
+  storesPerPrism: 2,
+  replicas: 2,
+  tlsDir: path.join(scratch, "cluster-tls"),
+});
 
 /** Uploads once the prism's peer table (refreshed every 2 s) has every store back. */
 async function uploadWhenReady(c: ReturnType<typeof cluster>, name: string, data: Buffer) {
@@ -109,10 +112,14 @@ test("a node takes OOSE's single PEM or a cert/key pair; bad files and mixed set
     signingKey: "0123456789abcdef0123",
   };
   t.notThrows(() => parseConfig({ ...base, advertiseUrl: "https://127.0.0.1:5971", tls: { pem } }));
-  const problems = (raw: Record<string, unknown>) => (t.throws(() => parseConfig({ ...base, ...raw })) as ConfigError).problems.join("\n");
+  const problems = (raw: Record<string, unknown>) =>
+    (t.throws(() => parseConfig({ ...base, ...raw })) as ConfigError).problems.join("\n");
   t.regex(problems({ advertiseUrl: "http://127.0.0.1:5971", tls: { pem } }), /must reach it at https/);
   t.regex(problems({ advertiseUrl: "https://127.0.0.1:5971", tls: { cert: pem } }), /cert and key go together/);
-  t.regex(problems({ advertiseUrl: "https://127.0.0.1:5971", tls: { pem, cert: pem, key: pem } }), /either pem or cert/);
+  t.regex(
+    problems({ advertiseUrl: "https://127.0.0.1:5971", tls: { pem, cert: pem, key: pem } }),
+    /either pem or cert/,
+  );
   const plain = { ...base, advertiseUrl: "http://127.0.0.1:5971" };
   t.is(parseConfig(plain).listen.port, 5971, "OOSE's prism port");
   t.is(parseConfig({ ...plain, role: "store", prism: "prism1" }).listen.port, 5972, "OOSE's store port");
@@ -141,7 +148,9 @@ test.serial("a store started with OOSE's single PEM joins and serves", async (t)
   const c = cluster();
   const env = c.env.store1!;
   const pem = path.join(scratch, "store1.pem");
-  writeFileSync(pem, `${readFileSync(env.OOSE_TLS__KEY!, "utf8")}\n${readFileSync(env.OOSE_TLS__CERT!, "utf8")}`, { mode: 0o600 });
+  writeFileSync(pem, `${readFileSync(env.OOSE_TLS__KEY!, "utf8")}\n${readFileSync(env.OOSE_TLS__CERT!, "utf8")}`, {
+    mode: 0o600,
+  });
   const pair = { cert: env.OOSE_TLS__CERT!, key: env.OOSE_TLS__KEY! };
   env.OOSE_TLS__PEM = pem;
   delete env.OOSE_TLS__CERT;
@@ -169,7 +178,7 @@ test.serial("calls between nodes fail when a node's certificate is not signed by
   writeFileSync(path.join(scratch, "rogue.key"), rogue.key, { mode: 0o600 });
   await c.procs.store2!.stop();
   const own = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OOSE_")));
-  const proc: Proc = startProc("store2-rogue", process.execPath, tsxArgs(MAIN), {
+  const proc: Proc = startProc("store2-rogue", process.execPath, appArgs("main"), {
     logDir: c.logDir,
     cwd: path.resolve(import.meta.dirname, "../.."),
     env: {
@@ -182,11 +191,19 @@ test.serial("calls between nodes fail when a node's certificate is not signed by
   const trustsRogue = new Agent({ connect: { ca: rogueCa.cert } });
   const store2 = c.info.stores.find((s) => s.name === "store2")!;
   try {
-    await waitFor("rogue store2", async () => (await request(`${store2.url}/healthz`, { dispatcher: trustsRogue })).statusCode === 200, 30_000, 200);
+    await waitFor(
+      "rogue store2",
+      async () => (await request(`${store2.url}/healthz`, { dispatcher: trustsRogue })).statusCode === 200,
+      30_000,
+      200,
+    );
 
     // Prism → store: the typed client (the prism's own agent) and the heartbeat refuse it.
     const direct = new StoreClient({ baseUrl: store2.url, auth: c.info.storeAuth, timeoutMs: 5000, name: "store2" });
-    const refused = (await t.throwsAsync(direct.exists(placed.files.file!.hash))) as Error & { status?: number; cause?: { code?: string } };
+    const refused = (await t.throwsAsync(direct.exists(placed.files.file!.hash))) as Error & {
+      status?: number;
+      cause?: { code?: string };
+    };
     t.is(refused.status, 503);
     t.regex(String(refused.cause?.code ?? refused.cause), /UNABLE_TO_VERIFY|CERT|SELF_SIGNED/);
     const heartbeat = new Heartbeat({ settings: { pingTimeout: 3000 } } as never);
@@ -196,12 +213,17 @@ test.serial("calls between nodes fail when a node's certificate is not signed by
 
     // Store → store: store1 will not send a copy to it.
     const store1 = new StoreClient({ baseUrl: c.info.stores[0]!.url, auth: c.info.storeAuth, timeoutMs: 10_000 });
-    const send = (await t.throwsAsync(store1.send(file, `${store2.prism}:store2`))) as { status?: number; code?: string };
+    const send = (await t.throwsAsync(store1.send(file, `${store2.prism}:store2`))) as {
+      status?: number;
+      code?: string;
+    };
     t.is(send.status, 503);
     t.is(send.code, "PEER_UNAVAILABLE");
 
     // And an upload that needs both stores fails cleanly (503) rather than trusting the impostor.
-    const upload = (await t.throwsAsync(client.upload([{ name: "d.bin", data: randomBytes(5000) }]))) as { status?: number };
+    const upload = (await t.throwsAsync(client.upload([{ name: "d.bin", data: randomBytes(5000) }]))) as {
+      status?: number;
+    };
     t.is(upload.status, 503);
   } finally {
     await proc.stop();

@@ -124,7 +124,7 @@ test("two runners at once: the second refuses", async (t) => {
   const release = path.join(s.dir, "slow-release");
   // The first runner's migration waits until the test lets it go (after the second runner has answered).
   const dir = migrationsDir(s, "slow", {
-    "0001-slow.ts": `import { existsSync } from "node:fs";
+    "0001-slow.js": `import { existsSync } from "node:fs";
 export default { description: "waits for the test", async up(ctx) {
   for (let i = 0; i < 600 && !existsSync(${JSON.stringify(release)}); i++) {
     ctx.signal.throwIfAborted();
@@ -149,11 +149,11 @@ export default { description: "waits for the test", async up(ctx) {
 test("a migration that throws: non-zero exit naming it, record left unfinished", async (t) => {
   const s = services();
   const dir = migrationsDir(s, "boom", {
-    "0001-fine.ts": `export default { description: "fine", async up(ctx) { ctx.counts.moved += 2; } };\n`,
-    "0002-boom.ts": `export default { description: "throws", async up(ctx) {
+    "0001-fine.js": `export default { description: "fine", async up(ctx) { ctx.counts.moved += 2; } };\n`,
+    "0002-boom.js": `export default { description: "throws", async up(ctx) {
       ctx.counts.moved++; await ctx.checkpoint.set({ at: "halfway" }); throw new Error("disk on fire");
     } };\n`,
-    "0003-never.ts": `export default { description: "never reached", async up() {} };\n`,
+    "0003-never.js": `export default { description: "never reached", async up() {} };\n`,
   });
   const base = ["--couchdb", s.couchUrl, "--database", "boom", "--dir", dir];
   const run = await cli(["migrate", "up", ...base]).done;
@@ -193,10 +193,10 @@ export default { description: ${JSON.stringify(id)},
   ${withDown ? `async down(ctx) { if (!ctx.dryRun) appendFileSync(${JSON.stringify(trail)}, "down ${id}\\n"); ctx.counts.moved++; },` : ""}
 };\n`;
   const dir = migrationsDir(s, "downs", {
-    "0001-a.ts": step("0001-a", true),
-    "0002-b.ts": step("0002-b", false),
-    "0003-c.ts": step("0003-c", true),
-    "0004-d.ts": step("0004-d", true),
+    "0001-a.js": step("0001-a", true),
+    "0002-b.js": step("0002-b", false),
+    "0003-c.js": step("0003-c", true),
+    "0004-d.js": step("0004-d", true),
   });
   const base = ["--couchdb", s.couchUrl, "--database", "downs", "--dir", dir];
   const states = async () => {
@@ -209,7 +209,11 @@ export default { description: ${JSON.stringify(id)},
   const dry = await cli(["migrate", "down", ...base, "--dry-run", "--to", "2"]).done;
   t.is(dry.code, 0, dry.stdout + dry.stderr);
   t.regex(dry.stdout, /0004-d\s+would revert/);
-  t.deepEqual(await states(), ["0001-a=done", "0002-b=done", "0003-c=done", "0004-d=done"], "a dry run changes nothing");
+  t.deepEqual(
+    await states(),
+    ["0001-a=done", "0002-b=done", "0003-c=done", "0004-d=done"],
+    "a dry run changes nothing",
+  );
 
   t.is((await cli(["migrate", "down", ...base]).done).code, 0);
   t.deepEqual(await states(), ["0001-a=done", "0002-b=done", "0003-c=done", "0004-d=pending"], "only the last one");
@@ -217,7 +221,11 @@ export default { description: ${JSON.stringify(id)},
   const refused = await cli(["migrate", "down", ...base, "--to", "0"]).done;
   t.not(refused.code, 0);
   t.regex(refused.stdout + refused.stderr, /0002-b cannot be reverted/);
-  t.deepEqual(await states(), ["0001-a=done", "0002-b=done", "0003-c=done", "0004-d=pending"], "refused before any step ran");
+  t.deepEqual(
+    await states(),
+    ["0001-a=done", "0002-b=done", "0003-c=done", "0004-d=pending"],
+    "refused before any step ran",
+  );
 
   t.is((await cli(["migrate", "down", ...base, "--to", "2"]).done).code, 0);
   t.deepEqual(trailLines(), ["up 0001-a", "up 0002-b", "up 0003-c", "up 0004-d", "down 0004-d", "down 0003-c"]);

@@ -1,4 +1,4 @@
-# A Node base for the app image, made from this machine's node and npm
+# A Node base for the app image, made from the Node LTS binary and this machine's npm
 # (nothing can be pulled here). The build context holds node, npm/ and the
 # CA bundle npm needs to reach the registry through the build proxy.
 ARG BASE=localhost/debian:bookworm

@@ -1,0 +1,4 @@
+export const ROOT: string;
+export const DIST: string;
+export function isFresh(): boolean;
+export function ensureBuilt(o?: { strict?: boolean }): void;

@@ -1,0 +1,2 @@
+export const NODE_LTS: string;
+export function nodeLts(): string;
