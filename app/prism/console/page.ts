@@ -63,6 +63,7 @@ export const INDEX_HTML = `<!doctype html>
 `;
 
 export const CONSOLE_CSS = `
+[hidden] { display: none !important; }
 :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f5f6f8; }
 body { margin: 0; }
 header { display: flex; gap: 1rem; align-items: center; padding: .6rem 1rem; background: #1d2330; color: #fff; }
