@@ -3,8 +3,9 @@
 // node_modules is missing or older than package-lock.json, and makes sure the
 // system programs the local cluster runs (redis-server, redis-sentinel, nginx)
 // are there, installing them with apt when running as root. `--metrics` (and
-// `npm test`) adds Prometheus; `npm start -- --metrics` runs this script with
-// it itself, since npm hands prestart no arguments. `--bench` adds wrk.
+// `npm test`) adds Prometheus, and `npm test` chromium for the console's
+// browser test; `npm start -- --metrics` runs this script with it itself,
+// since npm hands prestart no arguments. `--bench` adds wrk.
 // Then it compiles dist/ if a source changed: the nodes run the compiled app.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, statSync, utimesSync } from "node:fs";
@@ -14,8 +15,9 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // Benchmarks also drive load with wrk. --metrics runs Debian's prometheus, and `npm test` its promtool.
 const BENCH = process.argv.includes("--bench");
-const METRICS = process.argv.includes("--metrics") || process.env.npm_lifecycle_event === "pretest";
-const EXTRA = [...(BENCH ? ["wrk"] : []), ...(METRICS ? ["prometheus"] : [])];
+const TEST = process.env.npm_lifecycle_event === "pretest";
+const METRICS = process.argv.includes("--metrics") || TEST;
+const EXTRA = [...(BENCH ? ["wrk"] : []), ...(METRICS ? ["prometheus"] : []), ...(TEST ? ["chromium"] : [])];
 const PROGRAMS = ["redis-server", "redis-sentinel", "nginx", ...EXTRA];
 const APT_PACKAGES = ["redis-server", "redis-sentinel", "nginx", ...EXTRA];
 // Debian keeps nginx in /usr/sbin, which a normal user's PATH often lacks; the cluster looks there too.

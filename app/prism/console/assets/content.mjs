@@ -1,4 +1,4 @@
-import { ApiError, post, upload } from "./api.mjs";
+import { ApiError, post, session, upload } from "./api.mjs";
 import { byId, bytes, h, when } from "./dom.mjs";
 
 // The content view: the user's files (POST /content/list), upload with
@@ -53,15 +53,18 @@ async function purchase(f) {
 function deleteButton(f, refresh) {
   const b = h("button", { type: "button", class: "delete" }, "Delete");
   b.onclick = async () => {
-    // A second click confirms: no dialog to block the page.
+    // A second click confirms: no dialog to block the page. An admin's delete takes the content down everywhere.
     if (b.dataset.armed !== "yes") {
       b.dataset.armed = "yes";
-      b.textContent = "Really delete?";
+      b.textContent = session()?.roles.includes("admin") ? "Take down every copy?" : "Really delete?";
       return;
     }
     b.disabled = true;
     try {
-      await post("/content/delete", { hash: f.hash });
+      const r = await post("/content/delete", { hash: f.hash });
+      byId("upload-status").textContent = r.deleted
+        ? `Deleted ${f.hash}: ${r.removed.length} copies removed.`
+        : `No longer yours: ${r.owners} other owner(s) keep ${f.hash}.`;
       recent.delete(f.hash);
       await refresh();
     } catch (err) {
