@@ -1,6 +1,7 @@
 import { StoreHealth } from "../routing/health.js";
 import { StorePool } from "../routing/pool.js";
 import type { Config } from "../config.js";
+import { CopyGate } from "../core/copy-gate.js";
 import { HashLocks } from "../core/hash-locks.js";
 import { PeerTable } from "../core/peer-table.js";
 import { Copies } from "../routing/copies.js";
@@ -8,7 +9,7 @@ import { Heal } from "../jobs/heal.js";
 import { hotContent } from "../jobs/hot.js";
 import { joinCluster } from "../jobs/membership.js";
 import { StoreProbe } from "../jobs/probe.js";
-import { Removal } from "../jobs/removal.js";
+import { Removal, Takedown } from "../jobs/removal.js";
 import { Repair } from "../jobs/repair.js";
 import type { Logger } from "../log.js";
 import { dataSafetySource } from "../metrics/index.js";
@@ -16,6 +17,7 @@ import { readDataSafety } from "../metrics/safety.js";
 import type { RoleNode } from "../node.js";
 import { buildPrism } from "../prism/index.js";
 import { type Backends, nodeBackends } from "./backends.js";
+import { consoleStatus } from "./console.js";
 
 // A prism node: its app, and beside it the routing state (peer table, what it
 // sees of each store) and the jobs (heartbeat, probe, repair, heal, hot
@@ -37,10 +39,13 @@ export async function composePrism(config: Config, log: Logger, b: Backends): Pr
   const pool = new StorePool(peers, config.auth.store, config.limits.requestTimeoutMs, health, config.placement);
   const copies = new Copies(b.inventory, pool);
   const locks = new HashLocks(b.leases, prefix, config.name);
+  // The jobs' copies pass the gate: a hash taken down is not copied back.
+  const jobCopies = new Copies(b.inventory, pool, undefined, new CopyGate(b.owners, locks));
   const removal = new Removal({ copies, pool, locks, log: log.child({ part: "removal" }) });
+  const takedown = new Takedown({ copies, pool, locks, log: log.child({ part: "takedown" }) });
   // Extra copies for content delivered often (config hot), removed again once it cools.
   const hot = hotContent({
-    ...{ counts: b.hot, leases: b.leases, copies, removal, pool, log, name: config.name, prefix },
+    ...{ counts: b.hot, leases: b.leases, copies: jobCopies, removal, pool, log, name: config.name, prefix },
     settings: config.hot,
     replicas: config.replicas,
   });
@@ -48,13 +53,14 @@ export async function composePrism(config: Config, log: Logger, b: Backends): Pr
   const prism = await buildPrism({
     ...{ config, log, node: nodeBackends(config, log, b) },
     ...{ peers, inventory: b.inventory, notices: b.notices, purchases: b.purchases, sessions: b.sessions },
-    ...{ users: b.users, attempts: b.attempts, pool, copies },
+    ...{ users: b.users, attempts: b.attempts, pool, copies, owners: b.owners, takedown },
+    clusterStatus: consoleStatus(config, b, peers),
     onDelivered: counter && ((hash, store) => counter.record(hash, store)),
   });
   // Whoever runs the heal, every prism reports what its last pass found.
   dataSafetySource.read = () => readDataSafety(b.state, prefix);
 
-  const jobDeps = { inventory: b.inventory, state: b.state, leases: b.leases, peers, copies, config };
+  const jobDeps = { inventory: b.inventory, state: b.state, leases: b.leases, peers, copies: jobCopies, config };
   const repair = config.repair.enabled
     ? new Repair({ ...jobDeps, pool, removal, log: log.child({ job: "repair" }) })
     : undefined;

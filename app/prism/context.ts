@@ -7,6 +7,7 @@ import type { NodeApp } from "../http/node.js";
 import type { Logger } from "../log.js";
 import type { Existence } from "./existence.js";
 import type { LoginLimit } from "./login-limit.js";
+import type { Ownership } from "./ownership.js";
 import type { Placer } from "./place.js";
 
 export type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -20,6 +21,8 @@ export interface PrismContext {
   existence: Existence;
   pool: StorePool;
   placer: Placer;
+  /** Who uploaded what: recorded by uploads, read by list and delete. */
+  ownership: Ownership;
   users: UserDirectory;
   loginLimit: LoginLimit;
   /** Session routes: X-OOSE-Token, or the prism's basic auth. */

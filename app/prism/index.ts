@@ -3,6 +3,7 @@ import type { Config } from "../config.js";
 import type { AttemptCounters } from "../core/ports/attempts.js";
 import type { Inventory } from "../core/ports/inventory.js";
 import type { Notices } from "../core/ports/notices.js";
+import type { Owners } from "../core/ports/owners.js";
 import type { PeerView } from "../core/ports/peers.js";
 import type { PurchaseStore } from "../core/ports/purchases.js";
 import type { SessionStore } from "../core/ports/sessions.js";
@@ -13,16 +14,19 @@ import { createNodeApp, type NodeApp, type NodeBackends, type RawRoute } from ".
 import type { Copies } from "../routing/copies.js";
 import type { Logger } from "../log.js";
 import { metricsRoute } from "../metrics/http.js";
+import { type ClusterSource, consoleRoutes } from "./console/routes.js";
 import type { PrismContext } from "./context.js";
 import { Delivery } from "./delivery.js";
 import { Existence } from "./existence.js";
 import { LoginLimit } from "./login-limit.js";
+import { Ownership, type TakedownRunner } from "./ownership.js";
 import { Placer } from "./place.js";
 import { Purchases } from "./purchases.js";
 import { Retriever } from "./retrieve.js";
 import { cacheRoutes } from "./routes/cache.js";
 import { contentRoutes } from "./routes/content.js";
 import { deliverRoutes, fastDeliver } from "./routes/deliver.js";
+import { manageRoutes } from "./routes/manage.js";
 import { purchaseRoutes } from "./routes/purchase.js";
 import { putRoutes } from "./routes/put.js";
 import { retrieveRoutes, uploadRoutes } from "./routes/upload.js";
@@ -46,6 +50,11 @@ export interface PrismParts {
   attempts: AttemptCounters;
   pool: StorePool;
   copies: Copies;
+  owners: Owners;
+  /** Removes every copy of a hash: reached only from the delete route. */
+  takedown: TakedownRunner;
+  /** The console's cluster view (app/compose/console.ts). */
+  clusterStatus?: ClusterSource;
   /** Told of every delivery (hash, store): the heat hot-content scaling reacts to. */
   onDelivered?: (hash: string, store: string) => void;
 }
@@ -77,14 +86,19 @@ export async function buildPrism(p: PrismParts): Promise<PrismApp> {
   documentGuards(app, { session, basic: privateAuth, tokenOnly: ["/user/logout", "/user/session/renew"] });
   metricsRoute(app, privateAuth);
   await publishOpenApi(app, { page: true });
+  const ownership = new Ownership({
+    ...{ owners: p.owners, takedown: p.takedown, existence, notices: p.notices, prefix: config.redis.prefix },
+  });
   const ctx: PrismContext = {
-    ...{ config, log, app, peers, existence, pool, placer },
+    ...{ config, log, app, peers, existence, pool, placer, ownership },
     ...{ users: p.users, loginLimit, privateAuth, session },
   };
 
+  consoleRoutes(ctx, p.clusterStatus);
   await uploadRoutes(ctx);
   await retrieveRoutes(ctx, retriever);
   await contentRoutes(ctx);
+  await manageRoutes(ctx);
   await putRoutes(ctx);
   await cacheRoutes(ctx);
   await userRoutes(ctx, sessions);

@@ -267,6 +267,14 @@ test("every prism route, to a success and an error, answers what its document sa
   await call("POST", "/cache/flush", "/cache/flush", prismBasic, { command: "existence" });
   await call("POST", "/cache/flush", "/cache/flush", session, { command: "existence" });
 
+  await call("GET", "/console/api/cluster", "/console/api/cluster", prismBasic);
+  await call("GET", "/console/api/cluster", "/console/api/cluster", session);
+
+  await call("POST", "/content/list", "/content/list", session, { limit: 10 });
+  await call("POST", "/content/list", "/content/list", session, { limit: 0 });
+  await call("POST", "/content/delete", "/content/delete", session, { hash: UNKNOWN });
+  await call("POST", "/content/delete", "/content/delete", session, { hash: FOX_SHA1 });
+
   await call("POST", "/user/logout", "/user/logout", session);
   await call("POST", "/user/logout", "/user/logout", session);
 

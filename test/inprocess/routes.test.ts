@@ -40,6 +40,8 @@ const PRISM: Record<string, Row> = {
   "POST /content/download": { file: "prism-content" },
   "PUT /content/put/:file": { file: "prism-content", mark: "url: `/content/put/${" },
   "GET /static/:hash/:filename": { file: "prism-content", mark: "url: `/static/${" },
+  "POST /content/list": { file: "prism-manage" },
+  "POST /content/delete": { file: "prism-manage" },
   "POST /content/purchase": { file: "prism-purchases" },
   "POST /content/purchase/find": { file: "prism-purchases" },
   "POST /content/purchase/update": { file: "prism-purchases" },
@@ -58,6 +60,10 @@ const PRISM: Record<string, Row> = {
   "GET /docs/static/swagger-initializer.js": { file: "openapi" },
   "GET /docs/static/*": { file: "openapi", mark: '"/docs/static/no-such-asset.js"' },
   "GET /docs/*": { file: "openapi", mark: '"/docs/package.json"' },
+  "GET /console": { file: "console" },
+  "GET /console/": { file: "console" },
+  "GET /console/:asset": { file: "console", mark: '"/console/console.css"' },
+  "GET /console/api/cluster": { file: "console" },
 };
 
 const STORE: Record<string, Row> = {

@@ -18,8 +18,8 @@ import type { Session } from "../sessions.js";
 export const view = (p: Purchase) => toRedisHash(p);
 
 /** The guard leaves a session on the request when it came with X-OOSE-Token, none for basic auth. */
-const sessionOf = (req: FastifyRequest) => (req as FastifyRequest & { session?: Session }).session;
-const actor = (req: FastifyRequest): Actor => actorOf(sessionOf(req)?.data.userCtx);
+export const sessionOf = (req: FastifyRequest) => (req as FastifyRequest & { session?: Session }).session;
+export const actor = (req: FastifyRequest): Actor => actorOf(sessionOf(req)?.data.userCtx);
 
 export async function purchaseRoutes(ctx: PrismContext, purchases: Purchases): Promise<void> {
   const { app, config, existence } = ctx;

@@ -14,7 +14,9 @@ import {
 } from "../../errors.js";
 import { classify } from "../../http/errors.js";
 import type { PrismContext } from "../context.js";
+import type { Placed } from "../place.js";
 import type { Retriever } from "../retrieve.js";
+import { sessionOf } from "./purchase.js";
 import mime from "mime-types";
 
 // POST /content/upload (multipart) and /content/retrieve (from a URL).
@@ -93,10 +95,13 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
     let hashType = config.defaultHashType;
     const fields: Record<string, unknown> = {};
     const files: Record<string, UploadedFile> = {};
+    const placedAll: Placed[] = [];
     // A request that fails part-way keeps the files it already placed: content is shared, and an
     // identical upload may have been answered with those copies meanwhile.
     await readParts();
     if (Object.keys(files).length === 0) throw new BadRequest("No file in the upload");
+    // Durable before the answer: the session's user owns what it uploaded.
+    await ctx.ownership.uploaded(sessionOf(req)?.data.userCtx.name, placedAll);
     return { success: "File(s) uploaded", data: { fields }, files };
 
     async function readParts() {
@@ -127,6 +132,7 @@ export async function uploadRoutes(ctx: PrismContext): Promise<void> {
           .catch((err: unknown) => {
             throw err === parserError ? multipartError(err) : err;
           });
+        placedAll.push(placed);
         app.counters.inc("stat:prism:content:upload");
         app.counters.inc("stat:prism:content:bytesUploaded", placed.size);
         files[part.fieldname] = {
@@ -159,6 +165,7 @@ export async function retrieveRoutes(ctx: PrismContext, retriever: Retriever): P
       ? normalizeExt(req.body.extension)
       : extensionFor(new URL(fetched.url).pathname.split("/").pop(), fetched.contentType?.split(";")[0]);
     const placed = await placer.place(fetched.body, ext, hashType);
+    await ctx.ownership.uploaded(sessionOf(req)?.data.userCtx.name, [placed]);
     app.counters.inc("stat:prism:content:retrieve");
     return {
       hash: placed.hash,
