@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { type ClusterStatus, consoleRoutes as routes } from "../../contracts/console.js";
 import type { Session } from "../../contracts/prism.js";
+import { actorOf } from "../../core/purchase.js";
 import { BackendUnavailable, Forbidden, NotFound } from "../../errors.js";
 import type { PrismContext } from "../context.js";
 import { CONSOLE_CSS, INDEX_HTML } from "./page.js";
@@ -14,7 +15,6 @@ import { RecentErrors } from "./recent-errors.js";
 // cluster view's JSON for admins. The page holds its session token and sends
 // it as X-OOSE-Token like any client; nothing here reads a cookie.
 
-const ADMIN_ROLE = "admin";
 const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "assets");
 const SCRIPT = "text/javascript; charset=utf-8";
 
@@ -66,11 +66,10 @@ export function consoleRoutes(ctx: PrismContext, status: ClusterSource | undefin
     app.get(url, { schema: routes.page }, async (_req, reply) => send(reply, "index.html"));
   app.get("/console/:asset", { schema: routes.asset }, async (req, reply) => send(reply, req.params.asset));
 
-  /** Admins: a session with the admin role, or the prism's own basic auth (the operator's). */
+  /** Admins: a session with an admin role, or the prism's own basic auth (the operator's). */
   const admin = async (req: FastifyRequest) => {
     const session = (req as FastifyRequest & { session?: Session }).session;
-    if (session && !session.data.userCtx.roles.includes(ADMIN_ROLE))
-      throw new Forbidden("The cluster view is for admins");
+    if (!actorOf(session?.data.userCtx).admin) throw new Forbidden("The cluster view is for admins");
   };
   app.get("/console/api/cluster", { preHandler: [ctx.session, admin], schema: routes.cluster }, async () => {
     if (!status) throw new BackendUnavailable("This prism was built without the cluster view's backends");

@@ -1,4 +1,4 @@
-import { ApiError, post, session, upload } from "./api.mjs";
+import { ApiError, isAdmin, post, upload } from "./api.mjs";
 import { byId, bytes, h, when } from "./dom.mjs";
 
 // The content view: the user's files (POST /content/list), upload with
@@ -56,7 +56,7 @@ function deleteButton(f, refresh) {
     // A second click confirms: no dialog to block the page. An admin's delete takes the content down everywhere.
     if (b.dataset.armed !== "yes") {
       b.dataset.armed = "yes";
-      b.textContent = session()?.roles.includes("admin") ? "Take down every copy?" : "Really delete?";
+      b.textContent = isAdmin() ? "Take down every copy?" : "Really delete?";
       return;
     }
     b.disabled = true;

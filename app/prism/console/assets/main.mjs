@@ -1,4 +1,4 @@
-import { ApiError, get, login, logout, session } from "./api.mjs";
+import { ApiError, get, isAdmin, login, logout, session } from "./api.mjs";
 import { renderCluster } from "./cluster.mjs";
 import { refreshContent, setupContent } from "./content.mjs";
 import { byId } from "./dom.mjs";
@@ -9,8 +9,6 @@ import { byId } from "./dom.mjs";
 const POLL_MS = { content: 4000, cluster: 2000 };
 let view = "content";
 let timer;
-
-const isAdmin = () => session()?.roles.includes("admin") ?? false;
 
 async function refreshCluster() {
   const s = await get("/console/api/cluster");
