@@ -104,6 +104,20 @@ module.exports = {
       from: { path: "^app/client/" },
       to: { path: "^app/(prism|store|jobs|adapters|cli|compose)/" },
     },
+    {
+      name: "client-package-apart",
+      severity: "error",
+      comment: "packages/client ships on its own: of this repository it knows only the wire contracts.",
+      from: { path: "^packages/client/" },
+      to: { path: "^(app|infra|nginx|migrations|bench|test|scripts)/", pathNot: "^app/contracts/" },
+    },
+    {
+      name: "client-package-types-only",
+      severity: "error",
+      comment: "packages/client takes the contracts' types, never their code: its build must hold nothing of app/.",
+      from: { path: "^packages/client/" },
+      to: { path: "^app/contracts/", dependencyTypesNot: ["type-only"] },
+    },
   ],
   options: {
     doNotFollow: { path: "node_modules" },

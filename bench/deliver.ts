@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { Agent, request } from "undici";
-import type { PrismClient } from "../app/client/prism.js";
+import type { PrismClient } from "../packages/client/src/index.js";
 import type { LocalCluster } from "../infra/local/cluster.js";
 import { freePort } from "../infra/local/proc.js";
 import { startNginx } from "../infra/local/services.js";
@@ -67,8 +67,8 @@ async function stage(cluster: LocalCluster, client: PrismClient, size: number) {
   const hash = up.files.file!.hash;
   const { token } = await client.purchase({ hash, ext: "bin", referrer: [], life: 3_600_000 });
   const deliver = `${cluster.info.prisms[0]!.url}/${token}/bench.bin`;
-  const signed = (await client.location(`/${token}/bench.bin`)) as string;
-  const staticUrl = await client.location(`/static/${hash}/bench.bin`);
+  const signed = await client.locate(`/${token}/bench.bin`);
+  const staticUrl = await client.locate(client.staticUrl(hash, "bench.bin"));
   // The same store for both, so only the signature check differs.
   const sameStore = new URL(signed).origin;
   return { deliver, signed, static: `${sameStore}${new URL(staticUrl).pathname}` };

@@ -4,7 +4,7 @@ import nano from "nano";
 import type { InventoryDoc } from "../app/core/inventory.js";
 import { scrubKey, type ScrubStatus } from "../app/jobs/scrub.js";
 import { FAST_HEARTBEAT } from "../test/helpers/fault.js";
-import type { PrismClient } from "../app/client/prism.js";
+import type { PrismClient } from "../packages/client/src/index.js";
 import type { LocalCluster } from "../infra/local/cluster.js";
 import { drive, fmt, mib, type Row, ratio, table, withBenchCluster, wrkAsync } from "./lib.js";
 

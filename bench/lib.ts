@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PrismClient } from "../app/client/prism.js";
+import { PrismClient } from "../packages/client/src/index.js";
 import { type ClusterNode, defaultSpec } from "../app/topology/model.js";
 import { type LocalCluster, startCluster } from "../infra/local/cluster.js";
 import { freeBlock } from "../test/helpers/cluster.js";

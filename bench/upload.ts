@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
 import nano from "nano";
-import type { PrismClient } from "../app/client/prism.js";
+import type { PrismClient } from "../packages/client/src/index.js";
 import { hashRange } from "../app/core/inventory.js";
 import type { LocalCluster } from "../infra/local/cluster.js";
 import { cpuSeconds, drive, fmt, machineBusySeconds, mib, type Rate, type Row, ratio, table, wrkAsync } from "./lib.js";

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { LookupFunction } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
-import { PrismClient } from "../../app/client/prism.js";
+import { PrismClient } from "../../packages/client/src/index.js";
 import { podman } from "./podman.js";
 import type { Recording } from "./record.js";
 
@@ -61,7 +61,7 @@ export async function endToEnd(rec: Recording, t: Topology, say: Say): Promise<v
   const dispatcher = new Agent({ connect: { lookup: lookupFor(t), timeout: 5000 }, headersTimeout: 15_000 });
   const frontUrl = rec.outputs.frontUrl;
   assert.ok(frontUrl, "the stack has a front");
-  const prism = new PrismClient({ baseUrl: frontUrl, dispatcher, timeoutMs: 30_000, name: "front" });
+  const prism = new PrismClient({ baseUrl: frontUrl, dispatcher, timeoutMs: 30_000 });
   try {
     const { couchdb } = rec.outputs.credentials;
     await prism.login(couchdb.username, couchdb.password);
@@ -79,7 +79,7 @@ export async function endToEnd(rec: Recording, t: Topology, say: Say): Promise<v
 
     const purchase = await prism.purchase({ hash, ext: "bin", referrer: [REFERRER] });
     const deliver = async () => {
-      const location = await prism.location(`/${purchase.token}/replay.bin`, { referer: `${REFERRER}/page` });
+      const location = await prism.locate(prism.deliveryUrl(purchase.token, "replay.bin"), { referer: `${REFERRER}/page` });
       const res = await request(location, { dispatcher, headers: { referer: `${REFERRER}/page` } });
       const body = Buffer.from(await res.body.arrayBuffer());
       return { location, status: res.statusCode, ok: res.statusCode === 200 && sha1(body) === hash };

@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import nano from "nano";
 import { request } from "undici";
-import type { PrismClient } from "../../app/client/prism.js";
+import type { PrismClient } from "../../packages/client/src/index.js";
 import type { InventoryDoc } from "../../app/core/inventory.js";
 import { relativePath } from "../../app/core/layout.js";
 import type { PeerDoc } from "../../app/core/peer.js";

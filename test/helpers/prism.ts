@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import nano from "nano";
-import { PrismClient } from "../../app/client/prism.js";
+import { PrismClient } from "../../packages/client/src/index.js";
 import type { InventoryDoc } from "../../app/core/inventory.js";
 import type { LocalCluster } from "../../infra/local/cluster.js";
 

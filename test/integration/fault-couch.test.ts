@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import test from "ava";
-import type { PrismClient } from "../../app/client/prism.js";
+import type { PrismClient } from "../../packages/client/src/index.js";
 import { useCluster } from "../helpers/cluster.js";
 import { deliver, FAST_HEARTBEAT, peerDoc, type Stored, sha1, storeFiles, until } from "../helpers/fault.js";
 import { loggedIn } from "../helpers/prism.js";

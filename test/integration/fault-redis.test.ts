@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import test from "ava";
 import { Redis } from "ioredis";
 import { request } from "undici";
-import { PrismClient } from "../../app/client/prism.js";
+import { PrismClient } from "../../packages/client/src/index.js";
 import { purchaseKey, toRedisHash } from "../../app/core/purchase.js";
 import { mintToken } from "../../app/core/purchase.js";
 import { type TestCluster, useCluster } from "../helpers/cluster.js";

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { buffer } from "node:stream/consumers";
 import { setTimeout as sleep } from "node:timers/promises";
 import test from "ava";
 import { relativePath } from "../../app/core/layout.js";
@@ -241,7 +242,7 @@ test.serial("SIGSTOP a store: downloads time out to the next holder, and routing
     const latencies: number[] = [];
     for (const f of held.slice(0, 6)) {
       const started = performance.now();
-      t.true((await client.download(f.hash)).equals(f.data));
+      t.true((await buffer(await client.download(f.hash))).equals(f.data));
       latencies.push(performance.now() - started);
     }
     t.log(`store hang: downloads of its files took ${latencies.map((l) => l.toFixed(0)).join(", ")} ms`);

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import test from "ava";
 import { request } from "undici";
-import { PrismClient } from "../../app/client/prism.js";
+import { PrismClient } from "../../packages/client/src/index.js";
 import { defaultSpec } from "../../app/topology/model.js";
 import { type LocalCluster, type StartOptions, startCluster } from "../../infra/local/cluster.js";
 import { freeBlock, SHARED_TLS_DIR, trustClusterCa } from "../helpers/cluster.js";

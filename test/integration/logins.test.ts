@@ -8,7 +8,7 @@ import nano from "nano";
 import { request } from "undici";
 import { type Couch, openCouch } from "../../app/adapters/couch/index.js";
 import { addUser, removeUser } from "../../app/adapters/couch/users.js";
-import { PrismClient } from "../../app/client/prism.js";
+import { PrismClient } from "../../packages/client/src/index.js";
 import { useCluster } from "../helpers/cluster.js";
 import { FOX } from "../helpers/prism.js";
 import { ROOT } from "../migrations/helpers.js";

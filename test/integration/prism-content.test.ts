@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { buffer } from "node:stream/consumers";
 import test from "ava";
 import { FormData, request } from "undici";
-import { PrismClient } from "../../app/client/prism.js";
+import { PrismClient } from "../../packages/client/src/index.js";
 import { relativePath } from "../../app/core/layout.js";
 import { useCluster } from "../helpers/cluster.js";
 import { until } from "../helpers/fault.js";
@@ -28,7 +29,7 @@ const sha1 = (b: Buffer) => createHash("sha1").update(b).digest("hex");
 
 test.serial("upload places 2 verified copies in different zones, on disk and in the inventory", async (t) => {
   const client = await loggedIn(cluster());
-  const reply = await client.upload([{ name: "fox.txt", data: FOX, type: "text/plain" }], { note: "hi" });
+  const reply = await client.upload([{ name: "fox.txt", data: FOX, type: "text/plain" }], { fields: { note: "hi" } });
   t.is(reply.success, "File(s) uploaded");
   t.deepEqual(reply.data.fields, { note: "hi" });
   const file = reply.files.file!;
@@ -80,14 +81,14 @@ test.serial("several files in one request, and a re-upload adds nothing", async 
 
 test.serial("download streams the bytes from a holder", async (t) => {
   const client = await loggedIn(cluster(), 1);
-  t.true((await client.download(FOX_SHA1)).equals(FOX));
+  t.true((await buffer(await client.download(FOX_SHA1))).equals(FOX));
   const err = await t.throwsAsync(client.download("0".repeat(40)));
   t.is((err as { status?: number }).status, 404);
 });
 
 test.serial("static redirects to a holder's nginx for allowed types, and never by the requested name", async (t) => {
   const client = await loggedIn(cluster());
-  const location = await client.location(`/static/${FOX_SHA1}/anything.txt`);
+  const location = await client.locate(client.staticUrl(FOX_SHA1, "anything.txt"));
   t.regex(location, new RegExp(`/static/${relativePath(FOX_SHA1, "txt")}$`));
   const res = await request(location);
   t.is(res.statusCode, 200);

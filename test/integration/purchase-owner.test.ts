@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { request } from "undici";
 import { type Couch, openCouch } from "../../app/adapters/couch/index.js";
 import { addUser } from "../../app/adapters/couch/users.js";
-import { PrismClient } from "../../app/client/prism.js";
+import { PrismClient } from "../../packages/client/src/index.js";
 import { purchaseKey } from "../../app/core/purchase.js";
 import { mintToken } from "../../app/core/purchase.js";
 import { useCluster } from "../helpers/cluster.js";

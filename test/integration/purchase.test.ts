@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import test from "ava";
 import { request } from "undici";
-import { PrismClient } from "../../app/client/prism.js";
+import { PrismClient } from "../../packages/client/src/index.js";
 import { useCluster } from "../helpers/cluster.js";
 import { FOX, FOX_SHA1, loggedIn } from "../helpers/prism.js";
 
@@ -29,7 +29,7 @@ test.serial("login, validate, renew and logout; a logged-out or bogus token gets
   const session = await client.login(c.info.admin.username, c.info.admin.password);
   t.is(session.data.userCtx.name, c.info.admin.username);
   t.like(await client.validate(), { success: "Session valid" });
-  t.like(await client.renew(), { success: "Session renewed" });
+  t.like(await client.renew(), { token: client.token, data: { userCtx: { name: c.info.admin.username } } });
   t.like(await client.logout(), { success: "User logged out" });
   const after = await t.throwsAsync(client.validate());
   t.is((after as { status?: number }).status, 401);

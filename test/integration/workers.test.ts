@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import test from "ava";
 import { Agent } from "undici";
-import { PrismClient } from "../../app/client/prism.js";
+import { PrismClient } from "../../packages/client/src/index.js";
 import { useCluster } from "../helpers/cluster.js";
 import { FOX, loggedIn } from "../helpers/prism.js";
 

@@ -1,0 +1,107 @@
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
+import test from "ava";
+import { execa } from "execa";
+import { request } from "undici";
+import { useCluster } from "../helpers/cluster.js";
+
+// The built package, as an application gets it: built here first (so it is
+// never stale), loaded through its package.json `exports`, and used against a
+// cluster whose sessions last 3 s, trusting the cluster CA through its own
+// option. Its output must load nothing but Node's modules and its declared
+// dependencies.
+
+type Client = typeof import("../../packages/client/src/index.js");
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+const PKG_DIR = path.join(ROOT, "packages/client");
+const LIFE_MS = 3000;
+
+const cluster = useCluster(test, {
+  extraEnv: (node): Record<string, string> => (node.role === "prism" ? { OOSE_SESSION__LIFE: String(LIFE_MS) } : {}),
+});
+
+let pkg: { dependencies: Record<string, string>; exports: { ".": { import: string; types: string } } };
+let built: Client;
+
+test.serial.before(async () => {
+  await execa("npm", ["run", "build:client"], { cwd: ROOT });
+  pkg = JSON.parse(readFileSync(path.join(PKG_DIR, "package.json"), "utf8"));
+  built = await import(pathToFileURL(path.join(PKG_DIR, pkg.exports["."].import)).href);
+});
+
+const specifiers = (code: string) =>
+  [
+    ...code.matchAll(/(?:^|\s)(?:import|export)\b[^"';]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/gm),
+  ].map((m) => m[1] ?? m[2]!);
+
+test("the JavaScript and the declarations import only Node's modules and the declared dependencies", (t) => {
+  const declared = new Set(Object.keys(pkg.dependencies));
+  for (const file of [pkg.exports["."].import, pkg.exports["."].types]) {
+    const found = specifiers(readFileSync(path.join(PKG_DIR, file), "utf8"));
+    t.true(found.length > 0, `${file} was read`);
+    t.deepEqual(
+      found.filter((s) => !s.startsWith("node:") && !declared.has(s)),
+      [],
+      file,
+    );
+  }
+  const types = readFileSync(path.join(PKG_DIR, pkg.exports["."].types), "utf8");
+  t.regex(types, /interface TObject/, "the contracts' schema types are inlined");
+  t.regex(types, /declare class PrismClient/);
+});
+
+const options = () => {
+  const { prisms, ca } = cluster().info;
+  return { baseUrl: prisms[0]!.url, ca: ca ? readFileSync(ca, "utf8") : undefined };
+};
+
+test.serial("a session renewed in the background outlives its life; one left alone expires", async (t) => {
+  const { admin } = cluster().info;
+  const kept = new built.PrismClient({
+    ...options(),
+    session: { lifeMs: LIFE_MS, renewBeforeMs: 1500, autoRenew: true },
+  });
+  const left = new built.PrismClient({ ...options(), session: { lifeMs: LIFE_MS } });
+  const asked = new built.PrismClient({ ...options(), session: { lifeMs: LIFE_MS } });
+  t.teardown(() => Promise.all([kept.close(), left.close(), asked.close()]));
+  await Promise.all([kept, left, asked].map((c) => c.login(admin.username, admin.password)));
+  const firstExpiry = kept.expiresAt!;
+  await sleep(LIFE_MS / 2 + 500);
+  await asked.renew();
+  await sleep(LIFE_MS / 2 + 1000);
+  t.like(await kept.validate(), { success: "Session valid" });
+  t.true(kept.expiresAt! > firstExpiry, "renewed");
+  t.like(await asked.validate(), { success: "Session valid" }, "renewed when asked");
+  const expired = await t.throwsAsync(left.validate());
+  t.true(expired instanceof built.UnauthorizedError);
+  t.like(expired, { status: 401, code: "UNAUTHORIZED" });
+});
+
+test.serial("upload with progress, purchase, delivery URL and a streamed download", async (t) => {
+  const { admin, stores } = cluster().info;
+  const client = new built.PrismClient(options());
+  t.teardown(() => client.close());
+  await client.login(admin.username, admin.password);
+  const data = randomBytes(256 * 1024);
+  let last: { sent: number; total?: number } | undefined;
+  const reply = await client.upload([{ name: "app.bin", data }], { onProgress: (p) => (last = p) });
+  const hash = reply.files.file!.hash;
+  t.is(hash, createHash("sha1").update(data).digest("hex"));
+  t.is(last?.sent, last?.total);
+
+  const { token } = await client.purchase({ hash, ext: "bin", referrer: [] });
+  const location = await client.locate(client.deliveryUrl(token, "app.bin"));
+  t.true(
+    stores.some((s) => location.startsWith(`${s.public}/`)),
+    location,
+  );
+  t.is((await request(location)).statusCode, 200);
+
+  const chunks: Buffer[] = [];
+  for await (const chunk of await client.download(hash)) chunks.push(chunk as Buffer);
+  t.true(Buffer.concat(chunks).equals(data));
+});
