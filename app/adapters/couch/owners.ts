@@ -51,7 +51,8 @@ export class CouchOwners implements Owners {
     return items.map((item) => {
       for (const d of item) {
         const a = byId.get(d._id);
-        if (a?.error && a.error !== "conflict")
+        if (!a) return new InventoryRejected(`No answer for owner record ${d._id}`);
+        if (a.error && a.error !== "conflict")
           return new InventoryRejected(`Owner record ${d._id} refused: ${a.error}`);
       }
       return "ok";
