@@ -12,6 +12,7 @@ import { copyDoc } from "../../app/core/inventory.js";
 import { toRedisHash } from "../../app/core/purchase.js";
 import { createNodeApp, type NodeApp } from "../../app/http/node.js";
 import { metricsRoute } from "../../app/metrics/http.js";
+import { consoleRoutes } from "../../app/prism/console/routes.js";
 import type { PrismContext } from "../../app/prism/context.js";
 import { cacheRoutes } from "../../app/prism/routes/cache.js";
 import { contentRoutes as prismContentRoutes } from "../../app/prism/routes/content.js";
@@ -109,6 +110,7 @@ const prismApp = () =>
     await userRoutes(ctx, stub);
     await purchaseRoutes(ctx, stub);
     deliverRoutes(ctx, stub);
+    consoleRoutes(ctx, stub);
   });
 
 const storeApp = () =>
