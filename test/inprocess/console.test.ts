@@ -75,3 +75,16 @@ test("cluster JSON for an admin (or the prism's basic auth): stores with livenes
     t.deepEqual(s.votes, []);
   }
 });
+
+test("cluster JSON: the prism's recent failures, by route, with what the client was told", async (t) => {
+  const c = await buildCluster(t, { stores: 0 });
+  const token = await c.login("root", "root-password-1", ["admin"]);
+  // No store to place on: a 503 the console lists.
+  await t.throwsAsync(uploadFile(c, { token }), { message: /^upload 503/ });
+  const res = await get(c, "/console/api/cluster", { "x-oose-token": token });
+  t.is(res.statusCode, 200, res.body);
+  const [failure, ...rest] = res.json().errors;
+  t.like(failure, { method: "POST", url: "/content/upload", status: 503, code: "NO_PLACEMENT" });
+  t.true(failure.error.length > 0);
+  t.deepEqual(rest, []);
+});
