@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from "node:stream";
 import type { Dispatcher } from "undici";
-import { OoseError, transportError } from "./errors.js";
+import { OoseError, transportError, UnauthorizedError } from "./errors.js";
 import { multipart, type UploadFile } from "./multipart.js";
 import { SessionClock, type SessionOptions } from "./session.js";
 import { type Call, Transport, type TransportOptions } from "./transport.js";
@@ -127,11 +127,21 @@ export class PrismClient {
   }
 
   async logout(): Promise<LogoutReply> {
-    const reply = await this.post<LogoutReply>("/user/logout", {}, false);
+    try {
+      const reply = await this.post<LogoutReply>("/user/logout", {}, false);
+      this.forget();
+      return reply;
+    } catch (err) {
+      // The prism no longer knows the session: it is over here too.
+      if (err instanceof UnauthorizedError) this.forget();
+      throw err;
+    }
+  }
+
+  private forget(): void {
     this.clock.stop();
     this.token = undefined;
     this.session = undefined;
-    return reply;
   }
 
   validate(): Promise<ValidateReply> {
@@ -140,7 +150,7 @@ export class PrismClient {
 
   /** One request, any number of files; never retried (its body streams once). */
   async upload(files: UploadFile[], opts: UploadOptions = {}): Promise<UploadReply> {
-    const { form, length } = await multipart(files, opts.fields ?? {});
+    const { form, length, streams } = await multipart(files, opts.fields ?? {});
     let sent = 0;
     const report = opts.onProgress;
     const reply = await this.json<UploadReply>({
@@ -155,6 +165,10 @@ export class PrismClient {
           report({ sent, total: length });
         }),
       signal: opts.signal,
+    }).catch((err) => {
+      // A part not read to its end would keep its file open.
+      for (const s of streams) s.destroy();
+      throw err;
     });
     if (report && length === undefined) report({ sent, total: sent });
     return reply;

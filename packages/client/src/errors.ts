@@ -43,6 +43,8 @@ export class TransportError extends OoseError {}
 export class TimeoutError extends TransportError {}
 
 export const TRANSPORT_FAILED = "TRANSPORT_FAILED";
+/** An upload's own source failed (a file that cannot be read, a stream that errored); status 0. */
+export const SOURCE_FAILED = "SOURCE_FAILED";
 export const TIMEOUT = "TIMEOUT";
 
 const BY_STATUS: Record<number, typeof OoseError> = {

@@ -4,6 +4,7 @@ import { basename } from "node:path";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import FormData from "form-data";
+import { OoseError, SOURCE_FAILED } from "./errors.js";
 
 // The multipart body of an upload, streamed: form-data frames the parts, and
 // each part's bytes are read as the request sends them, never held whole. The
@@ -41,11 +42,13 @@ export type UploadFile = DataFile | PathFile;
 
 async function source(file: UploadFile): Promise<{ value: Buffer | Readable; size?: number; name: string }> {
   if ("path" in file) {
-    return {
-      value: createReadStream(file.path),
-      size: (await stat(file.path)).size,
-      name: file.name ?? basename(file.path),
-    };
+    const size = await stat(file.path).then(
+      (s) => s.size,
+      (err: Error) => {
+        throw new OoseError(SOURCE_FAILED, 0, `cannot read ${file.path}: ${err.message}`, {}, err);
+      },
+    );
+    return { value: createReadStream(file.path), size, name: file.name ?? basename(file.path) };
   }
   const { data, name } = file;
   if (Buffer.isBuffer(data)) return { value: data, name };
@@ -56,22 +59,31 @@ async function source(file: UploadFile): Promise<{ value: Buffer | Readable; siz
   return { value: Readable.fromWeb(data as WebReadableStream<Uint8Array>), size: file.size, name };
 }
 
-/** The form, and its length when every part's size is known. */
+/** The form, its length when every part's size is known, and the parts' streams (for destroy() on a failure). */
 export async function multipart(
   files: UploadFile[],
   fields: Record<string, string>,
-): Promise<{ form: FormData; length?: number }> {
+): Promise<{ form: FormData; length?: number; streams: Readable[] }> {
   const form = new FormData();
   for (const [key, value] of Object.entries(fields)) form.append(key, value);
+  const streams: Readable[] = [];
   let known = true;
-  for (const file of files) {
-    const { value, size, name } = await source(file);
-    if (!Buffer.isBuffer(value) && size === undefined) known = false;
-    form.append(file.field ?? "file", value, {
-      filename: name,
-      contentType: file.type ?? "application/octet-stream",
-      ...(size === undefined ? {} : { knownLength: size }),
-    });
+  try {
+    for (const file of files) {
+      const { value, size, name } = await source(file);
+      if (!Buffer.isBuffer(value)) {
+        streams.push(value);
+        if (size === undefined) known = false;
+      }
+      form.append(file.field ?? "file", value, {
+        filename: name,
+        contentType: file.type ?? "application/octet-stream",
+        ...(size === undefined ? {} : { knownLength: size }),
+      });
+    }
+  } catch (err) {
+    for (const s of streams) s.destroy();
+    throw err;
   }
-  return { form, length: known ? form.getLengthSync() : undefined };
+  return { form, length: known ? form.getLengthSync() : undefined, streams };
 }

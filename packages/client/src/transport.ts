@@ -1,7 +1,7 @@
 import { type Readable, Transform } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, type Dispatcher, request } from "undici";
-import { errorFromReply, OoseError, TIMEOUT, TimeoutError, transportError } from "./errors.js";
+import { errorFromReply, OoseError, SOURCE_FAILED, TIMEOUT, TimeoutError, transportError } from "./errors.js";
 
 // One HTTP call with a deadline, and retries for the calls that may be
 // repeated. undici does the HTTP; this adds what it does not: an idle timeout
@@ -64,7 +64,7 @@ function watched(body: Readable, ms: number, ctl: AbortController, onSent?: (byt
   const stop = () => clearTimeout(timer);
   stream.on("close", stop);
   body.on("error", (err) => {
-    failure = new OoseError("SOURCE_FAILED", 0, `the upload's source failed: ${err.message}`, {}, err);
+    failure = new OoseError(SOURCE_FAILED, 0, `the upload's source failed: ${err.message}`, {}, err);
     stream.destroy(err);
   });
   arm();
