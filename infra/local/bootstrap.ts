@@ -6,14 +6,15 @@ import { startProc } from "./proc.js";
 import { appArgs } from "./services.js";
 
 // What a fresh CouchDB needs before the nodes start: the OOSE databases, the
-// admin API user (a CouchDB user in _users, which prism login checks), and the
-// migrations (design docs and data), as the deployment's migrate job runs them.
+// admin API user (a CouchDB user in _users, which prism login checks, with the
+// admin role: in a deployment this login is CouchDB's server admin, whom prisms
+// treat as an admin by its _admin role), and the migrations (design docs and data), as the deployment's migrate job runs them.
 
 export async function bootstrapCouch(cfg: Config["couchdb"], admin: Credentials): Promise<void> {
   const couch = openCouch(cfg);
   try {
     await ensureDatabases(couch);
-    await addUser(couch, admin.username, admin.password);
+    await addUser(couch, admin.username, admin.password, ["admin"]);
   } finally {
     await couch.close();
   }
