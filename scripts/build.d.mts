@@ -2,3 +2,4 @@ export const ROOT: string;
 export const DIST: string;
 export function isFresh(): boolean;
 export function ensureBuilt(o?: { strict?: boolean }): void;
+export function ensureClientBuilt(): void;

@@ -6,7 +6,8 @@
 // `npm test`) adds Prometheus, and `npm test` chromium for the console's
 // browser test; `npm start -- --metrics` runs this script with it itself,
 // since npm hands prestart no arguments. `--bench` adds wrk.
-// Then it compiles dist/ if a source changed: the nodes run the compiled app.
+// Then it compiles dist/ if a source changed: the nodes run the compiled app
+// (and, for `npm test`, the client package).
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, statSync, utimesSync } from "node:fs";
 import path from "node:path";
@@ -75,4 +76,7 @@ function ensurePrograms() {
 
 ensureNodeModules();
 ensurePrograms();
-(await import("./build.mjs")).ensureBuilt();
+const build = await import("./build.mjs");
+build.ensureBuilt();
+// Tests use the built client package too (its own tests, and the README's quickstart).
+if (process.env.npm_lifecycle_event === "pretest") build.ensureClientBuilt();
