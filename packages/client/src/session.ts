@@ -8,7 +8,7 @@ import { UnauthorizedError } from "./errors.js";
 export interface SessionOptions {
   /** The prism's session life (its `session.life`). Default 24 h. */
   lifeMs?: number;
-  /** Renew this long before the session expires. Default a tenth of its life. */
+  /** Renew this long before the session expires. Default a tenth of its life; at most half. */
   renewBeforeMs?: number;
   /** Renew in the background until logout or close(). Default off. */
   autoRenew?: boolean;
@@ -28,7 +28,8 @@ export class SessionClock {
     private readonly renew: () => Promise<unknown>,
   ) {
     this.lifeMs = opts.lifeMs ?? 86_400_000;
-    this.renewBeforeMs = opts.renewBeforeMs ?? this.lifeMs / 10;
+    // At most half the life, so a renewal is never due the moment the last one ended.
+    this.renewBeforeMs = Math.min(opts.renewBeforeMs ?? this.lifeMs / 10, this.lifeMs / 2);
   }
 
   /** A login or a renewal sent at `sentAt` succeeded. */
