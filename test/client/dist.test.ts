@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
@@ -52,6 +53,45 @@ test("the JavaScript and the declarations import only Node's modules and the dec
   const types = readFileSync(path.join(PKG_DIR, pkg.exports["."].types), "utf8");
   t.regex(types, /interface TObject/, "the contracts' schema types are inlined");
   t.regex(types, /declare class PrismClient/);
+});
+
+test("the declarations type an application's code on their own, and refuse misuse", async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "oose-client-app-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const entry = path.join(PKG_DIR, pkg.exports["."].import);
+  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module" }));
+  writeFileSync(
+    path.join(dir, "app.ts"),
+    `import { PrismClient, type UploadReply } from ${JSON.stringify(entry)};
+const prism = new PrismClient({ baseUrl: "https://prism.example" });
+const name: string = (await prism.login("a", "b")).data.userCtx.name;
+const reply: UploadReply = await prism.upload([{ path: "/etc/hosts" }], { onProgress: (p) => p.sent });
+const size: number = reply.files.file!.size;
+const exists: boolean = (await prism.detail(["h"])).h!.exists;
+const expires: string = (await prism.purchase({ hash: "h", ext: "txt", life: 60_000 })).expirationDate;
+// @ts-expect-error life is a number of ms
+await prism.purchase({ hash: "h", ext: "txt", life: "1h" });
+// @ts-expect-error a purchase record's values are strings
+const wrong: number = (await prism.purchaseFind("t")).life;
+export { name, size, exists, expires, wrong };
+`,
+  );
+  const tsconfig = {
+    compilerOptions: {
+      target: "ES2022",
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      strict: true,
+      noEmit: true,
+      skipLibCheck: false,
+      types: ["node"],
+      typeRoots: [path.join(ROOT, "node_modules/@types")],
+    },
+    files: ["app.ts"],
+  };
+  writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify(tsconfig));
+  const run = await execa(path.join(ROOT, "node_modules/.bin/tsc"), ["-p", dir], { reject: false });
+  t.is(run.exitCode, 0, run.stdout);
 });
 
 const options = () => {
