@@ -7,13 +7,14 @@ import { pathToFileURL } from "node:url";
 import test from "ava";
 import { execa } from "execa";
 import { request } from "undici";
+import { ensureClientBuilt } from "../../scripts/build.mjs";
 import { useCluster } from "../helpers/cluster.js";
 
-// The built package, as an application gets it: built here first (so it is
-// never stale), loaded through its package.json `exports`, and used against a
-// cluster whose sessions last 3 s, trusting the cluster CA through its own
-// option. Its output must load nothing but Node's modules and its declared
-// dependencies.
+// The built package, as an application gets it: built first when a source is
+// newer (under the build's lock: other test files build it too), loaded
+// through its package.json `exports`, and used against a cluster whose
+// sessions last 3 s, trusting the cluster CA through its own option. Its
+// output must load nothing but Node's modules and its declared dependencies.
 
 type Client = typeof import("../../packages/client/src/index.js");
 
@@ -29,7 +30,7 @@ let pkg: { dependencies: Record<string, string>; exports: { ".": { import: strin
 let built: Client;
 
 test.serial.before(async () => {
-  await execa("npm", ["run", "build:client"], { cwd: ROOT });
+  ensureClientBuilt();
   pkg = JSON.parse(readFileSync(path.join(PKG_DIR, "package.json"), "utf8"));
   built = await import(pathToFileURL(path.join(PKG_DIR, pkg.exports["."].import)).href);
 });
