@@ -68,7 +68,7 @@ export const ConfigSchema = T.Object({
   redis: T.Object({
     url: T.Optional(T.String({ pattern: "^rediss?://" })),
     sentinels: T.Optional(T.Array(HostPort, { minItems: 1 })),
-    name: T.String({ default: "mymaster" }),
+    name: T.String({ default: "oose" }),
     password: T.Optional(T.String()),
     db: T.Integer({ minimum: 0, default: 0 }),
     prefix: T.String({ default: "oose" }),

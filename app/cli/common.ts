@@ -46,7 +46,7 @@ export function addConnectionOptions(cmd: Command, o: { redis: boolean }): Comma
     cmd
       .option("--redis <url>", "Redis URL, e.g. redis://host:6379/0 (default: OOSE_REDIS__URL)")
       .option("--sentinels <list>", "Sentinels as host:port,host:port (default: OOSE_REDIS__SENTINELS)")
-      .option("--redis-name <name>", "Sentinel master name (default: mymaster)")
+      .option("--redis-name <name>", "Sentinel master name (default: oose)")
       .option("--redis-prefix <prefix>", "Redis key prefix (default: oose)");
   }
   return cmd;
