@@ -174,6 +174,12 @@ test.serial("purchase, find, update and remove; delivery and static URLs redirec
   t.is(res.statusCode, 200);
   t.true(Buffer.from(await res.body.arrayBuffer()).equals(data));
 
+  const viaRelative = await client.locate(url.replace(/^https?:/, ""));
+  t.true(
+    publics.some((p) => viaRelative.startsWith(`${p}/`)),
+    "OOSE's //host/<token>/<name> takes the base's scheme",
+  );
+
   const fromStatic = await client.locate(client.staticUrl(hash, "note.txt"));
   t.true(Buffer.from(await (await request(fromStatic)).body.arrayBuffer()).equals(data));
 

@@ -122,6 +122,13 @@ export class Transport {
     return base * (0.5 + Math.random() / 2);
   }
 
+  /** A path goes under the base URL; a protocol-relative URL (OOSE's `//host/<token>/<name>`) takes its scheme. */
+  private urlOf(path: string): string {
+    if (/^https?:\/\//.test(path)) return path;
+    if (path.startsWith("//")) return `${new URL(this.baseUrl).protocol}${path}`;
+    return `${this.baseUrl}${path}`;
+  }
+
   private async once(call: Call): Promise<Dispatcher.ResponseData> {
     const what = `${call.method} ${call.path}`;
     const headers: Record<string, string> = { ...call.headers };
@@ -133,7 +140,7 @@ export class Transport {
     const ctl = new AbortController();
     const guard = call.body ? watched(call.body, this.timeoutMs, ctl, call.onSent) : undefined;
     const signal = call.signal ? AbortSignal.any([ctl.signal, call.signal]) : ctl.signal;
-    const url = /^https?:\/\//.test(call.path) ? call.path : `${this.baseUrl}${call.path}`;
+    const url = this.urlOf(call.path);
     try {
       return await request(url, {
         method: call.method,
