@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks.js";
 import { parse } from "yaml";
 import type { createCluster } from "../../infra/cluster.js";
+import { tlsOutputs } from "./tls-mocks.js";
 
 // Runs the program (what infra/index.ts runs: the stack config read and
 // validated, then createCluster) against Pulumi mocks with the config of an
@@ -97,6 +98,7 @@ export async function deploy(
   settings: Record<string, unknown> = {},
 ): Promise<Deployment> {
   const resources: Recorded[] = [];
+  const keys: string[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
@@ -110,7 +112,10 @@ export async function deploy(
           order: resources.length,
           dependsOn,
         });
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...fakeOutputs(args.type, args.name) } };
+        const tls = tlsOutputs(args.type, plain(args.inputs) as Record<string, unknown>);
+        if (typeof tls?.privateKeyPem === "string") keys.push(tls.privateKeyPem);
+        const outputs = tls ?? fakeOutputs(args.type, args.name);
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...outputs } };
       },
       call: (args) => args.inputs,
     },
@@ -147,5 +152,5 @@ export async function deploy(
   const generated = resources
     .filter((r) => r.type === "random:index/randomPassword:RandomPassword")
     .map((r) => fakeSecret(r.name));
-  return { resources, cluster, secretValues: [...generated, ...Object.values(secrets)] };
+  return { resources, cluster, secretValues: [...generated, ...keys, ...Object.values(secrets)] };
 }
