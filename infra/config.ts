@@ -38,17 +38,26 @@ function unknownKeys(schema: TSchema, value: unknown, at: string, out: string[])
   }
 }
 
-/** Validates raw `oose:*` values (keys without the namespace); throws StackConfigError listing every problem. */
-export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
-  const value = Value.Convert(StackSchema, Value.Default(StackSchema, structuredClone(raw)));
+/** Defaults and conversions applied, then every schema problem and unknown key, by path. */
+export function schemaProblems(schema: TSchema, raw: Record<string, unknown>) {
+  const value = Value.Convert(schema, Value.Default(schema, structuredClone(raw)));
   const byPath = new Map<string, string>();
-  for (const e of Value.Errors(StackSchema, value)) {
+  for (const e of Value.Errors(schema, value)) {
     const key = pathOf(e.path);
     if (!byPath.has(key)) byPath.set(key, `${key}: ${e.message}`);
   }
   const problems = [...byPath.values()];
-  unknownKeys(StackSchema, value, "", problems);
-  if (problems.length > 0) throw new StackConfigError([...new Set(problems)]);
+  unknownKeys(schema, value, "", problems);
+  return { value, problems: [...new Set(problems)] };
+}
+
+/** Validates raw `oose:*` values (keys without the namespace); throws StackConfigError listing every problem. */
+export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+  // `target` picks the renderer (infra/target.ts); a Docker stack may name its own.
+  const { target, ...rest } = raw;
+  const { value, problems } = schemaProblems(StackSchema, rest);
+  if (target !== undefined && target !== "docker") problems.unshift("target: expected docker or kubernetes");
+  if (problems.length > 0) throw new StackConfigError(problems);
 
   const parsed = value as Parsed;
   const secrets: StackConfig["secrets"] = {};
@@ -122,12 +131,17 @@ function monitoringProblems(cfg: StackConfig): string[] {
   return problems;
 }
 
-/** Reads every `<project>:*` key of the current stack and validates it. */
-export function readStackConfig(project = pulumi.getProject()): StackConfig {
+/** Every `<project>:*` key of the current stack, namespace stripped, JSON decoded. */
+export function rawStackConfig(project: string): Record<string, unknown> {
   const ns = `${project}:`;
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
     if (key.startsWith(ns)) raw[key.slice(ns.length)] = parseValue(value);
   }
-  return parseStackConfig(raw);
+  return raw;
+}
+
+/** Reads every `<project>:*` key of the current stack and validates it as a Docker stack. */
+export function readStackConfig(project = pulumi.getProject()): StackConfig {
+  return parseStackConfig(rawStackConfig(project));
 }

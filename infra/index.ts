@@ -1,9 +1,8 @@
-import { createCluster } from "./cluster.js";
-import { readStackConfig } from "./config.js";
+import { createCluster, readClusterConfig } from "./target.js";
 
-// `pulumi up` entry point: the stack config, validated, rendered as a cluster.
+// `pulumi up` entry point: the stack config, validated, rendered as a cluster on its target.
 
-const cluster = createCluster(readStackConfig());
+const cluster = createCluster(readClusterConfig());
 
 export const frontUrl = cluster.frontUrl;
 export const prismUrls = cluster.prismUrls;

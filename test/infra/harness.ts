@@ -89,6 +89,9 @@ MockMonitor.prototype.registerResource = function (req: RegisterRequest, callbac
   return register.call(this, req, callback);
 };
 
+/** What the SDK told the engine a resource depends on (its `dependsOn` and the resources its inputs come from). */
+export const dependenciesOf = (type: string, name: string) => dependencies.get(`${type}/${name}`) ?? [];
+
 export const settle = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 
 /** `settings` replaces whole stack keys (without the `oose:` prefix), as another stack file would. */
