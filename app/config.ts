@@ -51,6 +51,8 @@ export const ConfigSchema = T.Object({
     username: T.Optional(T.String()),
     password: T.Optional(T.String()),
     database: T.String({ default: "oose" }),
+    /** The CA an https:// CouchDB is verified against alone: a file, or the PEM itself (unset: the system's CAs). */
+    ca: T.Optional(T.String({ minLength: 1 })),
     timeoutMs: Ms(5000),
     /** Inventory writes share `_bulk_docs` requests (group commit). */
     batch: T.Object(
@@ -70,6 +72,13 @@ export const ConfigSchema = T.Object({
     sentinels: T.Optional(T.Array(HostPort, { minItems: 1 })),
     name: T.String({ default: "oose" }),
     password: T.Optional(T.String()),
+    /** The Sentinels' own password (their requirepass). */
+    sentinelPassword: T.Optional(T.String()),
+    /**
+     * TLS to the Sentinels and to the Redis they name, verified against `ca` alone: a file, or the PEM itself.
+     * A `rediss://` url uses it too.
+     */
+    tls: T.Optional(T.Object({ ca: T.String({ minLength: 1 }) })),
     db: T.Integer({ minimum: 0, default: 0 }),
     prefix: T.String({ default: "oose" }),
     commandTimeoutMs: Ms(2000),

@@ -13,7 +13,12 @@ export interface Endpoint {
 
 export interface Addressing {
   couchdbUrl: string;
-  redis: { sentinels: Endpoint[]; url?: undefined } | { url: string; sentinels?: undefined };
+  /** The CA an https:// CouchDB is checked against (a file, or the PEM). */
+  couchdbCa?: string;
+  redis: ({ sentinels: Endpoint[]; url?: undefined } | { url: string; sentinels?: undefined }) & {
+    /** TLS to the Sentinels and Redis, checked against this CA (a file, or the PEM). */
+    tls?: { ca: string };
+  };
   /** Where the node listens and the URL peers use to reach it. */
   api(node: ClusterNode): { listen: Endpoint; advertiseUrl: string };
   /** The store's nginx as end users see it (undefined: `<proto>://<name>.<domain>`). */
@@ -34,6 +39,7 @@ export interface Secrets {
   signingKey: string;
   couchdb?: Credentials;
   redisPassword?: string;
+  sentinelPassword?: string;
 }
 
 /** Environment variable names whose values are secret (for renderers that must mark them). */
@@ -42,7 +48,7 @@ export const SECRET_ENV = Object.keys(
     auth: { prism: { password: "-" }, store: { password: "-" } },
     signingKey: "-",
     couchdb: { password: "-" },
-    redis: { password: "-" },
+    redis: { password: "-", sentinelPassword: "-" },
   }),
 );
 
@@ -70,8 +76,20 @@ export function nodeEnv(
     publicUrl: at.publicUrl(node),
     nginxUrl: at.nginxUrl?.(node),
     dataRoot: at.dataRoot(node),
-    couchdb: { url: at.couchdbUrl, username: secrets.couchdb?.username, password: secrets.couchdb?.password },
-    redis: { url: at.redis.url, sentinels: at.redis.sentinels, name: spec.redis.name, password: secrets.redisPassword },
+    couchdb: {
+      url: at.couchdbUrl,
+      ca: at.couchdbCa,
+      username: secrets.couchdb?.username,
+      password: secrets.couchdb?.password,
+    },
+    redis: {
+      url: at.redis.url,
+      sentinels: at.redis.sentinels,
+      name: spec.redis.name,
+      password: secrets.redisPassword,
+      sentinelPassword: secrets.sentinelPassword,
+      tls: at.redis.tls,
+    },
     auth: { prism: creds(secrets.prismAuth), store: creds(secrets.storeAuth) },
     signingKey: secrets.signingKey,
     tls: tls && { pem: tls.pem, cert: tls.cert, key: tls.key, ca: tls.ca },

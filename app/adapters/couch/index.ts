@@ -3,6 +3,7 @@ import { Agent } from "undici";
 import type { Config } from "../../config.js";
 import { AppError, BackendUnavailable, DatabaseMissing } from "../../errors.js";
 import { couchDuration, opLabel } from "../../metrics/index.js";
+import { backendCa } from "../ca.js";
 
 // CouchDB through nano, with an explicit timeout on every call. Database names
 // follow OOSE 2.1: <database>-peer, -inventory, -heartbeat (and -meta for migrations).
@@ -31,7 +32,8 @@ export function couchUrl(cfg: CouchSettings): string {
 
 export function openCouch(cfg: CouchSettings): Couch {
   const agent = new Agent({
-    connect: { timeout: cfg.timeoutMs },
+    // An https:// CouchDB is verified against couchdb.ca alone when it is set.
+    connect: { timeout: cfg.timeoutMs, ca: backendCa(cfg.ca) },
     headersTimeout: cfg.timeoutMs,
     bodyTimeout: cfg.timeoutMs,
     keepAliveTimeout: 10_000,
@@ -61,7 +63,8 @@ interface CouchError {
 
 /** A missing database answers 404 like a missing doc; CouchDB and the stand-in give these reasons. */
 const MISSING_DB = new Set(["Database does not exist.", "no_db_file"]);
-const isMissingDb = (err: unknown) => (err as CouchError)?.statusCode === 404 && MISSING_DB.has((err as CouchError).reason ?? "");
+const isMissingDb = (err: unknown) =>
+  (err as CouchError)?.statusCode === 404 && MISSING_DB.has((err as CouchError).reason ?? "");
 
 export const isNotFound = (err: unknown) => (err as CouchError)?.statusCode === 404;
 export const isConflict = (err: unknown) => (err as CouchError)?.statusCode === 409;
@@ -94,7 +97,10 @@ function classifyCouch(what: string, err: unknown): unknown {
 }
 
 /** get() that answers undefined for a missing doc and 503 for an unreachable CouchDB. */
-export async function getOrUndefined<D>(db: DocumentScope<D>, id: string): Promise<(D & nano.DocumentGetResponse) | undefined> {
+export async function getOrUndefined<D>(
+  db: DocumentScope<D>,
+  id: string,
+): Promise<(D & nano.DocumentGetResponse) | undefined> {
   try {
     return await couch(`get ${id}`, () => db.get(id));
   } catch (err) {

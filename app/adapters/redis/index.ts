@@ -3,14 +3,20 @@ import type { Config } from "../../config.js";
 import { AppError, BackendUnavailable } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { metricsState, opLabel, redisDuration, redisFailovers } from "../../metrics/index.js";
+import { backendCa } from "../ca.js";
 
 // HA Redis: through Sentinel when sentinels are configured, else a direct URL.
 // Fail fast: one retry per command and a command timeout, so a dead primary
-// gives a 503 within a couple of seconds instead of a hung request.
+// gives a 503 within a couple of seconds instead of a hung request. With
+// redis.tls, the Sentinels and the Redis they name are reached over TLS,
+// verified against the cluster CA alone.
 
 export function openRedis(cfg: Config["redis"], log?: Logger): Redis {
   const backoff = (n: number) => Math.min(n * 100, 500);
+  const ca = backendCa(cfg.tls?.ca);
+  const tls = ca ? { ca } : undefined;
   const common: RedisOptions = {
+    ...(tls ? { tls } : {}),
     db: cfg.db,
     password: cfg.password,
     connectTimeout: 1000,
@@ -27,7 +33,9 @@ export function openRedis(cfg: Config["redis"], log?: Logger): Redis {
         name: cfg.name,
         role: "master",
         sentinelRetryStrategy: backoff,
-        sentinelPassword: undefined,
+        sentinelPassword: cfg.sentinelPassword,
+        sentinelTLS: tls,
+        enableTLSForSentinelMode: tls !== undefined,
       })
     : new Redis(cfg.url!, common);
   redis.on("error", (err) => log?.debug({ err: err.message }, "redis connection error"));
