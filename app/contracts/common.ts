@@ -3,7 +3,8 @@ import { type Static, type TOptional, type TSchema, type TString, Type as T } fr
 import { HASH_TYPE_NAMES, type HashType } from "../core/hash.js";
 
 // What both APIs share: the error body, the pieces of requests and replies
-// that recur, and the routes every node answers (/, /ping, /stats, /healthz).
+// that recur, and the routes every node answers (/, /ping, /stats, /healthz,
+// /livez, /readyz).
 // One schema serves the route (validation, serialisation) and the client
 // (its types, through Static<>).
 
@@ -55,14 +56,21 @@ export const Health = T.Object({
   redis: Probe,
 });
 
+/** Liveness: the process serves requests. It asks no backend, so an outage of one never restarts a node. */
+export const Live = T.Object({ status: T.Literal("ok"), role: T.String(), name: T.String(), uptimeS: T.Integer() });
+
 export const nodeReplies = {
   welcome: { 200: Welcome, ...errors() },
   ping: { 200: Pong, ...errors() },
   stats: { 200: Stats, ...errors() },
   health: { 200: Health, 503: Health, ...errors() },
+  live: { 200: Live, ...errors() },
+  /** Readiness: 200 with the probes; 503 BACKEND_UNAVAILABLE (the probes added) while a backend does not answer. */
+  ready: { 200: Health, ...errors(503) },
   /** Prometheus text, not JSON: only its failures have a schema. */
   metrics: errors(401),
 };
 
 export type Pong = Static<typeof Pong>;
 export type Health = Static<typeof Health>;
+export type Live = Static<typeof Live>;

@@ -5,8 +5,10 @@ import { VERSION } from "../version.js";
 import type { NodeApp } from "./types.js";
 import type { Counters } from "./stats.js";
 
-// What every node answers without credentials: `/`, `/ping`, `/stats` and
-// `/healthz` (each backend probed, the answer shared for a second).
+// What every node answers without credentials: `/`, `/ping`, `/stats`,
+// `/healthz` (each backend probed, the answer shared for a second), and the
+// orchestrator's pair: `/livez` (the process serves; no backend asked, so a
+// CouchDB or Redis outage restarts nothing) and `/readyz` (its backends answer).
 
 export interface NodeHealth {
   status: "ok" | "unavailable";
@@ -54,7 +56,12 @@ export function nodeHealth(config: Config, checks: HealthChecks): () => Promise<
   });
 }
 
-export function nodeRoutes(app: NodeApp, counters: Counters, health: () => Promise<NodeHealth>): void {
+export function nodeRoutes(
+  app: NodeApp,
+  counters: Counters,
+  health: () => Promise<NodeHealth>,
+  node: Pick<Config, "role" | "name">,
+): void {
   const welcome = async () => ({ message: `Welcome to OOSE version ${VERSION}` });
   const pong = async () => ({ pong: "pong" });
   app.get("/", { schema: { response: nodeReplies.welcome } }, welcome);
@@ -67,5 +74,23 @@ export function nodeRoutes(app: NodeApp, counters: Counters, health: () => Promi
   app.get("/healthz", { schema: { response: nodeReplies.health } }, async (_req, reply) => {
     const answer = await health();
     return reply.status(answer.status === "ok" ? 200 : 503).send(answer);
+  });
+  const started = performance.now();
+  app.get("/livez", { schema: { response: nodeReplies.live } }, async () => ({
+    status: "ok" as const,
+    role: node.role,
+    name: node.name,
+    uptimeS: Math.floor((performance.now() - started) / 1000),
+  }));
+  app.get("/readyz", { schema: { response: nodeReplies.ready } }, async (_req, reply) => {
+    const answer = await health();
+    if (answer.status === "ok") return answer;
+    const down = (["couchdb", "redis"] as const).filter((b) => !answer[b].ok);
+    const { couchdb, redis, role, name } = answer;
+    return reply.status(503).send({
+      error: `Not ready: ${down.join(" and ")} unavailable`,
+      code: "BACKEND_UNAVAILABLE",
+      ...{ role, name, couchdb, redis },
+    });
   });
 }

@@ -91,6 +91,6 @@ export function createNodeApp(deps: NodeBackends, opts: NodeAppOptions = {}): No
     closing = true;
   });
 
-  nodeRoutes(app, counters, health);
+  nodeRoutes(app, counters, health, config);
   return app;
 }

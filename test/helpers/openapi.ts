@@ -119,6 +119,8 @@ export async function driveEveryRoute(t: ExecutionContext, d: Drive): Promise<vo
     await call(method, "/stats", "/stats");
   }
   await call("GET", "/healthz", "/healthz");
+  await call("GET", "/livez", "/livez");
+  await call("GET", "/readyz", "/readyz");
   // Only where metrics are on (the local cluster's nodes).
   if (d.doc.paths["/metrics"]) {
     await call("GET", "/metrics", "/metrics", prismBasic);
@@ -189,6 +191,8 @@ export async function driveEveryRoute(t: ExecutionContext, d: Drive): Promise<vo
 
   // Every operation was met, and each to an error too but the public node routes, which have none to give.
   const noError = new Set(["GET /", "POST /", "GET /ping", "POST /ping", "GET /stats", "POST /stats", "GET /healthz"]);
+  // Liveness has no error to give; readiness fails only with a backend down (test/inprocess/health.test.ts).
+  for (const key of ["GET /livez", "GET /readyz"]) noError.add(key);
   for (const [method, path] of operations(d.doc)) {
     const key = `${method.toUpperCase()} ${path}`;
     const seen = check.seen.get(key) ?? new Set();

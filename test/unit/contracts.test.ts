@@ -64,6 +64,8 @@ const NODE_ROUTES = [
   "GET /stats",
   "POST /stats",
   "GET /healthz",
+  "GET /livez",
+  "GET /readyz",
   "GET /metrics",
 ];
 
