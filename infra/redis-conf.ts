@@ -5,6 +5,29 @@ import type { Endpoint } from "../app/topology/env.js";
 // announces the address the others reach it by (container name on one host,
 // host address and published port across hosts), and Sentinel hands those
 // names to clients; on loopback the addresses are used as they are.
+// With `tls`, the port is TLS only (port 0 closes the plain one), replication
+// and Sentinel's links to every instance included; clients prove themselves
+// with the password, not a certificate.
+
+/** Files as the server sees them: its certificate and key, and the cluster CA it checks peers against. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+const listen = (port: number, tls?: TlsFiles) =>
+  tls
+    ? [
+        "port 0",
+        `tls-port ${port}`,
+        `tls-cert-file ${tls.cert}`,
+        `tls-key-file ${tls.key}`,
+        `tls-ca-cert-file ${tls.ca}`,
+        "tls-auth-clients no",
+        "tls-replication yes",
+      ]
+    : [`port ${port}`];
 
 export interface RedisNodeConf {
   port: number;
@@ -19,13 +42,15 @@ export interface RedisNodeConf {
   /** Unset for the initial primary. */
   primary?: Endpoint;
   maxMemoryMb?: number;
+  tls?: TlsFiles;
 }
 
 export function redisConf(o: RedisNodeConf): string {
   return [
-    `port ${o.port}`,
+    ...listen(o.port, o.tls),
     `bind ${o.bind}`,
-    "protected-mode no",
+    // Without a password only loopback clients get in.
+    "protected-mode yes",
     ...(o.password ? [`requirepass ${o.password}`, `masterauth ${o.password}`] : []),
     `dir ${o.dir}`,
     // Purchases and sessions must survive a restart of the whole set.
@@ -49,7 +74,11 @@ export interface SentinelConf {
   name: string;
   primary: Endpoint;
   quorum: number;
+  /** The monitored Redis's password (`sentinel auth-pass`). */
   password?: string;
+  /** Sentinel's own (`requirepass`): clients and the other Sentinels give it. */
+  sentinelPassword?: string;
+  tls?: TlsFiles;
   /** The deployment's: 5 s to call the primary down, 60 s for a failover. The local cluster fails over faster. */
   downAfterMs?: number;
   failoverTimeoutMs?: number;
@@ -58,9 +87,10 @@ export interface SentinelConf {
 export function sentinelConf(o: SentinelConf): string {
   const { name } = o;
   return [
-    `port ${o.port}`,
+    ...listen(o.port, o.tls),
     `bind ${o.bind}`,
-    "protected-mode no",
+    "protected-mode yes",
+    ...(o.sentinelPassword ? [`requirepass ${o.sentinelPassword}`] : []),
     `dir ${o.dir}`,
     ...(o.announce
       ? [

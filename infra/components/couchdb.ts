@@ -1,6 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { COUCHDB_TLS_PORT, couchTls, couchTlsPublished } from "../backend-tls.js";
 import { ERLANG_PORTS, type Service } from "../layout.js";
+import type { ClusterCa } from "./ca.js";
 import {
   containerOpts,
   type HostContext,
@@ -16,9 +18,11 @@ import type { ClusterSecrets } from "./secrets.js";
 
 // CouchDB: one node or a cluster, the official image, a data volume per node,
 // healthy on /_up before anything goes on, then joined (or set up as a single
-// node) through _cluster_setup by a one-shot job on the job host. The official
-// image ships no curl, so the healthcheck speaks HTTP through bash and the job
-// runs on the app image's node.
+// node) through _cluster_setup by a one-shot job on the job host; a node added
+// later is joined by the next run. Clients use its TLS listener ([ssl], 6984)
+// with a certificate from the cluster CA. The official image ships no curl, so
+// the healthcheck speaks HTTP through bash on loopback and the job runs on the
+// app image's node.
 
 export interface CouchDbArgs {
   nodes: Service[];
@@ -32,10 +36,14 @@ export interface CouchDbArgs {
   secrets: ClusterSecrets;
   limits: Limit;
   jobHost: string;
+  ca: ClusterCa;
 }
 
-/** The app image's user, who runs the setup job. */
+/** The app image's user, who runs the setup job; the official image's couchdb user. */
 const APP_UID = "1000";
+const COUCHDB_UID = "5984";
+const TLS_DIR = "/opt/couchdb/etc/tls";
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 const UP_CHECK =
   "exec 3<>/dev/tcp/127.0.0.1/5984 && printf 'GET /_up HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '";
 
@@ -53,11 +61,22 @@ export class CouchDb extends pulumi.ComponentResource {
     const setupNodes: SetupNode[] = args.nodes.map((n) => ({
       host: nodeName(n),
       port: n.reach.port,
-      url: `http://${n.reach.host}:${n.reach.port}`,
+      url: `https://${couchTls(n).host}:${couchTls(n).port}`,
     }));
-    const ini = s.couchUuid.apply(
-      (uuid) => `[couchdb]\nuuid = ${uuid}\n\n[cluster]\nn = ${Math.min(3, args.nodes.length)}\n`,
+    const ini = s.couchUuid.apply((uuid) =>
+      [
+        `[couchdb]\nuuid = ${uuid}\n\n[cluster]\nn = ${Math.min(3, args.nodes.length)}\n`,
+        `[ssl]\nenable = true\nport = ${COUCHDB_TLS_PORT}`,
+        `cert_file = ${TLS_DIR}/couchdb.crt\nkey_file = ${TLS_DIR}/couchdb.key\ncacert_file = ${TLS_DIR}/ca.crt\n`,
+      ].join("\n"),
     );
+    const file = (path: string, content: pulumi.Input<string>, permissions: string) => ({
+      file: path,
+      content,
+      owner: COUCHDB_UID,
+      group: COUCHDB_UID,
+      permissions,
+    });
 
     this.containers = args.nodes.map((n) => {
       const c = ctx(n.host.name);
@@ -68,6 +87,14 @@ export class CouchDb extends pulumi.ComponentResource {
       );
       const erlang =
         args.multiHost && args.nodes.length > 1 ? ERLANG_PORTS.map((p) => ({ internal: p, external: p })) : [];
+      const tlsPort = couchTlsPublished(n);
+      const address = n.host.address;
+      const dial = couchTls(n).host;
+      const cert = args.ca.nodeCertificate(
+        `${name}-${n.name}`,
+        [...new Set([n.container, nodeName(n), "localhost", ...(IPV4.test(dial) ? [] : [dial])])],
+        [...new Set(["127.0.0.1", ...(IPV4.test(address) ? [address] : [])])],
+      );
       return new docker.Container(
         `${name}-${n.name}`,
         {
@@ -77,7 +104,14 @@ export class CouchDb extends pulumi.ComponentResource {
           name: n.container,
           hostname: n.container,
           networksAdvanced: [{ name: c.network.name, aliases: [nodeName(n)] }],
-          ports: n.published === undefined ? [] : [{ internal: n.port, external: n.published }, ...erlang],
+          ports:
+            n.published === undefined || tlsPort === undefined
+              ? []
+              : [
+                  { internal: n.port, external: n.published },
+                  { internal: COUCHDB_TLS_PORT, external: tlsPort },
+                  ...erlang,
+                ],
           envs: secretEnv(
             pulumi.all([s.couchdb.password, s.couchSecret, s.erlangCookie]).apply(([password, secret, cookie]) => ({
               COUCHDB_USER: s.couchdb.username,
@@ -88,7 +122,12 @@ export class CouchDb extends pulumi.ComponentResource {
             })),
           ),
           volumes: [{ volumeName: volume.name, containerPath: "/opt/couchdb/data" }],
-          uploads: [{ file: "/opt/couchdb/etc/local.d/10-oose.ini", content: ini }],
+          uploads: [
+            { file: "/opt/couchdb/etc/local.d/10-oose.ini", content: ini },
+            file(`${TLS_DIR}/couchdb.crt`, cert.cert, "0644"),
+            file(`${TLS_DIR}/couchdb.key`, cert.key, "0600"),
+            file(`${TLS_DIR}/ca.crt`, args.ca.cert, "0644"),
+          ],
           healthcheck: {
             tests: ["CMD", "bash", "-c", UP_CHECK],
             interval: "10s",
@@ -115,7 +154,10 @@ export class CouchDb extends pulumi.ComponentResource {
         name: `${args.nodes[0]!.container}-setup`,
         command: ["node", `${SETUP_DIR}/run.mjs`],
         networksAdvanced: [{ name: job.network.name }],
+        // Node's fetch trusts the cluster CA beside the system's.
+        envs: [`NODE_EXTRA_CA_CERTS=${SETUP_DIR}/ca.crt`],
         uploads: [
+          { file: `${SETUP_DIR}/ca.crt`, content: args.ca.cert },
           { file: `${SETUP_DIR}/run.mjs`, content: SETUP_SCRIPT },
           { file: `${SETUP_DIR}/plan.json`, content: pulumi.secret(plan), owner: APP_UID, permissions: "0400" },
         ],

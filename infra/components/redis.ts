@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Service } from "../layout.js";
+import { redisConf, sentinelConf, type TlsFiles } from "../redis-conf.js";
+import type { ClusterCa } from "./ca.js";
 import {
   containerOpts,
   type HostContext,
@@ -10,11 +13,13 @@ import {
   SERVICE_DEFAULTS,
   secretEnv,
 } from "./common.js";
-import { redisConf, sentinelConf } from "../redis-conf.js";
 
 // HA Redis: a primary, its replicas and the Sentinels, spread over the hosts by
-// the layout. Configs are generated and uploaded into /data, where Redis and
-// Sentinel may rewrite them on failover. Nothing is published on one host.
+// the layout, each on TLS only with a certificate from the cluster CA, Redis
+// and Sentinel each behind a password. The generated config is a seed outside
+// the data volume; jobs/redis-start.sh makes the live one in the volume from
+// it, keeping what Sentinel rewrote on a failover, so a replaced container
+// keeps its role. Nothing is published on one host.
 
 export interface RedisHaArgs {
   /** The first is the initial primary. */
@@ -25,17 +30,23 @@ export interface RedisHaArgs {
   hosts: Record<string, HostContext>;
   image: (host: string) => pulumi.Output<string>;
   password: pulumi.Output<string>;
+  sentinelPassword: pulumi.Output<string>;
+  ca: ClusterCa;
   limits: { redis: Limit; sentinel: Limit };
 }
 
 const REDIS_UID = "999";
+const ETC = "/etc/oose";
+export const REDIS_TLS: TlsFiles = { cert: `${ETC}/tls/node.crt`, key: `${ETC}/tls/node.key`, ca: `${ETC}/tls/ca.crt` };
+const START = readFileSync(new URL("../jobs/redis-start.sh", import.meta.url), "utf8");
 const ping = (port: number) => ({
-  tests: ["CMD-SHELL", `redis-cli -p ${port} ping | grep -q PONG`],
+  tests: ["CMD-SHELL", `redis-cli --tls --cacert ${REDIS_TLS.ca} -p ${port} ping | grep -q PONG`],
   interval: "5s",
   timeout: "3s",
   retries: 10,
   startPeriod: "10s",
 });
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 export class RedisHa extends pulumi.ComponentResource {
   readonly primary: docker.Container;
@@ -47,16 +58,60 @@ export class RedisHa extends pulumi.ComponentResource {
     const [first, ...rest] = args.nodes;
     if (!first) throw new Error("RedisHa needs a primary");
     const ctx = (s: Service) => args.hosts[s.host.name]!;
-    const upload = (file: string, content: pulumi.Output<string>) => [
-      { file, content: pulumi.secret(content), owner: REDIS_UID, group: REDIS_UID, permissions: "0600" },
-    ];
-
-    const dataNode = (s: Service, primary?: docker.Container) => {
-      const volume = new docker.Volume(
+    const file = (path: string, content: pulumi.Input<string>, permissions: string) => ({
+      file: path,
+      content,
+      owner: REDIS_UID,
+      group: REDIS_UID,
+      permissions,
+    });
+    // A certificate for the names the others dial it by, and loopback for the healthcheck.
+    const uploads = (s: Service, kind: "redis" | "sentinel", conf: pulumi.Output<string>) => {
+      const address = s.host.address;
+      const cert = args.ca.nodeCertificate(
+        `${name}-${s.name}`,
+        [...new Set([s.container, "localhost", ...(IPV4.test(address) ? [] : [address])])],
+        [...new Set(["127.0.0.1", ...(IPV4.test(address) ? [address] : [])])],
+      );
+      return [
+        file(`${ETC}/${kind}.conf`, pulumi.secret(conf), "0600"),
+        file(`${ETC}/redis-start.sh`, START, "0644"),
+        file(REDIS_TLS.cert, cert.cert, "0644"),
+        file(REDIS_TLS.key, cert.key, "0600"),
+        file(REDIS_TLS.ca, args.ca.cert, "0644"),
+      ];
+    };
+    const volume = (s: Service) =>
+      new docker.Volume(
         `${name}-${s.name}-data`,
         { name: `${s.container}-data` },
         { parent: this, provider: ctx(s).provider, retainOnDelete: true },
       );
+    const container = (
+      s: Service,
+      kind: "redis" | "sentinel",
+      conf: pulumi.Output<string>,
+      extra: Partial<docker.ContainerArgs>,
+      dependsOn: pulumi.Resource[],
+    ) =>
+      new docker.Container(
+        `${name}-${s.name}`,
+        {
+          ...SERVICE_DEFAULTS,
+          ...limits(kind === "redis" ? args.limits.redis : args.limits.sentinel),
+          ...placement(s, ctx(s)),
+          image: args.image(s.host.name),
+          command: ["sh", `${ETC}/redis-start.sh`, `${ETC}/${kind}.conf`, `/data/${kind}.conf`, kind],
+          volumes: [{ volumeName: volume(s).name, containerPath: "/data" }],
+          uploads: uploads(s, kind, conf),
+          healthcheck: ping(s.port),
+          wait: true,
+          ...extra,
+        },
+        containerOpts(ctx(s), this, { dependsOn }),
+      );
+
+    const dataNode = (s: Service, primary?: docker.Container) => {
       const conf = args.password.apply((password) =>
         redisConf({
           port: s.port,
@@ -66,32 +121,19 @@ export class RedisHa extends pulumi.ComponentResource {
           password,
           primary: primary ? first.reach : undefined,
           maxMemoryMb: args.limits.redis.memoryMb,
+          tls: REDIS_TLS,
         }),
       );
-      return new docker.Container(
-        `${name}-${s.name}`,
-        {
-          ...SERVICE_DEFAULTS,
-          ...limits(args.limits.redis),
-          ...placement(s, ctx(s)),
-          image: args.image(s.host.name),
-          command: ["redis-server", "/data/redis.conf"],
-          // redis-cli in the healthcheck reads the password from here, never from argv.
-          envs: secretEnv(args.password.apply((p) => ({ REDISCLI_AUTH: p }))),
-          volumes: [{ volumeName: volume.name, containerPath: "/data" }],
-          uploads: upload("/data/redis.conf", conf),
-          healthcheck: ping(s.port),
-          wait: true,
-        },
-        containerOpts(ctx(s), this, { dependsOn: primary ? [primary] : [] }),
-      );
+      // redis-cli in the healthcheck reads the password from here, never from argv.
+      const envs = secretEnv(args.password.apply((p) => ({ REDISCLI_AUTH: p })));
+      return container(s, "redis", conf, { envs }, primary ? [primary] : []);
     };
     this.primary = dataNode(first);
     this.replicas = rest.map((s) => dataNode(s, this.primary));
 
     const quorum = Math.floor(args.sentinels.length / 2) + 1;
     this.sentinels = args.sentinels.map((s) => {
-      const conf = args.password.apply((password) =>
+      const conf = pulumi.all([args.password, args.sentinelPassword]).apply(([password, sentinelPassword]) =>
         sentinelConf({
           port: s.port,
           bind: "0.0.0.0",
@@ -101,22 +143,12 @@ export class RedisHa extends pulumi.ComponentResource {
           primary: first.reach,
           quorum,
           password,
+          sentinelPassword,
+          tls: REDIS_TLS,
         }),
       );
-      return new docker.Container(
-        `${name}-${s.name}`,
-        {
-          ...SERVICE_DEFAULTS,
-          ...limits(args.limits.sentinel),
-          ...placement(s, ctx(s)),
-          image: args.image(s.host.name),
-          command: ["redis-server", "/data/sentinel.conf", "--sentinel"],
-          uploads: upload("/data/sentinel.conf", conf),
-          healthcheck: ping(s.port),
-          wait: true,
-        },
-        containerOpts(ctx(s), this, { dependsOn: [this.primary] }),
-      );
+      const envs = secretEnv(args.sentinelPassword.apply((p) => ({ REDISCLI_AUTH: p })));
+      return container(s, "sentinel", conf, { envs }, [this.primary]);
     });
     this.registerOutputs({
       primary: this.primary.name,

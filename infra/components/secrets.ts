@@ -26,6 +26,8 @@ export class ClusterSecrets extends pulumi.ComponentResource {
   readonly couchdb: SecretCredentials;
   readonly signingKey: Secret;
   readonly redisPassword: Secret;
+  /** The Sentinels' requirepass, shared by all of them (they log in to each other with it). */
+  readonly sentinelPassword: Secret;
   /** Shared by CouchDB nodes: Erlang cookie and cookie-auth secret must match cluster-wide. */
   readonly erlangCookie: Secret;
   readonly couchSecret: Secret;
@@ -45,6 +47,7 @@ export class ClusterSecrets extends pulumi.ComponentResource {
     this.couchdb = { username: args.auth.couchdb, password: given.couchdbPassword ?? generate("couchdb-password") };
     this.signingKey = given.signingKey ?? generate("signing-key", 48);
     this.redisPassword = given.redisPassword ?? generate("redis-password");
+    this.sentinelPassword = generate("sentinel-password");
     this.erlangCookie = generate("erlang-cookie", 48);
     this.couchSecret = generate("couchdb-secret");
     this.couchUuid = new random.RandomId(`${name}-couchdb-uuid`, { byteLength: 16 }, { parent: this }).hex;
@@ -58,13 +61,21 @@ export class ClusterSecrets extends pulumi.ComponentResource {
     const creds = (c: SecretCredentials) =>
       c.password.apply((password): Credentials => ({ username: c.username, password }));
     return pulumi
-      .all([creds(this.prismAuth), creds(this.storeAuth), creds(this.couchdb), this.signingKey, this.redisPassword])
-      .apply(([prismAuth, storeAuth, couchdb, signingKey, redisPassword]) => ({
+      .all([
+        creds(this.prismAuth),
+        creds(this.storeAuth),
+        creds(this.couchdb),
+        this.signingKey,
+        this.redisPassword,
+        this.sentinelPassword,
+      ])
+      .apply(([prismAuth, storeAuth, couchdb, signingKey, redisPassword, sentinelPassword]) => ({
         prismAuth,
         storeAuth,
         couchdb,
         signingKey,
         redisPassword,
+        sentinelPassword,
       }));
   }
 }

@@ -1,4 +1,5 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:https";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { clusterSetup, type Options } from "./cluster.js";
@@ -7,7 +8,8 @@ import { clusterSetup, type Options } from "./cluster.js";
 // LevelDB under --data, or in memory. Own process, so its known crash paths
 // cannot take a node down. Adds what CouchDB has and express-pouchdb lacks:
 // /_up, an admin from COUCHDB_USER/COUCHDB_PASSWORD (as CouchDB's image takes
-// it) and _cluster_setup (see cluster.ts).
+// it), _cluster_setup (see cluster.ts) and, as CouchDB's [ssl] section in the
+// --ini-dir files asks, a TLS listener beside the plain one.
 
 const require = createRequire(import.meta.url);
 const args = new Map<string, string>();
@@ -16,6 +18,7 @@ const port = Number(args.get("--port") ?? 5984);
 const host = args.get("--host") ?? "127.0.0.1";
 const data = args.get("--data");
 const clusterPort = args.has("--cluster-port") ? Number(args.get("--cluster-port")) : undefined;
+const iniDir = args.get("--ini-dir");
 const env = process.env;
 const admin =
   env.COUCHDB_USER && env.COUCHDB_PASSWORD ? { name: env.COUCHDB_USER, password: env.COUCHDB_PASSWORD } : undefined;
@@ -47,9 +50,37 @@ app.use("/", pouch);
 const servers = [port, ...(clusterPort === undefined ? [] : [clusterPort])].map((p) =>
   app.listen(p, host, () => process.stdout.write(`couchdb stand-in on http://${host}:${p}\n`)),
 );
+const ssl = iniDir ? sslSection(iniDir) : undefined;
+if (ssl?.enable === "true") {
+  const tlsPort = Number(ssl.port ?? 6984);
+  const tls = { cert: readFileSync(ssl.cert_file!), key: readFileSync(ssl.key_file!) };
+  servers.push(
+    createServer(tls, app).listen(tlsPort, host, () =>
+      process.stdout.write(`couchdb stand-in on https://${host}:${tlsPort}\n`),
+    ),
+  );
+}
 const stop = () => {
   let open = servers.length;
   for (const s of servers) s.close(() => --open === 0 && process.exit(0));
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+
+/** The [ssl] keys of the ini files in `dir`, later files winning, as CouchDB reads local.d. */
+function sslSection(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!existsSync(dir)) return out;
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith(".ini"))
+    .sort()) {
+    let section = "";
+    for (const line of readFileSync(path.join(dir, f), "utf8").split("\n")) {
+      const head = /^\s*\[([^\]]+)\]/.exec(line);
+      if (head) section = head[1]!;
+      const kv = /^\s*([\w.]+)\s*=\s*(.*?)\s*$/.exec(line);
+      if (kv && section === "ssl") out[kv[1]!] = kv[2]!;
+    }
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 // One-shot CouchDB setup, run with the app image's node: waits for every node's
-// /_up, then walks the _cluster_setup steps in /setup/plan.json on the
-// coordinator. An already set-up cluster is left alone, so it may run again.
+// /_up, then walks the _cluster_setup steps in plan.json on the coordinator.
+// On a cluster already set up, only the steps of nodes not yet in _membership
+// are walked (a node added to the stack joins), so it may run again.
 import { readFileSync } from "node:fs";
 
 const plan = JSON.parse(readFileSync(new URL("./plan.json", import.meta.url), "utf8"));
@@ -20,17 +21,26 @@ async function waitUp(url) {
   throw new Error(`CouchDB at ${url} never came up`);
 }
 
-for (const url of plan.nodes) await waitUp(url);
-const endpoint = `${plan.coordinator}/_cluster_setup`;
-const current = await fetch(endpoint, { headers, signal: AbortSignal.timeout(10_000) });
-if (!current.ok) throw new Error(`GET _cluster_setup: ${current.status} ${await current.text()}`);
-const { state } = await current.json();
-if (state === "cluster_finished" || state === "single_node_enabled") {
-  process.stdout.write(`CouchDB is already set up (${state})\n`);
-  process.exit(0);
+async function get(path) {
+  const res = await fetch(`${plan.coordinator}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
 }
-for (const step of plan.steps) {
-  const res = await fetch(endpoint, {
+
+for (const url of plan.nodes) await waitUp(url);
+const { state } = await get("/_cluster_setup");
+let steps = plan.steps;
+if (state === "cluster_finished" || state === "single_node_enabled") {
+  const { cluster_nodes: members } = await get("/_membership");
+  const target = (step) => step.remote_node ?? step.host;
+  steps = plan.steps.filter((step) => target(step) && !members.includes(`couchdb@${target(step)}`));
+  if (steps.length === 0) {
+    process.stdout.write(`CouchDB is already set up (${state}), every node a member\n`);
+    process.exit(0);
+  }
+}
+for (const step of steps) {
+  const res = await fetch(`${plan.coordinator}/_cluster_setup`, {
     method: "POST",
     headers,
     body: JSON.stringify(step),

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Starts redis-server or Sentinel from the config in its data volume, made from
+# the seed the deployment uploads. What Sentinel rewrote there on a failover is
+# kept across a replaced container: a node's role (replicaof, none on a
+# primary) and Sentinel's view (the current primary, the known replicas and
+# Sentinels, its id and epochs). Every other line comes from the seed, so a
+# changed password or limit still applies.
+# Usage: sh redis-start.sh <seed> <live> redis|sentinel
+set -eu
+seed=$1
+live=$2
+kind=$3
+if [ -s "$live" ]; then
+  awk -v kind="$kind" '
+    FNR == NR {
+      if (kind == "redis" && ($1 == "replicaof" || $1 == "slaveof")) role = $0
+      if (kind == "sentinel" && $1 == "sentinel" && $2 == "monitor") { at[$3] = $4 " " $5 }
+      if (kind == "sentinel" && $1 == "sentinel" && $2 ~ /^(known-replica|known-sentinel|myid|current-epoch|config-epoch|leader-epoch)$/) kept = kept $0 "\n"
+      next
+    }
+    kind == "redis" && ($1 == "replicaof" || $1 == "slaveof") { next }
+    kind == "sentinel" && $1 == "sentinel" && $2 == "monitor" && ($3 in at) { split(at[$3], hp, " "); $4 = hp[1]; $5 = hp[2] }
+    { print }
+    END { if (role != "") print role; printf "%s", kept }
+  ' "$live" "$seed" > "$live.new"
+else
+  cp "$seed" "$live.new"
+fi
+mv "$live.new" "$live"
+if [ "$kind" = sentinel ]; then exec docker-entrypoint.sh redis-server "$live" --sentinel; fi
+exec docker-entrypoint.sh redis-server "$live"
