@@ -3,14 +3,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "../app/config.js";
 import { nodeEnv } from "../app/topology/env.js";
 import { type ClusterNode, nodesOf } from "../app/topology/model.js";
-import { dockerAddressing } from "./addressing.js";
+import { apiUrl, dockerAddressing } from "./addressing.js";
 import type { HostContext } from "./components/common.js";
+import { ClusterCa } from "./components/ca.js";
 import { CouchDb } from "./components/couchdb.js";
 import { Front } from "./components/front.js";
 import { Images } from "./components/images.js";
 import { Migrate } from "./components/migrate.js";
 import { Monitoring } from "./components/monitoring.js";
 import { Network } from "./components/network.js";
+import { nodeTls } from "./components/node-tls.js";
 import { PrismNode } from "./components/prism.js";
 import { RedisHa } from "./components/redis.js";
 import { ClusterSecrets } from "./components/secrets.js";
@@ -40,9 +42,14 @@ export function createCluster(cfg: StackConfig) {
     ]),
   );
   const secrets = new ClusterSecrets("secrets", { auth: cfg.auth, given: cfg.secrets });
+  // The one CA of the stack: node APIs, CouchDB, Redis and Sentinel certificates all come from it.
+  const ca = new ClusterCa("ca");
   const network = new Network("network", { name: layout.network, providers });
   const hosts: Record<string, HostContext> = Object.fromEntries(
-    cfg.hosts.map((h) => [h.name, { host: h, provider: providers[h.name]!, network: network.networks[h.name]! }]),
+    cfg.hosts.map((h) => [
+      h.name,
+      { host: h, provider: providers[h.name]!, network: network.networks[h.name]!, logging: cfg.logging },
+    ]),
   );
   const ctx = (s: Service) => hosts[s.host.name]!;
   const on = (list: Service[]) => list.map((s) => s.host.name);
@@ -96,12 +103,14 @@ export function createCluster(cfg: StackConfig) {
     image: images.ref("app", layout.jobHost.name),
     env: envOf(firstPrism),
     couchReady: couchdb.ready,
+    ca: ca.cert,
     dependsOn: [couchdb, redis],
   });
 
   const app = (node: ClusterNode, service: Service) => ({
     node,
     service,
+    tls: nodeTls(ca, service),
     ctx: ctx(service),
     image: images.ref("app", service.host.name),
     env: envOf(node),
@@ -117,7 +126,8 @@ export function createCluster(cfg: StackConfig) {
       nginx,
       nginxImage: images.ref("nginx", nginx.host.name),
       nginxLimits: cfg.limits.nginx,
-      tls: secrets.tls,
+      publicTls: secrets.tls,
+      storage: cfg.storage[s.name],
     });
   });
   const prisms = layout.prisms.map((p) => {
@@ -133,6 +143,7 @@ export function createCluster(cfg: StackConfig) {
         prismContainers: prisms.map((p) => p.app),
         limits: cfg.limits.nginx,
         tls: secrets.tls,
+        ca: ca.cert,
       })
     : undefined;
   const monitoring = cfg.monitoring.enabled
@@ -143,6 +154,7 @@ export function createCluster(cfg: StackConfig) {
         stores: layout.stores,
         prismAuth: secrets.prismAuth,
         storeAuth: secrets.storeAuth,
+        ca: ca.cert,
         settings: cfg.monitoring,
         images: cfg.images,
         limits: { prometheus: cfg.limits.prometheus, grafana: cfg.limits.grafana },
@@ -153,7 +165,7 @@ export function createCluster(cfg: StackConfig) {
   return {
     frontUrl: layout.frontUrl,
     /** How the nodes reach each prism (on one host: names on the Docker network). */
-    prismUrls: Object.fromEntries(layout.prisms.map((p) => [p.name, `http://${p.reach.host}:${p.reach.port}`])),
+    prismUrls: Object.fromEntries(layout.prisms.map((p) => [p.name, apiUrl(p)])),
     storeUrls: Object.fromEntries(layout.stores.map((s) => [s.name, layout.publicUrl(s.name)])),
     credentials: pulumi.secret(
       pulumi.all([appSecrets, grafanaAdmin?.password]).apply(([s, grafana]) => ({

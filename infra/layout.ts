@@ -47,7 +47,8 @@ export interface Layout {
 export type LayoutInput = Pick<
   StackConfig,
   "prefix" | "hosts" | "prisms" | "stores" | "redis" | "couchdb" | "front" | "frontHost" | "ports" | "domain" | "tls"
->;
+> &
+  Partial<Pick<StackConfig, "storage">>;
 
 export const PORTS = {
   couchdb: 5984,
@@ -183,5 +184,19 @@ export function layoutProblems(cfg: LayoutInput): string[] {
         problems.push(`hosts ${s.host.name}: address needs a dot (IP or FQDN) for CouchDB`);
     }
   }
+  problems.push(...hostProblems(cfg));
   return [...new Set(problems)];
+}
+
+/** Published ports bind to an IP: a host named by DNS needs its bindAddress. Storage names real stores. */
+function hostProblems(cfg: LayoutInput): string[] {
+  const problems: string[] = [];
+  for (const h of cfg.hosts)
+    if (!h.bindAddress && !/^\d{1,3}(\.\d{1,3}){3}$/.test(h.address))
+      problems.push(`hosts ${h.name}: address ${h.address} is a name; set bindAddress to the interface to publish on`);
+  for (const [store, s] of Object.entries(cfg.storage ?? {})) {
+    if (!cfg.stores.some((x) => x.name === store)) problems.push(`storage.${store}: no such store`);
+    if (s.hostPath && s.volume) problems.push(`storage.${store}: set hostPath or volume, not both`);
+  }
+  return problems;
 }

@@ -10,6 +10,7 @@ import { VERSION } from "../app/version.js";
 // checked by config.ts; the layout and the components take its types.
 
 const NAME = LABEL_PATTERN;
+const IPV4 = "^\\d{1,3}(\\.\\d{1,3}){3}$";
 const Port = (dflt?: number) => T.Integer({ minimum: 1, maximum: 65535, ...(dflt ? { default: dflt } : {}) });
 const Limit = T.Object(
   { memoryMb: T.Optional(T.Integer({ minimum: 32 })), cpus: T.Optional(T.Number({ exclusiveMinimum: 0 })) },
@@ -22,6 +23,11 @@ export const HostSchema = T.Object({
   docker: T.String({ pattern: "^(ssh|tcp|unix)://" }),
   /** How other hosts and end users reach this host's published ports: an IPv4 address or a DNS name. */
   address: T.String({ pattern: "^[A-Za-z0-9.-]+$" }),
+  /**
+   * The address this host's published ports bind to: a private interface (default: `address`, which must
+   * then be an IP). Docker's published ports bypass host firewalls such as ufw; 0.0.0.0 only when set.
+   */
+  bindAddress: T.Optional(T.String({ pattern: IPV4 })),
   sshOpts: T.Optional(T.Array(T.String())),
 });
 
@@ -94,6 +100,24 @@ const SettingsSchema = T.Object({
       grafana: Limit,
     },
     { default: {} },
+  ),
+  /**
+   * Per store: `hostPath`, a disk's mount point on its host, instead of a named volume (the store then reports
+   * that disk's free space); `volume`, the Docker volume to keep using (e.g. its name before a prefix change);
+   * `renamedFrom`, the store's name in the stack before, so its resources keep their state.
+   */
+  storage: T.Record(
+    T.String({ pattern: NAME }),
+    T.Object({
+      hostPath: T.Optional(T.String({ pattern: "^/[^\\s:,]*$" })),
+      volume: T.Optional(T.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$" })),
+      renamedFrom: T.Optional(T.String({ pattern: NAME })),
+    }),
+    { default: {} },
+  ),
+  /** The Docker log driver of every container (e.g. json-file with max-size); unset: each host's default. */
+  logging: T.Optional(
+    T.Object({ driver: T.String({ minLength: 1 }), options: T.Optional(T.Record(T.String(), T.String())) }),
   ),
   /** Prometheus (scraping every node, with monitoring/rules.yml) and Grafana (monitoring/dashboard.json). */
   monitoring: T.Object(

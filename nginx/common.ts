@@ -7,6 +7,25 @@ export interface NginxBase {
   /** Extra `http {}` directives (zones, upstreams) placed before the servers. */
   http: string;
   servers: string;
+  /** A plain-HTTP /livez on 127.0.0.1 only, for the container's health check (TLS or not on the real port). */
+  health?: { port: number };
+}
+
+/** The container health check's server: loopback only, nothing logged, nothing else served. */
+function healthServer(port: number): string {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`nginx: bad health port ${port}`);
+  return `
+server {
+  listen 127.0.0.1:${port};
+  access_log off;
+  location = /livez {
+    default_type text/plain;
+    return 200 "ok\n";
+  }
+  location / {
+    return 404;
+  }
+}`;
 }
 
 export function renderNginx(o: NginxBase): string {
@@ -30,7 +49,7 @@ http {
   tcp_nodelay on;
   keepalive_timeout 65s;
 ${indent(o.http)}
-${indent(o.servers)}
+${indent(o.servers + (o.health ? healthServer(o.health.port) : ""))}
 }
 `;
 }

@@ -20,11 +20,14 @@ export interface FrontNginx {
    * name `name` (one every prism certificate carries, e.g. localhost locally).
    */
   upstreamTls?: { ca: string; name: string };
+  /** The loopback /livez for the container's health check. */
+  health?: { port: number };
 }
 
 function checkPaths(o: FrontNginx): void {
   for (const p of [o.tls?.cert, o.tls?.key, o.upstreamTls?.ca]) {
-    if (p !== undefined && (!p.startsWith("/") || /["'$;{}\\\s]/.test(p))) throw new Error(`front nginx: bad path ${p}`);
+    if (p !== undefined && (!p.startsWith("/") || /["'$;{}\\\s]/.test(p)))
+      throw new Error(`front nginx: bad path ${p}`);
   }
   if (o.upstreamTls && !/^[A-Za-z0-9.:-]+$/.test(o.upstreamTls.name))
     throw new Error(`front nginx: bad upstream name ${o.upstreamTls.name}`);
@@ -50,6 +53,7 @@ export function renderFrontNginx(o: FrontNginx): string {
     proxy_ssl_session_reuse on;`
     : "proxy_pass http://prisms;";
   return renderNginx({
+    health: o.health,
     http: `upstream prisms {
 ${servers}
   keepalive 32;

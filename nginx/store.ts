@@ -24,10 +24,12 @@ export interface StoreNginxOptions {
   tls?: { cert: string; key: string };
   /** Where the JSON access log goes, a file per day (app/core/usage.ts); unset: no access log. */
   accessLogDir?: string;
+  /** The loopback /livez for the container's health check. */
+  health?: { port: number };
 }
 
 /** What only the renderer knows: where the nginx listens, and its TLS files and rate limits, if any. */
-export type StoreNginxSite = Pick<StoreNginxOptions, "listen" | "tls" | "rate">;
+export type StoreNginxSite = Pick<StoreNginxOptions, "listen" | "tls" | "rate" | "health">;
 
 /**
  * A store's nginx options from the store's own config. The deployment and the
@@ -226,5 +228,5 @@ ${deny.length ? `    location ~* "\\.(?:${deny.join("|")})$" { return 403; }\n` 
     return 404;
   }
 }`;
-  return renderNginx({ http, servers });
+  return renderNginx({ http, servers, health: o.health });
 }

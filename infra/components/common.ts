@@ -1,17 +1,24 @@
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { Host, Limits } from "../stack.js";
+import type { Host, Limits, StackConfig } from "../stack.js";
 import type { Service } from "../layout.js";
 
 // Pieces every container shares: where it runs, how it is reached, limits,
-// bounded logs, and env/config that may hold secrets.
+// the host's bind address and log driver, and env/config that may hold secrets.
 
 /** One Docker host: its provider and the OOSE network on it. */
 export interface HostContext {
   host: Host;
   provider: docker.Provider;
   network: docker.Network;
+  /** The stack's log driver, when one is configured; otherwise the host's own (its daemon.json) applies. */
+  logging?: Logging;
 }
+
+/** Where a host's published ports bind: its bindAddress, else its address (schema-checked to be an IP then). */
+export const bindAddress = (h: Host) => h.bindAddress ?? h.address;
+
+export type Logging = NonNullable<StackConfig["logging"]>;
 
 export type Limit = Limits[keyof Limits];
 
@@ -19,11 +26,9 @@ export function limits(l: Limit): Pick<docker.ContainerArgs, "memory" | "cpus"> 
   return { memory: l.memoryMb, cpus: l.cpus === undefined ? undefined : String(l.cpus) };
 }
 
-/** Long-running containers: restart on crash or reboot, logs that cannot fill the disk. */
+/** Long-running containers: restart on crash or reboot. Logs go to the host's driver unless the stack sets one. */
 export const SERVICE_DEFAULTS = {
   restart: "unless-stopped",
-  logDriver: "json-file",
-  logOpts: { "max-size": "10m", "max-file": "5" },
 } satisfies Partial<docker.ContainerArgs>;
 
 /**
@@ -48,9 +53,35 @@ export function placement(s: Service, ctx: HostContext, aliases?: string[]): Par
   };
 }
 
+type Port = docker.types.input.ContainerPort;
+
+/**
+ * What every container on a host shares, whichever component declares it:
+ * published ports bound to the host's bindAddress (Docker's published ports
+ * bypass host firewalls such as ufw, so never 0.0.0.0 unless configured), and
+ * the stack's log driver when one is set.
+ */
+function hostDefaults(ctx: HostContext): pulumi.ResourceTransformation {
+  const ip = bindAddress(ctx.host);
+  return ({ type, props, opts }) => {
+    if (type !== "docker:index/container:Container") return undefined;
+    const ports = pulumi
+      .output(props.ports as pulumi.Input<pulumi.Input<Port>[]> | undefined)
+      .apply((list) => list?.map((p) => ({ ...p, ip: p.ip ?? ip })));
+    const logging = ctx.logging && { logDriver: ctx.logging.driver, logOpts: ctx.logging.options };
+    return { props: { ...props, ...(props.ports === undefined ? {} : { ports }), ...logging }, opts };
+  };
+}
+
 /** Fixed container names mean the old container must go before its replacement starts. */
 export function containerOpts(ctx: HostContext, parent: pulumi.Resource, extra?: pulumi.CustomResourceOptions) {
-  return { ...extra, parent, provider: ctx.provider, deleteBeforeReplace: true } satisfies pulumi.CustomResourceOptions;
+  return {
+    ...extra,
+    parent,
+    provider: ctx.provider,
+    deleteBeforeReplace: true,
+    transformations: [hostDefaults(ctx)],
+  } satisfies pulumi.CustomResourceOptions;
 }
 
 /** KEY=value list for Docker, secret as a whole because some values are. */

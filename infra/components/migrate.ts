@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { NODE_TLS } from "../addressing.js";
 import { containerOpts, type HostContext, JOB_DEFAULTS, jobSucceeded, secretEnv } from "./common.js";
 
 // `oose migrate up`, once, with the app image and a node's env, after CouchDB
@@ -14,6 +15,8 @@ export interface MigrateArgs {
   env: pulumi.Output<Record<string, string>>;
   /** Resolves once CouchDB is healthy and set up. */
   couchReady: pulumi.Output<string>;
+  /** The cluster CA: the node env names it (OOSE_TLS__CA), and the oose command reads it at start. */
+  ca: pulumi.Output<string>;
   /** What the job comes after (Redis: some migrations move purchases into it). */
   dependsOn: pulumi.Resource[];
 }
@@ -36,6 +39,7 @@ export class Migrate extends pulumi.ComponentResource {
         command: ["node", "bin/oose.js", "migrate", "up"],
         envs: secretEnv(env),
         networksAdvanced: [{ name: args.ctx.network.name }],
+        uploads: [{ file: NODE_TLS.ca, content: args.ca, permissions: "0444" }],
       },
       containerOpts(args.ctx, this, { dependsOn: args.dependsOn }),
     );

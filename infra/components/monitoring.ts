@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { stringify } from "yaml";
 import { renderPrometheusConfig } from "../../monitoring/prometheus.js";
+import { apiUrl } from "../addressing.js";
 import type { StackConfig } from "../stack.js";
 import type { Service } from "../layout.js";
 import { containerOpts, type HostContext, type Limit, limits, SERVICE_DEFAULTS } from "./common.js";
@@ -34,6 +35,8 @@ export interface MonitoringArgs {
   stores: Service[];
   prismAuth: SecretCredentials;
   storeAuth: SecretCredentials;
+  /** The cluster CA: the nodes' APIs speak HTTPS with its certificates. */
+  ca: pulumi.Output<string>;
   settings: StackConfig["monitoring"];
   images: Pick<StackConfig["images"], "prometheus" | "grafana">;
   limits: { prometheus: Limit; grafana: Limit };
@@ -85,8 +88,9 @@ export class Monitoring extends pulumi.ComponentResource {
       ports: [{ internal, external, ip: settings.bindAddress }],
     });
 
-    const url = (s: Service) => ({ name: s.name, url: `http://${s.reach.host}:${s.reach.port}` });
+    const url = (s: Service) => ({ name: s.name, url: apiUrl(s) });
     const config = renderPrometheusConfig({
+      caFile: `${ETC_PROMETHEUS}/ca.crt`,
       prism: { nodes: args.prisms.map(url), username: args.prismAuth.username, passwordFile: `${SECRETS}/prism` },
       store: { nodes: args.stores.map(url), username: args.storeAuth.username, passwordFile: `${SECRETS}/store` },
       ruleFiles: [`${ETC_PROMETHEUS}/rules.yml`],
@@ -109,6 +113,7 @@ export class Monitoring extends pulumi.ComponentResource {
         uploads: [
           readOnly(`${ETC_PROMETHEUS}/prometheus.yml`, config, gid),
           readOnly(`${ETC_PROMETHEUS}/rules.yml`, repoFile("monitoring/rules.yml"), gid),
+          readOnly(`${ETC_PROMETHEUS}/ca.crt`, args.ca, gid),
           readOnly(`${SECRETS}/prism`, pulumi.secret(args.prismAuth.password), gid),
           readOnly(`${SECRETS}/store`, pulumi.secret(args.storeAuth.password), gid),
         ],

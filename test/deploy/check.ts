@@ -4,6 +4,7 @@ import type { LookupFunction } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
 import { PrismClient } from "../../packages/client/src/index.js";
+import { nodeHops } from "./check-nodes.js";
 import { podman } from "./podman.js";
 import type { Recording } from "./record.js";
 
@@ -90,6 +91,7 @@ export async function endToEnd(rec: Recording, t: Topology, say: Say): Promise<v
 
     await migratedFirst(t, say);
     if (Object.keys(t.addresses).length > 1) await hostsApart(t, rec, say);
+    await nodeHops(t, rec, say);
     await redisFailover(t, prism, hash, deliver, say);
     // The store that just delivered goes: 20 deliveries in a row elsewhere cannot be the luck of the pick.
     await routesAround(t, new URL(first.location).hostname.split(".")[0]!, deliver, say);
@@ -128,7 +130,9 @@ async function hostsApart(t: Topology, rec: Recording, say: Say): Promise<void> 
   ).stdout.trim();
   const published = new URL(t.containers.storeApi(store.name)).host;
   const answers = async (target: string) => {
-    const script = `fetch("http://${target}/ping",{signal:AbortSignal.timeout(3000)}).then(()=>process.exit(0),()=>process.exit(1))`;
+    // A TCP connection is the question (the API speaks TLS, for names the container address is not).
+    const [host, port] = target.split(":");
+    const script = `require("net").connect({host:"${host}",port:${port},timeout:3000}).on("connect",()=>process.exit(0)).on("error",()=>process.exit(1)).on("timeout",()=>process.exit(1))`;
     return (await podman(["exec", t.containers.prism(prism), "node", "-e", script], { reject: false })).exitCode === 0;
   };
   assert.ok(await answers(published), `${prism} reaches ${store.name} at ${published}`);

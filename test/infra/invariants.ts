@@ -27,7 +27,8 @@ export const envOf = (c: Recorded): Record<string, string> =>
     (plain(c.inputs.envs) as string[]).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
   );
 export const volumesOf = (c: Recorded) => (plain(c.inputs.volumes) ?? []) as Volume[];
-export const portsOf = (c: Recorded) => (plain(c.inputs.ports) ?? []) as { internal: number; external?: number }[];
+export const portsOf = (c: Recorded) =>
+  (plain(c.inputs.ports) ?? []) as { internal: number; external?: number; ip?: string }[];
 const label = (c: Recorded, key: string) =>
   ((plain(c.inputs.labels) ?? []) as { label: string; value: string }[]).find((l) => l.label === key)?.value;
 const isSecret = async (o: pulumi.Output<unknown>) =>

@@ -19,13 +19,13 @@ test("only the front and the store nginxes publish ports", (t) => {
     .map((c) => c.name)
     .sort();
   t.deepEqual(published, ["front-nginx", "store1-nginx", "store2-nginx", "store3-nginx", "store4-nginx"]);
-  t.deepEqual(portsOf(container(deployment(), "store2-nginx")), [{ internal: 8080, external: 8081 }]);
+  t.deepEqual(portsOf(container(deployment(), "store2-nginx")), [{ internal: 8080, external: 8081, ip: "127.0.0.1" }]);
 });
 
 test("nodes reach each other by container name on the Docker network", (t) => {
   for (const c of appContainers(deployment())) {
     const config = loadConfig(envOf(c));
-    t.is(config.advertiseUrl, `http://oose-${config.name}:${config.listen.port}`);
+    t.is(config.advertiseUrl, `https://oose-${config.name}:${config.listen.port}`);
     t.deepEqual(
       config.redis.sentinels?.map((s) => s.host),
       ["oose-sentinel1", "oose-sentinel2", "oose-sentinel3"],

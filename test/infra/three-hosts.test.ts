@@ -43,7 +43,7 @@ test("across hosts, nodes advertise their host address and published port", (t) 
   for (const c of appContainers(deployment())) {
     const config = loadConfig(envOf(c));
     const published = portsOf(c).find((p) => p.internal === config.listen.port)?.external;
-    t.is(config.advertiseUrl, `http://${ADDRESS[c.host!]}:${published}`);
+    t.is(config.advertiseUrl, `https://${ADDRESS[c.host!]}:${published}`);
     t.true(config.couchdb.url.startsWith(`http://${ADDRESS[c.host!]}:`), "the CouchDB node on the same host");
     t.is(config.redis.sentinels?.length, 3);
   }
@@ -51,8 +51,8 @@ test("across hosts, nodes advertise their host address and published port", (t) 
 
 test("the second store on a host gets the next port", (t) => {
   const d = deployment();
-  t.deepEqual(portsOf(container(d, "store2-app")), [{ internal: 5972, external: 5972 }]);
-  t.deepEqual(portsOf(container(d, "store4-app")), [{ internal: 5972, external: 5973 }]);
+  t.deepEqual(portsOf(container(d, "store2-app")), [{ internal: 5972, external: 5972, ip: "10.0.0.12" }]);
+  t.deepEqual(portsOf(container(d, "store4-app")), [{ internal: 5972, external: 5973, ip: "10.0.0.12" }]);
   t.is(d.cluster.storeUrls.store4, "https://store4.cdn.example.com:8444");
 });
 
