@@ -16,7 +16,7 @@ import { labels } from "./pod.js";
 import { KubePrism } from "./prism.js";
 import { KubeRedis } from "./redis.js";
 import type { KubeStackConfig } from "./stack.js";
-import { ACCESS_LOG_ROOT, KubeStore } from "./store.js";
+import { ACCESS_LOG_ROOT, KubeStore, storesService } from "./store.js";
 import { zoneAccess } from "./zone.js";
 
 // The topology rendered as Kubernetes objects, from the same model, nodeEnv,
@@ -117,6 +117,7 @@ export function createKubernetesCluster(cfg: KubeStackConfig) {
   const after = [migrate.job];
 
   const storeNodes = nodes.filter((n) => n.role === "store");
+  storesService(names, cfg.prefix, opts);
   const stores = storeNodes.map((node) => {
     const extra = { OOSE_ACCESS_LOG__DIR: ACCESS_LOG_ROOT };
     const site = {

@@ -163,3 +163,18 @@ export class KubeStore extends pulumi.ComponentResource {
     this.registerOutputs({});
   }
 }
+
+/** The stores' governing Service: headless, so each store pod has its stable DNS name. */
+export const storesService = (names: KubeNames, prefix: string, opts: pulumi.CustomResourceOptions) =>
+  new k8s.core.v1.Service(
+    "stores-service",
+    {
+      metadata: { name: names.stores, namespace: names.namespace, labels: labels(prefix, "store") },
+      spec: {
+        clusterIP: "None",
+        selector: labels(prefix, "store"),
+        ports: [{ name: "api", port: PORTS.store, targetPort: PORTS.store }],
+      },
+    },
+    opts,
+  );
