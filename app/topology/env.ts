@@ -28,7 +28,7 @@ export interface Addressing {
   dataRoot(node: ClusterNode): string;
   /**
    * Certificate files as the node sees them (config.tls), or undefined for
-   * plain HTTP. The local cluster sets them; the Pulumi renderer does not yet.
+   * plain HTTP. Both the local cluster and the Pulumi renderer set them.
    */
   tls?(node: ClusterNode): { pem?: string; cert?: string; key?: string; ca?: string } | undefined;
 }
