@@ -27,11 +27,19 @@ export function parseKubeStackConfig(raw: Record<string, unknown>): KubeStackCon
   return cfg;
 }
 
-/** Object names: every Kubernetes name derived from a node must stay a DNS label. */
+/** The objects named `<prefix>-<what>` besides the nodes' own. */
+const RESERVED = ["app", "tls", "zone", "front", "prisms", "stores", "couchdb", "redis", "sentinel"];
+
+/** Object names: every Kubernetes name derived from a node must stay a DNS label, and clash with no other. */
 const nameProblems = (cfg: KubeStackConfig) =>
-  [...cfg.prisms, ...cfg.stores]
-    .filter((n) => `${cfg.prefix}-${n.name}-nginx-0`.length > 63)
-    .map((n) => `${n.name}: with prefix ${cfg.prefix} its object names pass 63 characters; shorten one`);
+  [...cfg.prisms, ...cfg.stores].flatMap((n) => [
+    ...(`${cfg.prefix}-${n.name}-nginx-0`.length > 63
+      ? [`${n.name}: with prefix ${cfg.prefix} its object names pass 63 characters; shorten one`]
+      : []),
+    ...(RESERVED.some((r) => n.name === r || n.name.startsWith(`${r}-`))
+      ? [`${n.name}: the name is taken by the cluster's own objects; rename the node`]
+      : []),
+  ]);
 
 function kubeProblems(cfg: KubeStackConfig, parsed: KubeParsed): string[] {
   const problems = nameProblems(cfg);

@@ -216,6 +216,7 @@ test("a bad Kubernetes stack config is refused with every problem listed", (t) =
       parseClusterConfig({
         ...raw,
         replicas: 5,
+        prisms: [...(raw.prisms as object[]), { name: "redis" }],
         tlsCert: "-----BEGIN CERTIFICATE-----",
         tlsKey: "-----BEGIN PRIVATE KEY-----",
         couchdb: { url: "http://couch:5984" },
@@ -225,6 +226,7 @@ test("a bad Kubernetes stack config is refused with every problem listed", (t) =
   ) as StackConfigError;
   t.deepEqual(semantic.problems, [
     "replicas 5 exceeds the 3 stores",
+    "redis: the name is taken by the cluster's own objects; rename the node",
     "kubernetes.ingress.certManager: cert-manager or tlsCert/tlsKey, not both",
     "couchdbPassword: an existing CouchDB (couchdb.url) needs its admin password set",
     "redisPassword: an existing Redis (redis.external) needs its password set",
