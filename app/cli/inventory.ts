@@ -9,6 +9,7 @@ import type { ScanCounts } from "../jobs/scan-settings.js";
 import { type VerifyCounts, verifyStore } from "../jobs/verify.js";
 import { StoreContent } from "../store/content.js";
 import { defineCommand, intOption } from "./common.js";
+import { ensureInventoryDb } from "./inventory-db.js";
 import {
   action,
   addOpsOptions,
@@ -80,6 +81,7 @@ async function scan(flags: StoreFlags): Promise<number> {
   try {
     const t = await target(c, flags);
     const progress = reporter(flags);
+    if (!flags.dryRun) await ensureInventoryDb(c.couch, (m) => progress.note(m));
     const tune = tuning(c, flags);
     let phase = "";
     const job = new InventoryScan({

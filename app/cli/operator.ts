@@ -1,5 +1,7 @@
-// The operator commands: inventory scan/verify, clonetool, purchases, status.
+// The operator commands: inventory scan/verify, clonetool, purchases, status, backup and restore.
 import "./inventory.js";
 import "./clonetool.js";
 import "./purchases.js";
 import "./status.js";
+import "./backup.js";
+import "./restore.js";

@@ -31,9 +31,9 @@ export function oose(
   return ooseWith(args, { ...cluster.env[node], OOSE_LOG_LEVEL: "warn", ...extra });
 }
 
-/** `oose <args>` from another directory, with none of this process's OOSE_* variables but `env`. */
-export function ooseWith(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return ooseStart(args, env).done;
+/** `oose <args>` from another directory (`cwd`), with none of this process's OOSE_* variables but `env`. */
+export function ooseWith(args: string[], env: Record<string, string> = {}, cwd = os.tmpdir()): Promise<Run> {
+  return ooseStart(args, env, cwd).done;
 }
 
 export interface Running {
@@ -43,10 +43,10 @@ export interface Running {
 }
 
 /** ooseWith, for a test that kills the run by pid or names its pid. */
-export function ooseStart(args: string[], env: Record<string, string> = {}): Running {
+export function ooseStart(args: string[], env: Record<string, string> = {}, cwd = os.tmpdir()): Running {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OOSE_")));
   const child = spawn(process.execPath, [path.join(ROOT, "bin/oose.js"), ...args], {
-    cwd: os.tmpdir(),
+    cwd,
     env: { ...base, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
