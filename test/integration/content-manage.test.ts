@@ -9,6 +9,7 @@ import type { InventoryDoc } from "../../app/core/inventory.js";
 import { relativePath } from "../../app/core/layout.js";
 import { useCluster } from "../helpers/cluster.js";
 import { holders, type Stored, until } from "../helpers/fault.js";
+import { putOn } from "../helpers/ops.js";
 import { inventoryOf, storeRoot } from "../helpers/prism.js";
 
 // Content list and delete on a real cluster (2 prisms, 4 stores, replicas 2):
@@ -200,6 +201,21 @@ test.serial("a takedown racing the heal: no copy comes back", async (t) => {
     t.false(back, `no copy reappears (delay ${delay} ms)`);
     await gone(t, hash, ext);
   }
+  // A copy that turns up after a takedown (a store back with it) is one short of replicas: the heal leaves it be.
+  const late = randomBytes(2000);
+  const lateHash = (await upload("alice", late)).hash;
+  t.like((await call("/content/delete", { hash: lateHash }, "admin")).body, { deleted: true });
+  const [store] = cluster().info.stores.map((s) => s.name);
+  await putOn(cluster(), [store!], late, "txt");
+  const healed = await until(
+    "the heal copies it",
+    async () => holders(cluster(), stored(lateHash, "txt")).length > 1,
+    4000,
+  ).then(
+    () => true,
+    () => false,
+  );
+  t.false(healed, "no copy made of a hash taken down");
   // A later upload of the same bytes is new content: kept, and healed.
   const again = randomBytes(1000);
   const first = await upload("bob", again);
