@@ -12,7 +12,7 @@ import { KubeFront } from "./front.js";
 import { KubeMigrate } from "./migrate.js";
 import { FROM_POD, type KubeNames, kubeAddressing, kubeNames, kubeSpec } from "./names.js";
 import { TLS_PATHS } from "./nginx.js";
-import { labels } from "./pod.js";
+import { labels, ROLLED } from "./pod.js";
 import { KubePrism } from "./prism.js";
 import { KubeRedis } from "./redis.js";
 import type { KubeStackConfig } from "./stack.js";
@@ -44,21 +44,21 @@ export function createKubernetesCluster(cfg: KubeStackConfig) {
   const appSecret = new k8s.core.v1.Secret(
     "app-secret",
     {
-      metadata: { name: names.name("app"), namespace: k.namespace },
+      metadata: { namespace: k.namespace },
       stringData: pulumi.secret(appSecrets.apply((s) => appSecretEnv(spec, at, s))),
     },
-    opts,
+    { ...opts, ...ROLLED },
   );
   const tlsSecret =
     secrets.tls &&
     new k8s.core.v1.Secret(
       "tls-secret",
       {
-        metadata: { name: names.name("tls"), namespace: k.namespace },
+        metadata: { namespace: k.namespace },
         type: "kubernetes.io/tls",
         stringData: { "tls.crt": secrets.tls.cert, "tls.key": secrets.tls.key },
       },
-      opts,
+      { ...opts, ...ROLLED },
     );
 
   const couchdb = cfg.couchdb.url

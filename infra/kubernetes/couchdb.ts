@@ -4,7 +4,7 @@ import { SETUP_DIR, SETUP_SCRIPT, setupPlan } from "../components/couchdb-setup.
 import type { ClusterSecrets } from "../components/secrets.js";
 import { PORTS } from "../layout.js";
 import type { KubeNames } from "./names.js";
-import { httpProbe, type Limit, labels, resources } from "./pod.js";
+import { httpProbe, type Limit, labels, ROLLED, resources } from "./pod.js";
 
 // CouchDB as a StatefulSet of N nodes with a volume each, known to Erlang by
 // their stable pod names, then set up by the same _cluster_setup job the
@@ -36,31 +36,33 @@ export class KubeCouchDb extends pulumi.ComponentResource {
       namespace: n.namespace,
       labels: labels(a.prefix, "couchdb"),
     });
+    const unnamed = { namespace: n.namespace, labels: labels(a.prefix, "couchdb") };
+    const rolled = { ...o, ...ROLLED };
     const headless = `${n.couchdb}-nodes`;
     const s = a.secrets;
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,
       {
-        metadata: meta("couchdb"),
+        metadata: unnamed,
         stringData: {
           password: s.couchdb.password,
           secret: s.couchSecret,
           cookie: s.erlangCookie,
         },
       },
-      o,
+      rolled,
     );
     const ini = new k8s.core.v1.ConfigMap(
       `${name}-ini`,
       {
-        metadata: meta("couchdb-ini"),
+        metadata: unnamed,
         data: {
           "10-oose.ini": s.couchUuid.apply(
             (uuid) => `[couchdb]\nuuid = ${uuid}\n\n[cluster]\nn = ${Math.min(3, a.nodes)}\n`,
           ),
         },
       },
-      o,
+      rolled,
     );
     const selector = { ...labels(a.prefix, "couchdb") };
     const port = [{ name: "http", port: PORTS.couchdb, targetPort: PORTS.couchdb }];
@@ -126,7 +128,7 @@ export class KubeCouchDb extends pulumi.ComponentResource {
     const plan = new k8s.core.v1.Secret(
       `${name}-setup-plan`,
       {
-        metadata: meta("couchdb-setup"),
+        metadata: unnamed,
         stringData: {
           "plan.json": s.couchdb.password.apply((password) =>
             JSON.stringify(setupPlan(nodes, { username: s.couchdb.username, password })),
@@ -134,7 +136,7 @@ export class KubeCouchDb extends pulumi.ComponentResource {
           "run.mjs": SETUP_SCRIPT,
         },
       },
-      o,
+      rolled,
     );
     // Awaited by the provider: the migration, and so every workload, waits for it.
     this.setup = new k8s.batch.v1.Job(

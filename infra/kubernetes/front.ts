@@ -4,7 +4,7 @@ import { renderFrontNginx } from "../../nginx/front.js";
 import { PORTS } from "../layout.js";
 import type { KubeNames } from "./names.js";
 import { nginxContainer, TLS_DIR, TLS_PATHS } from "./nginx.js";
-import { type Limit, labels } from "./pod.js";
+import { type Limit, labels, ROLLED } from "./pod.js";
 import type { KubeStackConfig } from "./stack.js";
 
 // What end users reach: `<domain>` (the prisms) and `<store>.<domain>` (each
@@ -98,7 +98,7 @@ export class KubeFront extends pulumi.ComponentResource {
       const conf = new k8s.core.v1.ConfigMap(
         `${name}-conf`,
         {
-          metadata: meta("front"),
+          metadata: { namespace: n.namespace, labels: labels(cfg.prefix, "front") },
           data: {
             "nginx.conf": renderFrontNginx({
               listen: { host: "0.0.0.0", port },
@@ -107,7 +107,7 @@ export class KubeFront extends pulumi.ComponentResource {
             }),
           },
         },
-        o,
+        { ...o, ...ROLLED },
       );
       const selector = labels(cfg.prefix, "front");
       this.nginx = new k8s.apps.v1.Deployment(

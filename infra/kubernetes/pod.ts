@@ -17,6 +17,16 @@ export const ZONE_SCRIPT_DIR = "/opt/oose-zone";
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 const ZONE_DIR = ZONE_FILE.slice(0, ZONE_FILE.lastIndexOf("/"));
 
+/**
+ * Options of the Secrets and ConfigMaps pods read when they start, which are
+ * left unnamed: the provider names them, and a change makes a new one under a
+ * new name, so every pod that reads it rolls out (an edit in place reaches none).
+ */
+export const ROLLED: pulumi.CustomResourceOptions = {
+  replaceOnChanges: ["data", "stringData"],
+  deleteBeforeReplace: false,
+};
+
 export const labels = (prefix: string, component: string, node?: string): Record<string, string> => ({
   "app.kubernetes.io/name": "oose",
   "app.kubernetes.io/instance": prefix,

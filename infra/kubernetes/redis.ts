@@ -4,7 +4,7 @@ import { PORTS } from "../layout.js";
 import { redisConf, sentinelConf } from "../redis-conf.js";
 import { claim } from "./couchdb.js";
 import type { KubeNames } from "./names.js";
-import { type Limit, labels, resources } from "./pod.js";
+import { type Limit, labels, ROLLED, resources } from "./pod.js";
 
 // HA Redis: a StatefulSet of the primary (pod 0) and its replicas, and one of
 // the Sentinels, each pod announcing its stable name. The configs come from
@@ -72,10 +72,10 @@ export class KubeRedis extends pulumi.ComponentResource {
     const secret = new k8s.core.v1.Secret(
       `${name}-conf`,
       {
-        metadata: { name: n.name("redis-conf"), namespace: n.namespace, labels: labels(a.prefix, "redis") },
+        metadata: { namespace: n.namespace, labels: labels(a.prefix, "redis") },
         stringData: pulumi.secret(confs),
       },
-      o,
+      { ...o, ...ROLLED },
     );
     const set = (
       role: "redis" | "sentinel",

@@ -5,7 +5,7 @@ import { PORTS } from "../layout.js";
 import { claim } from "./couchdb.js";
 import type { KubeNames } from "./names.js";
 import { NGINX_CONF, nginxContainer, TLS_DIR } from "./nginx.js";
-import { APP_UID, appContainer, type Container, type Limit, labels, type Volume, zoneInit } from "./pod.js";
+import { APP_UID, appContainer, type Container, type Limit, labels, ROLLED, type Volume, zoneInit } from "./pod.js";
 
 // A store: a StatefulSet of one pod (each store has its own name, zone and
 // parent prism, so its own env), with its one volume claim, the app writing
@@ -55,8 +55,8 @@ export class KubeStore extends pulumi.ComponentResource {
     const meta = (suffix = "") => ({ name: `${objectName}${suffix}`, namespace: n.namespace, labels: own });
     const conf = new k8s.core.v1.Secret(
       `${name}-nginx-conf`,
-      { metadata: meta("-nginx"), stringData: { "nginx.conf": a.nginxConf } },
-      o,
+      { metadata: { namespace: n.namespace, labels: own }, stringData: { "nginx.conf": a.nginxConf } },
+      { ...o, ...ROLLED },
     );
     const nginxPort = n.nginxPort;
     new k8s.core.v1.Service(

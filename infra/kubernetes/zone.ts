@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { KubeNames } from "./names.js";
-import { labels } from "./pod.js";
+import { labels, ROLLED } from "./pod.js";
 
 // What the zone init container needs (pod.ts, zoneInit): its script, and a
 // service account allowed to read nodes, nothing else. Nodes are cluster-wide,
@@ -33,8 +33,8 @@ export function zoneAccess(
   );
   const config = new k8s.core.v1.ConfigMap(
     `${name}-script`,
-    { metadata: meta, data: { "node-zone.mjs": script } },
-    opts,
+    { metadata: { namespace: meta.namespace, labels: meta.labels }, data: { "node-zone.mjs": script } },
+    { ...opts, ...ROLLED },
   );
   // The pods wait for the binding too: without it the init container's read is refused.
   return {

@@ -37,7 +37,8 @@ const named = (kind: string, name: string) => {
 const stores = () => ["store1", "store2", "store3"].map((s) => named("StatefulSet", `oose-${s}`));
 const prisms = () => ["prism1", "prism2"].map((p) => named("Deployment", `oose-${p}`));
 const container = (pod: PodSpec, name: string) => pod.containers.find((c) => c.name === name)!;
-const appSecret = () => plain(named("Secret", "oose-app").inputs.stringData) as Record<string, string>;
+const appSecret = () =>
+  plain(byKind(d, "Secret").find((o) => o.name === "app-secret")!.inputs.stringData) as Record<string, string>;
 
 test("every store has exactly one volume claim, and its nginx mounts it read-only", (t) => {
   t.is(byKind(d, "PersistentVolumeClaim").length, 0, "no claim outside the StatefulSets' templates");
@@ -123,6 +124,9 @@ test("secrets reach manifests only as Secret references", (t) => {
         if (SECRET_ENV.includes(e.name)) t.truthy(e.valueFrom?.secretKeyRef, `${w.name} ${c.name} ${e.name}`);
   }
   t.is(appSecret().OOSE_SIGNING_KEY, GIVEN.signingKey);
+  // Named by the provider, so new contents come under a new name and the pods reading them roll.
+  const ref = container(podOf(stores()[0]!), "app").env!.find((e) => e.name === "OOSE_SIGNING_KEY")!;
+  t.is(ref.valueFrom?.secretKeyRef?.name, "app-secret-generated");
 });
 
 test("the migration job comes after CouchDB's setup and Redis, and before every prism and store", (t) => {
