@@ -51,7 +51,7 @@ export const ConfigSchema = T.Object({
     username: T.Optional(T.String()),
     password: T.Optional(T.String()),
     database: T.String({ default: "oose" }),
-    /** The CA an https:// CouchDB is verified against alone: a file, or the PEM itself (unset: the system's CAs). */
+    /** The CA file an https:// CouchDB is verified against alone (unset: the system's CAs). */
     ca: T.Optional(T.String({ minLength: 1 })),
     timeoutMs: Ms(5000),
     /** Inventory writes share `_bulk_docs` requests (group commit). */
@@ -75,7 +75,7 @@ export const ConfigSchema = T.Object({
     /** The Sentinels' own password (their requirepass). */
     sentinelPassword: T.Optional(T.String()),
     /**
-     * TLS to the Sentinels and to the Redis they name, verified against `ca` alone: a file, or the PEM itself.
+     * TLS to the Sentinels and to the Redis they name, verified against the CA file `ca` alone.
      * A `rediss://` url uses it too.
      */
     tls: T.Optional(T.Object({ ca: T.String({ minLength: 1 }) })),

@@ -4,8 +4,8 @@ import type { Layout, Service } from "./layout.js";
 // The backend hops on TLS: CouchDB's own TLS listener (its [ssl] section) on
 // 6984 beside the plain 5984, which only the healthcheck on loopback and
 // CouchDB's own _cluster_setup calls between its nodes use; Redis and the
-// Sentinels on TLS alone. Nodes verify all three against the cluster CA,
-// which their env carries as PEM.
+// Sentinels on TLS alone. Nodes verify all three against the cluster CA file
+// their container holds.
 
 /** CouchDB's TLS port in its container; across hosts published at the plain port + 1000 (5984 → 6984). */
 export const COUCHDB_TLS_PORT = 6984;
@@ -20,7 +20,7 @@ export const couchTls = (s: Service): Endpoint =>
 /** The published TLS port of a CouchDB node, when it publishes. */
 export const couchTlsPublished = (s: Service) => (s.published === undefined ? undefined : s.published + TLS_OFFSET);
 
-/** A node's addressing with CouchDB at https:// (the same node as before) and Redis on TLS, trusting `ca`. */
+/** A node's addressing with CouchDB at https:// (the same node as before) and Redis on TLS, trusting the CA file `ca`. */
 export function backendTls(layout: Layout, at: Addressing, ca: string): Addressing {
   const couch = layout.couchdb.find((s) => at.couchdbUrl.includes(`//${s.reach.host}:${s.reach.port}`));
   if (!couch) throw new Error(`no CouchDB node at ${at.couchdbUrl}`);

@@ -13,10 +13,10 @@ export interface Endpoint {
 
 export interface Addressing {
   couchdbUrl: string;
-  /** The CA an https:// CouchDB is checked against (a file, or the PEM). */
+  /** The CA file an https:// CouchDB is checked against. */
   couchdbCa?: string;
   redis: ({ sentinels: Endpoint[]; url?: undefined } | { url: string; sentinels?: undefined }) & {
-    /** TLS to the Sentinels and Redis, checked against this CA (a file, or the PEM). */
+    /** TLS to the Sentinels and Redis, checked against this CA file. */
     tls?: { ca: string };
   };
   /** Where the node listens and the URL peers use to reach it. */

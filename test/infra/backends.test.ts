@@ -50,7 +50,8 @@ for (const file of STACKS) {
         ...(redis.sentinels && !redis.tls ? ["sentinels"] : []),
       ].filter((h) => !PLAIN_HOPS.includes(h));
       t.deepEqual(plainHops, [], c.name);
-      t.regex(couchdb.ca ?? "", /BEGIN CERTIFICATE/, `${c.name} trusts the cluster CA for CouchDB`);
+      t.is(couchdb.ca, "/etc/oose/tls/ca.crt", `${c.name} trusts the cluster CA for CouchDB`);
+      t.regex(upload(c, "/etc/oose/tls/ca.crt"), /BEGIN CERTIFICATE/, `${c.name} holds the CA`);
       t.is(redis.tls?.ca, couchdb.ca, `${c.name} trusts the same CA for Redis`);
       t.truthy(redis.password && redis.sentinelPassword, `${c.name} has both Redis passwords`);
       t.not(redis.password, redis.sentinelPassword);

@@ -1,9 +1,9 @@
+import { readFileSync } from "node:fs";
 import nano, { type DocumentScope, type ServerScope } from "nano";
 import { Agent } from "undici";
 import type { Config } from "../../config.js";
 import { AppError, BackendUnavailable, DatabaseMissing } from "../../errors.js";
 import { couchDuration, opLabel } from "../../metrics/index.js";
-import { backendCa } from "../ca.js";
 
 // CouchDB through nano, with an explicit timeout on every call. Database names
 // follow OOSE 2.1: <database>-peer, -inventory, -heartbeat (and -meta for migrations).
@@ -33,7 +33,7 @@ export function couchUrl(cfg: CouchSettings): string {
 export function openCouch(cfg: CouchSettings): Couch {
   const agent = new Agent({
     // An https:// CouchDB is verified against couchdb.ca alone when it is set.
-    connect: { timeout: cfg.timeoutMs, ca: backendCa(cfg.ca) },
+    connect: { timeout: cfg.timeoutMs, ca: cfg.ca ? readFileSync(cfg.ca, "utf8") : undefined },
     headersTimeout: cfg.timeoutMs,
     bodyTimeout: cfg.timeoutMs,
     keepAliveTimeout: 10_000,

@@ -1,9 +1,9 @@
+import { readFileSync } from "node:fs";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../../config.js";
 import { AppError, BackendUnavailable } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { metricsState, opLabel, redisDuration, redisFailovers } from "../../metrics/index.js";
-import { backendCa } from "../ca.js";
 
 // HA Redis: through Sentinel when sentinels are configured, else a direct URL.
 // Fail fast: one retry per command and a command timeout, so a dead primary
@@ -13,8 +13,7 @@ import { backendCa } from "../ca.js";
 
 export function openRedis(cfg: Config["redis"], log?: Logger): Redis {
   const backoff = (n: number) => Math.min(n * 100, 500);
-  const ca = backendCa(cfg.tls?.ca);
-  const tls = ca ? { ca } : undefined;
+  const tls = cfg.tls ? { ca: readFileSync(cfg.tls.ca, "utf8") } : undefined;
   const common: RedisOptions = {
     ...(tls ? { tls } : {}),
     db: cfg.db,
