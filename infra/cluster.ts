@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "../app/config.js";
 import { nodeEnv } from "../app/topology/env.js";
 import { type ClusterNode, nodesOf } from "../app/topology/model.js";
-import { apiUrl, dockerAddressing } from "./addressing.js";
+import { apiUrl, dockerAddressing, NODE_TLS } from "./addressing.js";
+import { backendTls } from "./backend-tls.js";
 import type { HostContext } from "./components/common.js";
 import { ClusterCa } from "./components/ca.js";
 import { CouchDb } from "./components/couchdb.js";
@@ -76,6 +77,7 @@ export function createCluster(cfg: StackConfig) {
     secrets,
     limits: cfg.limits.couchdb,
     jobHost: layout.jobHost.name,
+    ca,
   });
   const redis = new RedisHa("redis", {
     nodes: layout.redis,
@@ -84,6 +86,8 @@ export function createCluster(cfg: StackConfig) {
     hosts,
     image: (h) => images.ref("redis", h),
     password: secrets.redisPassword,
+    sentinelPassword: secrets.sentinelPassword,
+    ca,
     limits: { redis: cfg.limits.redis, sentinel: cfg.limits.sentinel },
   });
 
@@ -91,7 +95,7 @@ export function createCluster(cfg: StackConfig) {
   // Validated here with the app's own loader, so a bad env fails `pulumi up`, not a container.
   const envOf = (node: ClusterNode) =>
     appSecrets.apply((s) => {
-      const env = nodeEnv(cfg, node, dockerAddressing(layout, node.host), s);
+      const env = nodeEnv(cfg, node, backendTls(layout, dockerAddressing(layout, node.host), NODE_TLS.ca), s);
       loadConfig(env);
       return env;
     });
