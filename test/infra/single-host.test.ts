@@ -30,7 +30,7 @@ test("nodes reach each other by container name on the Docker network", (t) => {
       config.redis.sentinels?.map((s) => s.host),
       ["oose-sentinel1", "oose-sentinel2", "oose-sentinel3"],
     );
-    t.is(config.couchdb.url, "http://oose-couchdb1:5984");
+    t.is(config.couchdb.url, "https://oose-couchdb1:6984");
     const networks = plain(c.inputs.networksAdvanced) as { name: string }[];
     t.deepEqual(
       networks.map((n) => n.name),

@@ -33,7 +33,7 @@ test("the CouchDB cluster's nodes run on distinct hosts and publish the Erlang p
       portsOf(c)
         .map((p) => p.internal)
         .sort(),
-      [4369, 5984, 9100],
+      [4369, 5984, 6984, 9100],
     );
     t.is(envOf(c).NODENAME, ADDRESS[c.host!]);
   }
@@ -44,7 +44,7 @@ test("across hosts, nodes advertise their host address and published port", (t) 
     const config = loadConfig(envOf(c));
     const published = portsOf(c).find((p) => p.internal === config.listen.port)?.external;
     t.is(config.advertiseUrl, `https://${ADDRESS[c.host!]}:${published}`);
-    t.true(config.couchdb.url.startsWith(`http://${ADDRESS[c.host!]}:`), "the CouchDB node on the same host");
+    t.true(config.couchdb.url.startsWith(`https://${ADDRESS[c.host!]}:`), "the CouchDB node on the same host");
     t.is(config.redis.sentinels?.length, 3);
   }
 });
