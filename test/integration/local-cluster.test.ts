@@ -1,4 +1,6 @@
+import path from "node:path";
 import test from "ava";
+import { DIST } from "../../scripts/build.mjs";
 import { startCluster } from "../../infra/local/cluster.js";
 import { useCluster } from "../helpers/cluster.js";
 
@@ -22,6 +24,15 @@ test.serial("every node is healthy and registered in CouchDB", async (t) => {
   const res = await fetch(`${info.couchdb}/oose-peer/_all_docs`, { signal: AbortSignal.timeout(3000) });
   const ids = ((await res.json()) as { rows: { id: string }[] }).rows.map((r) => r.id);
   t.is(ids.length, info.prisms.length + info.stores.length, ids.join(", "));
+});
+
+test.serial("every node runs the compiled dist/app/main.js on plain node, as the image does", (t) => {
+  const c = cluster();
+  for (const node of [...c.info.prisms, ...c.info.stores]) {
+    const { spawnfile, spawnargs } = c.procs[node.name]!.child;
+    t.is(spawnfile, process.execPath, node.name);
+    t.deepEqual(spawnargs.slice(1), [path.join(DIST, "app", "main.js")], `${node.name}: no loader, no flags`);
+  }
 });
 
 test.serial("the admin user can log in to CouchDB", async (t) => {
