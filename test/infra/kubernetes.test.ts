@@ -236,3 +236,13 @@ test("a bad Kubernetes stack config is refused with every problem listed", (t) =
     "redisPassword: an existing Redis (redis.external) needs its password set",
   ]);
 });
+
+test("the target is docker unless the stack says kubernetes, and an unknown one is refused", (t) => {
+  const docker = Object.fromEntries(
+    Object.entries(stackConfig("Pulumi.example.yaml")).map(([k, v]) => [k.slice(5), parse(v)]),
+  );
+  t.false("target" in parseClusterConfig(docker));
+  t.false("target" in parseClusterConfig({ ...docker, target: "docker" }));
+  const err = t.throws(() => parseClusterConfig({ ...docker, target: "k8s" }), { instanceOf: StackConfigError });
+  t.deepEqual((err as StackConfigError).problems, ["target: expected docker or kubernetes"]);
+});
