@@ -35,7 +35,8 @@ export function createKubernetesCluster(cfg: KubeStackConfig) {
     namespace: k.namespace,
   });
   const ns = k.createNamespace
-    ? new k8s.core.v1.Namespace("namespace", { metadata: { name: k.namespace } }, { provider })
+    ? // Kept by `pulumi destroy`: deleting it would delete the stores' volume claims with it.
+      new k8s.core.v1.Namespace("namespace", { metadata: { name: k.namespace } }, { provider, retainOnDelete: true })
     : undefined;
   const opts = { provider, dependsOn: ns ? [ns] : [] };
   const pullSecrets = k.imagePullSecrets.map((name) => ({ name }));
