@@ -17,6 +17,8 @@ export interface Couch {
   server: ServerScope;
   db<D extends object = Record<string, unknown>>(kind: DbKind): DocumentScope<D>;
   name(kind: DbKind): string;
+  /** The connections nano uses (timeouts, the CA), for calls made beside nano. */
+  dispatcher: Agent;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export function openCouch(cfg: CouchSettings): Couch {
     server,
     name,
     db: <D extends object>(kind: DbKind) => server.use<D>(name(kind)),
+    dispatcher: agent,
     close: () => agent.close(),
   };
 }

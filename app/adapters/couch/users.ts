@@ -1,4 +1,4 @@
-import { request } from "undici";
+import { type Dispatcher, request } from "undici";
 import type { SessionUser } from "../../core/ports/sessions.js";
 import type { UserDirectory } from "../../core/ports/users.js";
 import { BackendUnavailable, InvalidCredentials } from "../../errors.js";
@@ -76,10 +76,12 @@ async function userExists(db: Couch, name: string): Promise<boolean> {
  * Checks a password against CouchDB's /_session. Not through the node's nano
  * client: nano keeps the session cookie CouchDB answers with, and would send
  * it (which CouchDB checks before the node's own credentials) on every later
- * request. This call sends no credentials of the node and keeps no cookie.
+ * request. This call sends no credentials of the node and keeps no cookie; it
+ * goes over nano's connections, so the same CA and timeouts apply.
  */
 async function checkPassword(
   cfg: Pick<CouchSettings, "url" | "timeoutMs">,
+  dispatcher: Dispatcher,
   name: string,
   password: string,
 ): Promise<{ name: string; roles: string[] }> {
@@ -89,6 +91,7 @@ async function checkPassword(
   let res: Awaited<ReturnType<typeof request>>;
   try {
     res = await request(url, {
+      dispatcher,
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json" },
       body: JSON.stringify({ name, password }),
@@ -114,7 +117,7 @@ export class CouchUsers implements UserDirectory {
   ) {}
 
   login(name: string, password: string): Promise<SessionUser> {
-    return checkPassword(this.cfg, name, password);
+    return checkPassword(this.cfg, this.db.dispatcher, name, password);
   }
 
   exists(name: string): Promise<boolean> {
