@@ -29,6 +29,11 @@ const listen = (port: number, tls?: TlsFiles) =>
       ]
     : [`port ${port}`];
 
+// Refuses clients off loopback while no password is set. A server that has none
+// and must take them (a Sentinel the Kubernetes target renders) goes without.
+const protectedMode = (bind: string, password?: string) =>
+  `protected-mode ${password || bind === "127.0.0.1" ? "yes" : "no"}`;
+
 export interface RedisNodeConf {
   port: number;
   /** Every interface in a container, loopback locally. */
@@ -49,8 +54,7 @@ export function redisConf(o: RedisNodeConf): string {
   return [
     ...listen(o.port, o.tls),
     `bind ${o.bind}`,
-    // Without a password only loopback clients get in.
-    "protected-mode yes",
+    protectedMode(o.bind, o.password),
     ...(o.password ? [`requirepass ${o.password}`, `masterauth ${o.password}`] : []),
     `dir ${o.dir}`,
     // Purchases and sessions must survive a restart of the whole set.
@@ -89,7 +93,7 @@ export function sentinelConf(o: SentinelConf): string {
   return [
     ...listen(o.port, o.tls),
     `bind ${o.bind}`,
-    "protected-mode yes",
+    protectedMode(o.bind, o.sentinelPassword),
     ...(o.sentinelPassword ? [`requirepass ${o.sentinelPassword}`] : []),
     `dir ${o.dir}`,
     ...(o.announce
