@@ -16,7 +16,7 @@ export interface HostContext {
 }
 
 /** Where a host's published ports bind: its bindAddress, else its address (schema-checked to be an IP then). */
-export const bindAddress = (h: Host) => h.bindAddress ?? h.address;
+const bindAddress = (h: Host) => h.bindAddress ?? h.address;
 
 export type Logging = NonNullable<StackConfig["logging"]>;
 
@@ -33,7 +33,7 @@ export const SERVICE_DEFAULTS = {
 
 /**
  * One-shot jobs: run once to the end (the provider waits and keeps the logs),
- * never restarted, and without the app image's /healthz check.
+ * never restarted, and without the app image's /livez check.
  */
 export const JOB_DEFAULTS = {
   restart: "no",
@@ -73,7 +73,10 @@ function hostDefaults(ctx: HostContext): pulumi.ResourceTransformation {
   };
 }
 
-/** Fixed container names mean the old container must go before its replacement starts. */
+/**
+ * Fixed container names mean the old container must go before its replacement
+ * starts; the host's defaults apply to every container the options are given to.
+ */
 export function containerOpts(ctx: HostContext, parent: pulumi.Resource, extra?: pulumi.CustomResourceOptions) {
   return {
     ...extra,
