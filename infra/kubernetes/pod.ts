@@ -64,7 +64,10 @@ export interface AppContainerArgs {
   zoneFromNode: boolean;
 }
 
-/** A prism or store process: alive while /ping answers, ready while /healthz does (503 when CouchDB or Redis is down). */
+/**
+ * A prism or store process: alive while /livez answers (no backend asked, so an
+ * outage restarts nothing), ready while /readyz does (503 when CouchDB or Redis is down).
+ */
 export function appContainer(a: AppContainerArgs): Container {
   return {
     name: "app",
@@ -73,9 +76,9 @@ export function appContainer(a: AppContainerArgs): Container {
     ports: [{ name: "api", containerPort: a.port }],
     volumeMounts: [...a.mounts, ...(a.zoneFromNode ? [{ name: "topology", mountPath: ZONE_DIR, readOnly: true }] : [])],
     resources: resources(a.limit, a.request),
-    startupProbe: httpProbe("/ping", a.port, 30),
-    livenessProbe: httpProbe("/ping", a.port),
-    readinessProbe: httpProbe("/healthz", a.port),
+    startupProbe: httpProbe("/livez", a.port, 30),
+    livenessProbe: httpProbe("/livez", a.port),
+    readinessProbe: httpProbe("/readyz", a.port),
     securityContext: { runAsNonRoot: true, runAsUser: APP_UID, allowPrivilegeEscalation: false },
   };
 }

@@ -173,11 +173,12 @@ test("disruption budgets cover the stores and the prisms", (t) => {
   }
 });
 
-test("probes: alive on /ping, ready on /healthz", (t) => {
+test("probes: alive on /livez (no backend asked), ready on /readyz (503 without CouchDB or Redis)", (t) => {
   for (const w of [...stores(), ...prisms()]) {
     const app = container(podOf(w), "app") as Container & Record<string, { httpGet: { path: string } }>;
-    t.is(app.livenessProbe!.httpGet.path, "/ping");
-    t.is(app.readinessProbe!.httpGet.path, "/healthz");
+    t.is(app.startupProbe!.httpGet.path, "/livez");
+    t.is(app.livenessProbe!.httpGet.path, "/livez");
+    t.is(app.readinessProbe!.httpGet.path, "/readyz");
   }
 });
 
