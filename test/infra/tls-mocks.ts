@@ -18,7 +18,11 @@ function newKey(): string {
 function certificate(publicKey: forge.pki.PublicKey, hours: number): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  cert.serialNumber = `00${randomBytes(16).toString("hex")}`;
+  // DER wants the shortest positive integer: a first byte of 0x01..0x7f needs no 00 before it (forge's
+  // 00 + a random 00.. byte made a padded integer OpenSSL refuses, one certificate in 256).
+  const serial = randomBytes(16);
+  serial[0] = (serial[0]! % 0x7f) + 1;
+  cert.serialNumber = serial.toString("hex");
   cert.validity.notBefore = new Date(Date.now() - 5 * 60_000);
   cert.validity.notAfter = new Date(Date.now() + Math.min(hours * 3_600_000, 3650 * DAY));
   return cert;
