@@ -70,7 +70,7 @@ export async function cleanup(file: string, say: Say): Promise<void> {
  * root's, each file with its declared owner and mode (podman cp would hand
  * them to the container's user instead).
  */
-async function uploadInto(c: ContainerPlan): Promise<void> {
+export async function uploadInto(c: ContainerPlan): Promise<void> {
   const name = c.name;
   const rootfs = (await podman(["mount", name])).stdout.trim();
   const mountpoint = async (volume: string) =>

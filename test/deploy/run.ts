@@ -2,6 +2,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { stackConfig } from "../infra/harness.js";
 import { endToEnd, type Topology } from "./check.js";
+import { backendChecks } from "./check-backends.js";
 import { buildImages, ROOT } from "./images.js";
 import { type Recording, record } from "./record.js";
 import { cleanup, up } from "./replay.js";
@@ -101,6 +102,7 @@ async function replay(s: Stack, images: Awaited<ReturnType<typeof buildImages>>,
     await up(plan, stateFile(s), say);
     say(`up in ${((Date.now() - started) / 1000).toFixed(0)} s; end-to-end check:`);
     await endToEnd(rec, topology(s, rec), say);
+    await backendChecks(plan, say);
     say(`${s.name}: passed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     if (!keep) await cleanup(stateFile(s), say);
