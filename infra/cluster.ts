@@ -176,6 +176,8 @@ export function createCluster(cfg: StackConfig) {
         prism: s.prismAuth,
         store: s.storeAuth,
         couchdb: s.couchdb,
+        // What the operator tools need beside CouchDB's: the Redis and Sentinel passwords.
+        redis: { password: s.redisPassword, sentinelPassword: s.sentinelPassword },
         ...(grafana ? { grafana: { username: grafanaAdmin!.username, password: grafana } } : {}),
       })),
     ),

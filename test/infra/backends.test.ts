@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import * as settings from "@pulumi/pulumi/runtime/settings.js";
 import test from "ava";
 import { loadConfig } from "../../app/config.js";
-import { type Deployment, deploy, plain, type Recorded } from "./harness.js";
+import { type Deployment, deploy, plain, type Recorded, settle } from "./harness.js";
 import { container, containers, envOf } from "./invariants.js";
 
 // The backend hops of both example stacks: every CouchDB and Redis/Sentinel
@@ -70,6 +70,15 @@ for (const file of STACKS) {
     for (const c of containers(d).filter((x) => /^couchdb-couchdb\d+$/.test(x.name))) {
       t.regex(upload(c, "/opt/couchdb/etc/local.d/10-oose.ini"), /\[ssl\]\nenable = true\nport = 6984/, c.name);
     }
+    const creds = (await settle(d.cluster.credentials)) as { redis?: { password: string; sentinelPassword: string } };
+    t.deepEqual(
+      creds.redis,
+      {
+        password: loadConfig(envOf(nodes[0]!)).redis.password,
+        sentinelPassword: loadConfig(envOf(nodes[0]!)).redis.sentinelPassword,
+      },
+      "the credentials output holds both Redis passwords",
+    );
     const plan = JSON.parse(upload(container(d, "couchdb-setup"), "/tmp/couchdb-setup/plan.json")) as {
       nodes: string[];
     };
