@@ -76,7 +76,7 @@ export class Retriever {
         res = await request(url, { dispatcher: this.agent, method: "GET" });
       } catch (err) {
         if (err instanceof Forbidden || (err as { cause?: unknown }).cause instanceof Forbidden) {
-          throw err instanceof Forbidden ? err : ((err as { cause: Forbidden }).cause);
+          throw err instanceof Forbidden ? err : (err as { cause: Forbidden }).cause;
         }
         throw remoteFailure(err, url.origin);
       }
