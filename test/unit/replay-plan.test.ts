@@ -46,7 +46,8 @@ test("env goes to an env file, never to argv: no secret in any command line", (t
 
 test("ports, volumes, health checks and limits are taken as declared", (t) => {
   const nginx = byName("oose-store2-nginx");
-  t.deepEqual(flag(nginx.args, "-p"), ["0.0.0.0:8081:8080/tcp"]);
+  // Published on the host's own address (Pulumi.example.yaml's 127.0.0.1), never on every interface.
+  t.deepEqual(flag(nginx.args, "-p"), ["127.0.0.1:8081:8080/tcp"]);
   t.deepEqual(flag(nginx.args, "-v"), ["oose-store2-data:/data:ro", "oose-store2-logs:/var/log/oose"]);
   t.deepEqual(flag(nginx.args, "--stop-signal"), ["SIGQUIT"]);
   t.deepEqual(flag(nginx.args, "--user"), ["101:101"]);
@@ -56,9 +57,19 @@ test("ports, volumes, health checks and limits are taken as declared", (t) => {
   const store = byName("oose-store1");
   t.deepEqual(flag(store.args, "--memory"), ["512m"]);
   t.true(store.args.includes("--init"));
-  t.is(store.health, undefined, "the app image's own check applies");
-  const upload = byName("oose-redis1").uploads[0]!;
-  t.like(upload, { file: "/data/redis.conf", uid: 999, gid: 999, mode: 0o600 });
+  // App containers declare the liveness check (the image's own is the same /livez).
+  t.like(store.health, { intervalMs: 10_000, timeoutMs: 5000, retries: 3, startPeriodMs: 20_000 });
+  // Redis gets its config as a seed beside the volume, never inside it (Sentinel's rewrites there survive).
+  const uploads = byName("oose-redis1").uploads;
+  t.like(uploads[0], { file: "/etc/oose/redis.conf", uid: 999, gid: 999, mode: 0o600 });
+  t.like(
+    uploads.find((u) => u.file.endsWith("node.key")),
+    { mode: 0o600 },
+  );
+  t.false(
+    uploads.some((u) => u.file.startsWith("/data/")),
+    "nothing uploaded into the data volume",
+  );
 });
 
 test("one-shot jobs run to their end; services wait for health; order follows the dependencies", (t) => {

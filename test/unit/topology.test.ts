@@ -95,6 +95,7 @@ const allSecrets = {
   ...secrets,
   couchdb: { username: "admin", password: "c-secret-789" },
   redisPassword: "r-secret-012",
+  sentinelPassword: "t-secret-345",
 };
 const localTls = { ca: "/tls/ca.pem", cert: (n: string) => `/tls/${n}.pem`, key: (n: string) => `/tls/${n}-key.pem` };
 
@@ -132,7 +133,9 @@ test("every variable nodeEnv sets names a config key, and loadConfig reads back 
 });
 
 test("the secret variables are the ones nodeEnv fills from the secrets", (t) => {
-  const values = new Set(["p-secret-123", "s-secret-456", secrets.signingKey, "c-secret-789", "r-secret-012"]);
+  const values = new Set([
+    ...["p-secret-123", "s-secret-456", secrets.signingKey, "c-secret-789", "r-secret-012", "t-secret-345"],
+  ]);
   for (const [target, node, env] of targets()) {
     const secret = Object.keys(env).filter((k) => values.has(env[k]!));
     t.deepEqual(secret.sort(), [...SECRET_ENV].sort(), `${target} ${node.name}`);
