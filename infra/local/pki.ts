@@ -42,8 +42,11 @@ async function rsaKey(): Promise<{ pem: string; key: forge.pki.rsa.PrivateKey }>
 function newCert(publicKey: forge.pki.PublicKey, days: number): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  // Positive, 16 random bytes (a leading 0 keeps the DER integer positive).
-  cert.serialNumber = `00${randomBytes(16).toString("hex")}`;
+  // 16 random bytes as a minimal positive DER integer: a first byte of 0x01..0x7f needs no 00 before it,
+  // and 00 + a random 00 byte is a padded integer OpenSSL refuses to load (one certificate in 256).
+  const serial = randomBytes(16);
+  serial[0] = (serial[0]! % 0x7f) + 1;
+  cert.serialNumber = serial.toString("hex");
   const now = Date.now();
   cert.validity.notBefore = new Date(now - 5 * 60_000);
   cert.validity.notAfter = new Date(now + days * DAY);
