@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
+import { execa } from "execa";
 import { ensureClientBuilt } from "../../scripts/build.mjs";
 import { useCluster } from "../helpers/cluster.js";
 
@@ -21,24 +21,9 @@ function quickstart(lang: string): string[] {
   return [...section.matchAll(new RegExp(`^\`\`\`${lang}\\n([\\s\\S]*?)^\`\`\``, "gm"))].map((m) => m[1]!);
 }
 
-function run(cmd: string, args: string[], env: Record<string, string>, cwd: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** A command's exit code and output; killed after a minute. */
+const run = (cmd: string, args: string[], env: Record<string, string>, cwd: string) =>
+  execa(cmd, args, { cwd, env: { ...process.env, ...env }, reject: false, timeout: 60_000 });
 
 /** cluster.json as `npm start` writes it, for this cluster. */
 function clusterFile(t: { teardown(fn: () => void): void }): { dir: string; file: string } {
@@ -55,7 +40,7 @@ test("the curl quickstart logs in, uploads, sees 2 copies, buys a purchase and f
   const { dir, file } = clusterFile(t);
   // Its own folder for hello.txt, with the commands otherwise as written (`bash -e`: any failure stops it).
   const res = await run("bash", ["-euo", "pipefail", "-c", script!], { OOSE_CLUSTER: file }, dir);
-  t.is(res.code, 0, res.stderr);
+  t.is(res.exitCode, 0, res.stderr);
   const lines = res.stdout.trim().split("\n");
   const detail = JSON.parse(lines.find((l) => l.startsWith("{"))!);
   // Two at least: a placement that fell over to another store under load may leave more, which repair trims.
@@ -71,7 +56,7 @@ test("the client quickstart does the same through @oose/client", async (t) => {
   const { file } = clusterFile(t);
   // From the checkout, as the README says; an inline module resolves its imports from the working directory.
   const res = await run(process.execPath, ["--input-type=module", "-e", script!], { OOSE_CLUSTER: file }, ROOT);
-  t.is(res.code, 0, res.stderr);
+  t.is(res.exitCode, 0, res.stderr);
   const progress = [...res.stdout.matchAll(/uploaded (\d+) of (\d+) bytes/g)].at(-1);
   t.truthy(progress, "upload progress was reported");
   t.is(progress![1], progress![2], "progress reached the whole request body");
