@@ -89,8 +89,11 @@ export async function backendChecks(plan: ReplayPlan, say: Say): Promise<void> {
   for (const s of sentinels) await replace(s);
   await until("the old primary a replica again", async () => (await role(old)) === "slave");
   for (const s of sentinels) {
-    const at = (await cli(s.name, 26379, ["sentinel", "get-master-addr-by-name", "oose"])).stdout.split("\n").join(":");
-    assert.equal(at, promoted, `${s.name} names the promoted primary`);
+    const addr = async () =>
+      (await cli(s.name, 26379, ["sentinel", "get-master-addr-by-name", "oose"])).stdout.split("\n").join(":");
+    // A Sentinel just replaced answers nothing until it has loaded its state.
+    await until(`${s.name} answers`, async () => (await addr()) !== "");
+    assert.equal(await addr(), promoted, `${s.name} names the promoted primary`);
   }
   const after = await Promise.all(redis.map(role));
   assert.deepEqual(

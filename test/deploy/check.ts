@@ -58,12 +58,46 @@ function lookupFor(t: Topology): LookupFunction {
 
 const sha1 = (b: Buffer) => createHash("sha1").update(b).digest("hex");
 
+/** How long after the containers are live their backends (TLS Sentinels, CouchDB) may take to answer. */
+const READY_MS = 60_000;
+
+/** GET /readyz on the node itself (its port and CA from its own env, as the container health check does). */
+const READY_PROBE = `
+const env = process.env;
+const ca = env.OOSE_TLS__CA ? require("node:fs").readFileSync(env.OOSE_TLS__CA) : undefined;
+const opts = { host: "127.0.0.1", port: env.OOSE_LISTEN__PORT ?? 5971, path: "/readyz", ca, timeout: 3000 };
+const req = require(ca ? "node:https" : "node:http").get(opts, (r) => { r.resume(); console.log(r.statusCode); process.exit(0); });
+req.on("timeout", () => req.destroy(new Error("timeout")));
+req.on("error", (e) => { console.log("ERR " + (e.code || e.message)); process.exit(0); });`;
+
+/**
+ * Containers are healthy once they serve (/livez); a prism takes requests once its backends answer
+ * (/readyz), as a load balancer would wait for. Before that a login is a 503 with its code.
+ */
+async function untilReady(rec: Recording, t: Topology, say: Say): Promise<void> {
+  const started = Date.now();
+  for (const name of Object.keys(rec.outputs.prismUrls)) {
+    const container = t.containers.prism(name);
+    const ready = async () =>
+      (await podman(["exec", container, "node", "-e", READY_PROBE], { timeoutMs: 15_000 })).stdout.trim();
+    let last = "";
+    while ((last = await ready()) !== "200") {
+      if (Date.now() - started > READY_MS) throw new Error(`${name}: /readyz answered ${last} for ${READY_MS} ms`);
+      await sleep(250);
+    }
+  }
+  say(
+    `  ready: every prism's backends answer, ${((Date.now() - started) / 1000).toFixed(1)} s after the containers were live`,
+  );
+}
+
 export async function endToEnd(rec: Recording, t: Topology, say: Say): Promise<void> {
   const dispatcher = new Agent({ connect: { lookup: lookupFor(t), timeout: 5000 }, headersTimeout: 15_000 });
   const frontUrl = rec.outputs.frontUrl;
   assert.ok(frontUrl, "the stack has a front");
   const prism = new PrismClient({ baseUrl: frontUrl, dispatcher, timeoutMs: 30_000 });
   try {
+    await untilReady(rec, t, say);
     const { couchdb } = rec.outputs.credentials;
     await prism.login(couchdb.username, couchdb.password);
     say(`  logged in at ${frontUrl} as ${couchdb.username}`);
@@ -80,7 +114,9 @@ export async function endToEnd(rec: Recording, t: Topology, say: Say): Promise<v
 
     const purchase = await prism.purchase({ hash, ext: "bin", referrer: [REFERRER] });
     const deliver = async () => {
-      const location = await prism.locate(prism.deliveryUrl(purchase.token, "replay.bin"), { referer: `${REFERRER}/page` });
+      const location = await prism.locate(prism.deliveryUrl(purchase.token, "replay.bin"), {
+        referer: `${REFERRER}/page`,
+      });
       const res = await request(location, { dispatcher, headers: { referer: `${REFERRER}/page` } });
       const body = Buffer.from(await res.body.arrayBuffer());
       return { location, status: res.statusCode, ok: res.statusCode === 200 && sha1(body) === hash };
