@@ -80,8 +80,7 @@ async function untilReady(rec: Recording, t: Topology, say: Say): Promise<void> 
     const container = t.containers.prism(name);
     const ready = async () =>
       (await podman(["exec", container, "node", "-e", READY_PROBE], { timeoutMs: 15_000 })).stdout.trim();
-    let last = "";
-    while ((last = await ready()) !== "200") {
+    for (let last = await ready(); last !== "200"; last = await ready()) {
       if (Date.now() - started > READY_MS) throw new Error(`${name}: /readyz answered ${last} for ${READY_MS} ms`);
       await sleep(250);
     }
