@@ -45,7 +45,7 @@ export function createCluster(cfg: StackConfig) {
   const secrets = new ClusterSecrets("secrets", { auth: cfg.auth, given: cfg.secrets });
   // The one CA of the stack: node APIs, CouchDB, Redis and Sentinel certificates all come from it.
   const ca = new ClusterCa("ca");
-  const network = new Network("network", { name: layout.network, providers });
+  const network = new Network("network", { name: layout.network, providers, subnets: layout.subnets });
   const hosts: Record<string, HostContext> = Object.fromEntries(
     cfg.hosts.map((h) => [
       h.name,

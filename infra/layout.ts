@@ -2,8 +2,11 @@ import type { Endpoint } from "../app/topology/env.js";
 import type { Host, StackConfig } from "./stack.js";
 
 // Where every container runs and how the others reach it. On one host that is
-// the container's name on the Docker network; across hosts it is the host
-// address and a published port. Pure, so config validation can run it.
+// the container's name on the Docker network, except for Redis and the
+// Sentinels: they get fixed addresses, since Sentinel resolves names in its
+// event loop and a slow DNS answer stalls it into TILT, delaying a failover by
+// 30 s. Across hosts it is the host address and a published port. Pure, so
+// config validation can run it.
 
 export type Kind = "couchdb" | "redis" | "sentinel" | "prism" | "store" | "storeNginx" | "front";
 
@@ -20,12 +23,22 @@ export interface Service {
   published?: number;
   /** How other containers reach it. */
   reach: Endpoint;
+  /** Its fixed address on the host's network (Redis and Sentinels on one host). */
+  ip?: string;
+}
+
+/** The Docker network of one host: its subnet, and the part Docker hands out to containers without a fixed address. */
+export interface HostNetwork {
+  subnet: string;
+  ipRange: string;
 }
 
 export interface Layout {
   multiHost: boolean;
   /** Docker network name, one per host. */
   network: string;
+  /** Host name → its network's addressing, where the stack pins addresses (one host). */
+  subnets: Record<string, HostNetwork>;
   couchdb: Service[];
   /** The first is the initial primary; Sentinel may promote another later. */
   redis: Service[];
@@ -62,6 +75,27 @@ export const PORTS = {
 /** epmd and CouchDB's Erlang distribution port (fixed by the official image's vm.args). */
 export const ERLANG_PORTS = [4369, 9100];
 
+/** The single host's network when the stack names none. */
+export const DEFAULT_SUBNET = "10.213.0.0/24";
+/** Fixed addresses start here in the subnet (below: the gateway and room for the engine). */
+const FIRST_PINNED = 10;
+
+const ipToInt = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+const intToIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
+
+/** The subnet's lower half holds fixed addresses; Docker hands out the upper half. */
+export function hostNetwork(subnet: string): HostNetwork & { pinned: (i: number) => string; room: number } {
+  const [ip, bits] = subnet.split("/") as [string, string];
+  const size = 2 ** (32 - Number(bits));
+  const base = ipToInt(ip) - (ipToInt(ip) % size);
+  return {
+    subnet: `${intToIp(base)}/${bits}`,
+    ipRange: `${intToIp(base + size / 2)}/${Number(bits) + 1}`,
+    pinned: (i) => intToIp(base + FIRST_PINNED + i),
+    room: size / 2 - FIRST_PINNED,
+  };
+}
+
 /** Round-robin over hosts: how CouchDB nodes, Redis nodes and Sentinels are spread. */
 const spread = (hosts: string[], i: number) => hosts[i % hosts.length]!;
 
@@ -86,6 +120,9 @@ export function planLayout(cfg: LayoutInput): Layout {
   const publish = (kind: Kind) =>
     multiHost || kind === "storeNginx" || kind === "front" || (kind === "prism" && !cfg.front);
   const slots = new Map<string, number>();
+  const only = cfg.hosts[0]!;
+  const net = multiHost ? undefined : hostNetwork(only.subnet ?? DEFAULT_SUBNET);
+  let pins = 0;
   const service = (kind: Kind, name: string, hostName: string, port: number, container: string): Service => {
     const h = host(hostName);
     let published: number | undefined;
@@ -94,8 +131,19 @@ export function planLayout(cfg: LayoutInput): Layout {
       slots.set(`${hostName}/${kind}`, slot + 1);
       published = bases[kind] + slot;
     }
-    const reach = multiHost ? { host: h.address, port: published! } : { host: container, port };
-    return { kind, name, host: h, container, port, published, reach };
+    if (multiHost)
+      return { kind, name, host: h, container, port, published, reach: { host: h.address, port: published! } };
+    const ip = net && (kind === "redis" || kind === "sentinel") ? net.pinned(pins++) : undefined;
+    return {
+      kind,
+      name,
+      host: h,
+      container,
+      port,
+      published,
+      reach: { host: ip ?? container, port },
+      ...(ip ? { ip } : {}),
+    };
   };
   const c = (name: string) => `${cfg.prefix}-${name}`;
   const all = cfg.hosts.map((h) => h.name);
@@ -124,6 +172,7 @@ export function planLayout(cfg: LayoutInput): Layout {
   return {
     multiHost,
     network: cfg.prefix,
+    subnets: net ? { [only.name]: { subnet: net.subnet, ipRange: net.ipRange } } : {},
     couchdb,
     redis,
     sentinels,
@@ -184,6 +233,16 @@ export function layoutProblems(cfg: LayoutInput): string[] {
         problems.push(`hosts ${s.host.name}: address needs a dot (IP or FQDN) for CouchDB`);
     }
   }
+  const pinned = [...l.redis, ...l.sentinels].filter((s) => s.ip).length;
+  const room = l.multiHost ? 0 : hostNetwork(cfg.hosts[0]!.subnet ?? DEFAULT_SUBNET).room;
+  if (pinned > room)
+    problems.push(
+      `hosts ${cfg.hosts[0]!.name}: subnet has room for ${room} Redis and Sentinel addresses, not ${pinned}`,
+    );
+  if (l.multiHost)
+    for (const h of cfg.hosts)
+      if (h.subnet)
+        problems.push(`hosts ${h.name}: subnet is for one host; across hosts the nodes meet at host addresses`);
   problems.push(...hostProblems(cfg));
   return [...new Set(problems)];
 }

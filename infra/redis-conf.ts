@@ -1,10 +1,13 @@
+import { isIP } from "node:net";
 import type { Endpoint } from "../app/topology/env.js";
 
 // redis.conf and sentinel.conf for both renderers: the containers of the
 // deployment and the processes of the local cluster. In containers every node
-// announces the address the others reach it by (container name on one host,
-// host address and published port across hosts), and Sentinel hands those
-// names to clients; on loopback the addresses are used as they are.
+// announces the address the others reach it by (a fixed address on one host,
+// host address and published port across hosts, a pod's name on Kubernetes),
+// and Sentinel hands those to clients; on loopback the addresses are used as
+// they are. Sentinel resolves names only when it is given one: it does so in
+// its event loop, where a slow DNS answer stalls it.
 // With `tls`, the port is TLS only (port 0 closes the plain one), replication
 // and Sentinel's links to every instance included; clients prove themselves
 // with the password, not a certificate.
@@ -48,10 +51,19 @@ export interface RedisNodeConf {
   primary?: Endpoint;
   maxMemoryMb?: number;
   tls?: TlsFiles;
+  /** Seconds a primary waits for more replicas before a full sync (Redis' default 5; a local cluster takes 0). */
+  syncDelaySec?: number;
+  /** Container name → fixed address: jobs/redis-start.sh rewrites names kept from an older start to these. */
+  addresses?: Record<string, string>;
 }
+
+/** Comments the start script reads: a live config from before the fixed addresses names its peers by name. */
+const addressLines = (addresses: Record<string, string> = {}) =>
+  Object.entries(addresses).map(([name, ip]) => `# oose-address ${name} ${ip}`);
 
 export function redisConf(o: RedisNodeConf): string {
   return [
+    ...addressLines(o.addresses),
     ...listen(o.port, o.tls),
     `bind ${o.bind}`,
     protectedMode(o.bind, o.password),
@@ -63,6 +75,7 @@ export function redisConf(o: RedisNodeConf): string {
     // Purchase records are never evicted; a full Redis refuses writes (503) instead.
     "maxmemory-policy noeviction",
     ...(o.maxMemoryMb ? [`maxmemory ${Math.floor(o.maxMemoryMb * 0.8)}mb`] : []),
+    ...(o.syncDelaySec === undefined ? [] : [`repl-diskless-sync-delay ${o.syncDelaySec}`]),
     ...(o.announce ? [`replica-announce-ip ${o.announce.host}`, `replica-announce-port ${o.announce.port}`] : []),
     ...(o.primary ? [`replicaof ${o.primary.host} ${o.primary.port}`] : []),
     "",
@@ -73,7 +86,7 @@ export interface SentinelConf {
   port: number;
   bind: string;
   dir: string;
-  /** A host name Sentinel resolves and announces (containers); unset: addresses as they are. */
+  /** How the others reach this Sentinel (containers); unset: its own address. */
   announce?: Endpoint;
   name: string;
   primary: Endpoint;
@@ -86,24 +99,22 @@ export interface SentinelConf {
   /** The deployment's: 5 s to call the primary down, 60 s for a failover. The local cluster fails over faster. */
   downAfterMs?: number;
   failoverTimeoutMs?: number;
+  addresses?: Record<string, string>;
 }
 
 export function sentinelConf(o: SentinelConf): string {
   const { name } = o;
   return [
+    ...addressLines(o.addresses),
     ...listen(o.port, o.tls),
     `bind ${o.bind}`,
     protectedMode(o.bind, o.sentinelPassword),
     ...(o.sentinelPassword ? [`requirepass ${o.sentinelPassword}`] : []),
     `dir ${o.dir}`,
-    ...(o.announce
-      ? [
-          "sentinel resolve-hostnames yes",
-          "sentinel announce-hostnames yes",
-          `sentinel announce-ip ${o.announce.host}`,
-          `sentinel announce-port ${o.announce.port}`,
-        ]
+    ...(o.announce && isIP(o.announce.host) === 0
+      ? ["sentinel resolve-hostnames yes", "sentinel announce-hostnames yes"]
       : ["sentinel resolve-hostnames no"]),
+    ...(o.announce ? [`sentinel announce-ip ${o.announce.host}`, `sentinel announce-port ${o.announce.port}`] : []),
     `sentinel monitor ${name} ${o.primary.host} ${o.primary.port} ${o.quorum}`,
     ...(o.password ? [`sentinel auth-pass ${name} ${o.password}`] : []),
     `sentinel down-after-milliseconds ${name} ${o.downAfterMs ?? 5000}`,

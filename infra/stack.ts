@@ -28,6 +28,11 @@ export const HostSchema = T.Object({
    * then be an IP). Docker's published ports bypass host firewalls such as ufw; 0.0.0.0 only when set.
    */
   bindAddress: T.Optional(T.String({ pattern: IPV4 })),
+  /**
+   * The subnet of this host's Docker network (/16 to /28). On one host Redis and the Sentinels get fixed
+   * addresses in its lower half, so Sentinel never resolves a name; other containers take the upper half.
+   */
+  subnet: T.Optional(T.String({ pattern: "^\\d{1,3}(\\.\\d{1,3}){3}/(1[6-9]|2[0-8])$" })),
   sshOpts: T.Optional(T.Array(T.String())),
 });
 

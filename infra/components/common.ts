@@ -48,7 +48,7 @@ export function placement(s: Service, ctx: HostContext, aliases?: string[]): Par
   return {
     name: s.container,
     hostname: s.container,
-    networksAdvanced: [{ name: ctx.network.name, aliases }],
+    networksAdvanced: [{ name: ctx.network.name, aliases, ...(s.ip ? { ipv4Address: s.ip } : {}) }],
     ports: s.published === undefined ? [] : [{ internal: s.port, external: s.published }],
   };
 }

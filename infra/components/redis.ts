@@ -57,6 +57,9 @@ export class RedisHa extends pulumi.ComponentResource {
     super("oose:index:RedisHa", name, {}, opts);
     const [first, ...rest] = args.nodes;
     if (!first) throw new Error("RedisHa needs a primary");
+    const addresses = Object.fromEntries(
+      [...args.nodes, ...args.sentinels].filter((s) => s.ip).map((s) => [s.container, s.ip!]),
+    );
     const ctx = (s: Service) => args.hosts[s.host.name]!;
     const file = (path: string, content: pulumi.Input<string>, permissions: string) => ({
       file: path,
@@ -65,13 +68,13 @@ export class RedisHa extends pulumi.ComponentResource {
       group: REDIS_UID,
       permissions,
     });
-    // A certificate for the names the others dial it by, and loopback for the healthcheck.
+    // A certificate for the names and addresses the others dial it by, and loopback for the healthcheck.
     const uploads = (s: Service, kind: "redis" | "sentinel", conf: pulumi.Output<string>) => {
-      const address = s.host.address;
+      const dialled = [s.container, "localhost", s.host.address, s.reach.host];
       const cert = args.ca.nodeCertificate(
         `${name}-${s.name}`,
-        [...new Set([s.container, "localhost", ...(IPV4.test(address) ? [] : [address])])],
-        [...new Set(["127.0.0.1", ...(IPV4.test(address) ? [address] : [])])],
+        [...new Set(dialled.filter((a) => !IPV4.test(a)))],
+        [...new Set(["127.0.0.1", ...dialled.filter((a) => IPV4.test(a))])],
       );
       return [
         file(`${ETC}/${kind}.conf`, pulumi.secret(conf), "0600"),
@@ -122,6 +125,7 @@ export class RedisHa extends pulumi.ComponentResource {
           primary: primary ? first.reach : undefined,
           maxMemoryMb: args.limits.redis.memoryMb,
           tls: REDIS_TLS,
+          addresses,
         }),
       );
       // redis-cli in the healthcheck reads the password from here, never from argv.
@@ -145,6 +149,7 @@ export class RedisHa extends pulumi.ComponentResource {
           password,
           sentinelPassword,
           tls: REDIS_TLS,
+          addresses,
         }),
       );
       const envs = secretEnv(args.sentinelPassword.apply((p) => ({ REDISCLI_AUTH: p })));

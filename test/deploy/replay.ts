@@ -146,7 +146,8 @@ export async function up(plan: ReplayPlan, file: string, say: Say): Promise<Time
 
   for (const n of plan.networks) {
     note((s) => s.networks.push(n.name));
-    await podman(["network", "create", ...(n.subnet ? ["--subnet", n.subnet] : []), n.name]);
+    const addressing = [...(n.subnet ? ["--subnet", n.subnet] : []), ...(n.ipRange ? ["--ip-range", n.ipRange] : [])];
+    await podman(["network", "create", ...addressing, n.name]);
   }
   if (plan.networks.length > 1) await isolate(plan, note);
   for (const v of plan.volumes) {

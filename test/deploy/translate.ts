@@ -51,7 +51,7 @@ export interface ContainerPlan {
 }
 
 export interface ReplayPlan {
-  networks: { resource: string; host: string; name: string; subnet?: string }[];
+  networks: { resource: string; host: string; name: string; subnet?: string; ipRange?: string }[];
   volumes: { resource: string; host: string; name: string }[];
   containers: ContainerPlan[];
   /** Everything taken from elsewhere than the program, one line each. */
@@ -137,7 +137,12 @@ export function planReplay(rec: Recording, images: ImageSet, hosts: EmulatedHost
     const h = hostOf(r);
     const name = networkName(String(r.inputs.name), h.name);
     if (multiHost) substitutions.push(`host ${h.name}: network ${String(r.inputs.name)} is ${name} (${h.subnet})`);
-    return { resource: r.name, host: h.name, name, subnet: h.subnet };
+    // The program's own addressing, where it sets one (an emulated host's subnet replaces it).
+    const [ipam, ...more] = list(r.inputs.ipamConfigs);
+    if (more.length) throw new Error(`network ${r.name}: the replay takes one ipamConfig`);
+    if (multiHost || !ipam) return { resource: r.name, host: h.name, name, subnet: h.subnet };
+    const ipRange = ipam.ipRange ? { ipRange: String(ipam.ipRange) } : {};
+    return { resource: r.name, host: h.name, name, subnet: String(ipam.subnet), ...ipRange };
   });
   const volumes = byType("docker:index/volume:Volume").map((r) => ({
     resource: r.name,
@@ -164,6 +169,7 @@ export function planReplay(rec: Recording, images: ImageSet, hosts: EmulatedHost
     for (const n of list(i.networksAdvanced)) {
       args.push("--network", networkName(String(n.name), host.name));
       for (const a of list(n.aliases)) args.push("--network-alias", String(a));
+      if (n.ipv4Address) args.push("--ip", String(n.ipv4Address));
     }
     for (const p of list(i.ports)) {
       const ip = p.ip && p.ip !== "0.0.0.0" ? String(p.ip) : (host.address ?? "0.0.0.0");

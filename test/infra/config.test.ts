@@ -94,6 +94,23 @@ test("a CouchDB cluster across hosts needs one host per node", (t) => {
   );
 });
 
+test("a subnet too small for the Redis and Sentinel addresses, or one set across hosts, is refused", (t) => {
+  const one = raw("Pulumi.example.yaml");
+  const [local] = one.hosts as Record<string, unknown>[];
+  const small = problems({
+    ...one,
+    hosts: [{ ...local, subnet: "10.9.0.0/27" }],
+    redis: { replicas: 4, sentinels: 3 },
+  });
+  t.deepEqual(small, ["hosts local: subnet has room for 6 Redis and Sentinel addresses, not 8"]);
+  t.notThrows(() => parseStackConfig({ ...one, hosts: [{ ...local, subnet: "10.9.0.0/24" }] }));
+  const three = raw("Pulumi.example-3hosts.yaml");
+  const hosts = (three.hosts as Record<string, unknown>[]).map((h, i) => (i ? h : { ...h, subnet: "10.9.0.0/24" }));
+  t.deepEqual(problems({ ...three, hosts }), [
+    "hosts node1: subnet is for one host; across hosts the nodes meet at host addresses",
+  ]);
+});
+
 test("the error message lists every problem on its own line", (t) => {
   const err = t.throws(() => parseStackConfig({ domain: 1, hosts: [] }), { instanceOf: StackConfigError });
   t.regex(err.message, /^Invalid stack configuration \(\d+ problems\):\n {2}- /);

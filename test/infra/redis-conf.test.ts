@@ -180,3 +180,47 @@ test("the rendered configs run with TLS and passwords, and a restart from the se
   t.regex(readFileSync(path.join(dir, "redis1", "redis.conf"), "utf8"), /^requirepass /m, "settings from the seed");
   t.truthy(execFileSync("redis-server", ["--version"]).toString().includes("v=7"));
 });
+
+test("a config kept from a start that named its peers is rewritten to the seed's fixed addresses", (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "oose-redis-start-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // The entrypoint only shows what it was given: the live config is the result.
+  writeFileSync(path.join(dir, "docker-entrypoint.sh"), "#!/bin/sh\nexit 0\n");
+  chmodSync(path.join(dir, "docker-entrypoint.sh"), 0o755);
+  const addresses = { "oose-redis1": "10.213.0.10", "oose-redis2": "10.213.0.11", "oose-sentinel2": "10.213.0.13" };
+  const run = (kind: string, seed: string, live: string) => {
+    writeFileSync(path.join(dir, "seed.conf"), seed);
+    writeFileSync(path.join(dir, "live.conf"), live);
+    execFileSync("sh", [START, path.join(dir, "seed.conf"), path.join(dir, "live.conf"), kind], {
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+    });
+    return readFileSync(path.join(dir, "live.conf"), "utf8");
+  };
+  const primary = { host: "10.213.0.10", port: 6379 };
+  const sentinel = run(
+    "sentinel",
+    sentinelConf({ port: 26379, bind: "0.0.0.0", dir: "/data", name: NAME, primary, quorum: 2, addresses }),
+    [
+      "sentinel monitor oose oose-redis2 6379 2",
+      "sentinel myid 0123456789abcdef0123456789abcdef01234567",
+      "sentinel current-epoch 3",
+      "sentinel known-replica oose oose-redis1 6379",
+      "sentinel known-sentinel oose oose-sentinel2 26379 fedcba9876543210fedcba9876543210fedcba98",
+      "",
+    ].join("\n"),
+  );
+  t.regex(sentinel, /^sentinel monitor oose 10\.213\.0\.11 6379 2$/m, "the promoted primary, at its address");
+  t.regex(sentinel, /^sentinel known-replica oose 10\.213\.0\.10 6379$/m);
+  t.regex(sentinel, /^sentinel known-sentinel oose 10\.213\.0\.13 26379 fedcba98\w+$/m);
+  t.regex(sentinel, /^sentinel current-epoch 3$/m);
+  t.regex(sentinel, /^sentinel resolve-hostnames no$/m);
+  t.notRegex(sentinel, /^[^#].*oose-(redis|sentinel)\d/m, "no setting names a container");
+
+  const redis = run(
+    "redis",
+    redisConf({ port: 6379, bind: "0.0.0.0", dir: "/data", primary, addresses }),
+    "port 6379\nreplicaof oose-redis2 6379\n",
+  );
+  t.regex(redis, /^replicaof 10\.213\.0\.11 6379$/m, "the role Sentinel gave it, at the primary's address");
+  t.is(redis.match(/^replicaof /gm)?.length, 1);
+});
