@@ -220,8 +220,10 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
       dir: path.join(o.dataDir, "redis"),
       logDir: o.logDir,
     });
+    let quorum: Promise<void> = Promise.resolve();
     await settle<Proc | Awaited<typeof redis>>([...couch, redis], (v) => {
       if ("sentinels" in v) {
+        quorum = v.quorum;
         add([v.primary]);
         add(v.replicas);
         add(v.sentinels);
@@ -237,6 +239,7 @@ export async function startCluster(o: StartOptions): Promise<LocalCluster> {
     }
     const stores = [...nodes.values()].filter((n) => n.role === "store");
     await settle([...stores.map(storeNginx), ...(o.spec.front ? [frontNginx()] : [])], (p) => add([p]));
+    await quorum;
   } catch (err) {
     await stop();
     throw err;

@@ -59,6 +59,8 @@ export interface RedisHa {
   primary: Proc;
   replicas: Proc[];
   sentinels: Proc[];
+  /** Resolves once every Sentinel knows the others, so a failover can be voted. */
+  quorum: Promise<void>;
   sentinelEndpoints: Endpoint[];
   name: string;
   primaryPort: number;
@@ -66,7 +68,7 @@ export interface RedisHa {
 
 /**
  * Primary, replicas and Sentinels on loopback, their data kept under `dir` across
- * starts; resolves once Sentinel sees the full set (quorum possible).
+ * starts; resolves once Sentinel names the primary and knows its replicas.
  */
 export async function startRedisHa(o: {
   primaryPort: number;
@@ -90,14 +92,44 @@ export async function startRedisHa(o: {
     return d;
   };
   const primaryAt = { host: HOST, port: o.primaryPort };
-  const dataNode = (name: string, file: string, port: number, dir: string, primary?: Endpoint) =>
-    startProc(name, "redis-server", [conf(file, redisConf({ port, bind: HOST, dir: dataDir(dir), primary }))], {
-      logDir: o.logDir,
-    });
+  const procs: Proc[] = [];
+  const dataNode = (name: string, file: string, port: number, dir: string, primary?: Endpoint) => {
+    const conf_ = redisConf({ port, bind: HOST, dir: dataDir(dir), primary, syncDelaySec: 0 });
+    const p = startProc(name, "redis-server", [conf(file, conf_)], { logDir: o.logDir });
+    procs.push(p);
+    return p;
+  };
+  const client = (port: number) => {
+    const c = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0 });
+    c.on("error", () => undefined);
+    return c;
+  };
+  // In order, each once the one before answers: a Sentinel that asks the primary for its replicas before
+  // they attach learns of them only at its next INFO, 10 s later.
   const primary = dataNode("redis-primary", "primary.conf", o.primaryPort, "primary");
-  const replicas = o.replicaPorts.map((port, i) =>
-    dataNode(`redis-replica${i + 1}`, `replica${i}.conf`, port, `replica${i + 1}`, primaryAt),
-  );
+  const first = client(o.primaryPort);
+  let replicas: Proc[] = [];
+  try {
+    // A replica that finds no primary tries again a second later.
+    await stopOnFailure(
+      procs,
+      waitFor("redis primary", async () => (await first.ping()) === "PONG", 20_000, 20),
+    );
+    replicas = o.replicaPorts.map((port, i) =>
+      dataNode(`redis-replica${i + 1}`, `replica${i}.conf`, port, `replica${i + 1}`, primaryAt),
+    );
+    await stopOnFailure(
+      procs,
+      waitFor(
+        "redis replicas in sync",
+        async () => (await first.info("replication")).match(/state=online/g)?.length === o.replicaPorts.length,
+        20_000,
+        50,
+      ),
+    );
+  } finally {
+    first.disconnect();
+  }
   const quorum = Math.floor(o.sentinelPorts.length / 2) + 1;
   // Sentinel rewrites its config, so each gets a fresh writable file every start.
   const sentinels = o.sentinelPorts.map((port, i) =>
@@ -122,31 +154,37 @@ export async function startRedisHa(o: {
       { logDir: o.logDir },
     ),
   );
-  const probe = new Redis({ port: o.sentinelPorts[0], lazyConnect: true, maxRetriesPerRequest: 0 });
-  probe.on("error", () => undefined);
+  const probe = client(o.sentinelPorts[0]!);
+  const master = async () => {
+    const info = (await probe.call("SENTINEL", "MASTER", o.name)) as string[];
+    return (k: string) => Number(info[info.indexOf(k) + 1]);
+  };
+  const all = [...procs, ...sentinels];
   try {
     await stopOnFailure(
-      [primary, ...replicas, ...sentinels],
-      waitFor(
-        "redis sentinel",
-        async () => {
-          const info = (await probe.call("SENTINEL", "MASTER", o.name)) as string[];
-          const field = (k: string) => Number(info[info.indexOf(k) + 1]);
-          return (
-            field("num-other-sentinels") >= o.sentinelPorts.length - 1 && field("num-slaves") >= o.replicaPorts.length
-          );
-        },
-        20_000,
-        200,
-      ),
+      all,
+      waitFor("redis sentinel", async () => (await master())("num-slaves") >= o.replicaPorts.length, 20_000, 50),
     );
-  } finally {
+  } catch (err) {
     probe.disconnect();
+    throw err;
   }
+  // The Sentinels find each other through hellos sent every 2 s: the nodes can start meanwhile.
+  const known = stopOnFailure(
+    all,
+    waitFor(
+      "redis sentinels",
+      async () => (await master())("num-other-sentinels") >= o.sentinelPorts.length - 1,
+      20_000,
+      100,
+    ),
+  ).finally(() => probe.disconnect());
+  known.catch(() => undefined);
   return {
     primary,
     replicas,
     sentinels,
+    quorum: known,
     name: o.name,
     primaryPort: o.primaryPort,
     sentinelEndpoints: o.sentinelPorts.map((port) => ({ host: HOST, port })),
