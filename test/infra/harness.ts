@@ -115,7 +115,7 @@ export async function deploy(
           order: resources.length,
           dependsOn,
         });
-        const tls = tlsOutputs(args.type, plain(args.inputs) as Record<string, unknown>);
+        const tls = tlsOutputs(args.type, args.name, plain(args.inputs) as Record<string, unknown>);
         if (typeof tls?.privateKeyPem === "string") keys.push(tls.privateKeyPem);
         const outputs = tls ?? fakeOutputs(args.type, args.name);
         return { id: `${args.name}-id`, state: { ...args.inputs, ...outputs } };

@@ -86,18 +86,28 @@ function locallySigned(i: Inputs): string {
   return forge.pki.certificateToPem(cert);
 }
 
-/** The tls provider's outputs for `type`, or undefined for another provider's type. */
-export function tlsOutputs(type: string, inputs: Inputs): Record<string, unknown> | undefined {
-  switch (type) {
-    case "tls:index/privateKey:PrivateKey":
-      return { privateKeyPem: newKey() };
-    case "tls:index/selfSignedCert:SelfSignedCert":
-      return { certPem: selfSigned(inputs) };
-    case "tls:index/certRequest:CertRequest":
-      return { certRequestPem: certRequest(inputs) };
-    case "tls:index/locallySignedCert:LocallySignedCert":
-      return { certPem: locallySigned(inputs) };
-    default:
-      return undefined;
+/**
+ * The tls provider's outputs for `type`, or undefined for another provider's type. A key is made once per
+ * resource name and a certificate once per inputs in this process: the tests deploy the same stacks many
+ * times, and signing in JS takes most of a deployment's time.
+ */
+export function tlsOutputs(type: string, name: string, inputs: Inputs): Record<string, unknown> | undefined {
+  const make = MAKERS[type];
+  if (!make) return undefined;
+  const id = type === KEY ? `${type}/${name}` : `${type}/${JSON.stringify(inputs)}`;
+  let out = made.get(id);
+  if (!out) {
+    out = make(inputs);
+    made.set(id, out);
   }
+  return out;
 }
+
+const KEY = "tls:index/privateKey:PrivateKey";
+const made = new Map<string, Record<string, unknown>>();
+const MAKERS: Record<string, (i: Inputs) => Record<string, unknown>> = {
+  [KEY]: () => ({ privateKeyPem: newKey() }),
+  "tls:index/selfSignedCert:SelfSignedCert": (i) => ({ certPem: selfSigned(i) }),
+  "tls:index/certRequest:CertRequest": (i) => ({ certRequestPem: certRequest(i) }),
+  "tls:index/locallySignedCert:LocallySignedCert": (i) => ({ certPem: locallySigned(i) }),
+};
