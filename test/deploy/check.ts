@@ -25,6 +25,8 @@ export interface Topology {
     migrate: string;
     /** The initial Redis primary. */
     redisPrimary: string;
+    /** Redis and Sentinel containers: their logs explain a failover that did not happen. */
+    redisAll: string[];
     apps: string[];
     prism: (name: string) => string;
     /** A store's app and nginx containers. */
@@ -194,15 +196,23 @@ async function redisFailover(
   const killedAt = Date.now();
   let deliveries = 0;
   let acceptedAt: number | undefined;
+  let refused = "";
   while (acceptedAt === undefined || Date.now() - acceptedAt < 2000) {
-    assert.ok(Date.now() - killedAt < FAILOVER_MS, `no purchase taken within ${FAILOVER_MS} ms of the kill`);
+    if (Date.now() - killedAt > FAILOVER_MS) {
+      say(`  no purchase within ${FAILOVER_MS} ms of the kill; the last refusal: ${refused}`);
+      await tailLogs(t.containers.redisAll, say);
+      assert.fail(`no purchase taken within ${FAILOVER_MS} ms of the kill`);
+    }
     const d = await deliver().catch(() => ({ ok: false }));
     assert.ok(d.ok, `a delivery failed ${Date.now() - killedAt} ms into the failover`);
     deliveries++;
     // A browser's pace, not a flood: one client past the store nginx's request limit is refused there.
     await sleep(DELIVERY_PACE_MS);
     if (acceptedAt === undefined) {
-      const bought = await prism.purchase({ hash, ext: "bin", referrer: [REFERRER] }).catch(() => undefined);
+      const bought = await prism.purchase({ hash, ext: "bin", referrer: [REFERRER] }).catch((err: Error) => {
+        refused = `${(err as { code?: string }).code ?? ""} ${err.message}`;
+        return undefined;
+      });
       if (bought) acceptedAt = Date.now();
       else await sleep(250);
     }
@@ -211,6 +221,14 @@ async function redisFailover(
     `  killed ${t.containers.redisPrimary}: ${deliveries} deliveries through the failover, none failed; ` +
       `purchases taken again ${((acceptedAt - killedAt) / 1000).toFixed(1)} s after the kill`,
   );
+}
+
+/** The last lines each container logged, to tell why a check failed. */
+async function tailLogs(containers: string[], say: Say): Promise<void> {
+  for (const c of containers) {
+    const logs = await podman(["logs", "--tail", "25", c], { reject: false });
+    say(`  --- ${c}\n${`${logs.stdout}${logs.stderr}`.trimEnd().replace(/^/gm, "    ")}`);
+  }
 }
 
 /** A store holding a copy is stopped (app and nginx); deliveries go to the other copies within the bound. */

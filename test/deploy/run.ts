@@ -81,6 +81,9 @@ function topology(s: Stack, rec: Recording): Topology {
     containers: {
       migrate: container("migrate-job"),
       redisPrimary: container("redis-redis1"),
+      redisAll: rec.resources
+        .filter((r) => r.type === "docker:index/container:Container" && /^(redis|sentinel)/.test(String(r.name)))
+        .map((r) => String(r.inputs.name)),
       apps,
       prism: (name) => container(`${name}-app`),
       store: (name) => [container(`${name}-app`), container(`${name}-nginx`)],

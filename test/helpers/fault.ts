@@ -115,7 +115,10 @@ export async function peerDoc(c: LocalCluster, name: string): Promise<PeerDoc> {
 }
 
 /** The heartbeat's votes against store `name` (`down:<castee>:<caster>`). */
-export async function votesAgainst(c: LocalCluster, name: string): Promise<{ _id: string; caster: string; castee: string }[]> {
+export async function votesAgainst(
+  c: LocalCluster,
+  name: string,
+): Promise<{ _id: string; caster: string; castee: string }[]> {
   const key = storeKey(c, name);
   const res = await nano(c.info.couchdb)
     .use<{ caster: string; castee: string }>("oose-heartbeat")
@@ -215,8 +218,11 @@ async function attempt(c: LocalCluster, prism: number, file: Stored, timeoutMs: 
     const res = await request(`${c.info.prisms[prism]!.url}/${file.token}/f.bin`, {
       signal: AbortSignal.timeout(timeoutMs),
     });
+    if (res.statusCode !== 302) {
+      const code = ((await res.body.json().catch(() => ({}))) as { code?: string }).code;
+      return { at, ok: false, error: `prism answered ${res.statusCode} ${code ?? ""}`.trimEnd() };
+    }
     await res.body.dump();
-    if (res.statusCode !== 302) return { at, ok: false, error: `prism answered ${res.statusCode}` };
     const location = String(res.headers.location);
     store = storeOfUrl(c, location);
     const bytes = await request(location, { signal: AbortSignal.timeout(timeoutMs) });
