@@ -1,10 +1,13 @@
+import { BackendUnavailable } from "../errors.js";
 import type { Logger } from "../log.js";
 import { isLive, type Peer } from "./peer.js";
 import type { PeerDirectory, PeerView } from "./ports/peers.js";
 
 /**
  * The in-memory peer table every node routes with: refreshed from the
- * directory on an interval, so the hot path never asks it. A failed refresh keeps the last table.
+ * directory on an interval, so the hot path never asks it. A failed refresh keeps the last table, and so
+ * does an empty answer once peers were known: that is a wiped or recreated database (nodes register
+ * themselves), and an empty table would make every file look absent.
  */
 export class PeerTable implements PeerView {
   private peers: Peer[] = [];
@@ -41,7 +44,9 @@ export class PeerTable implements PeerView {
 
   async refresh(): Promise<void> {
     try {
-      this.peers = await this.directory.list();
+      const peers = await this.directory.list();
+      if (peers.length === 0 && this.peers.length > 0) throw new BackendUnavailable("Peer directory is empty");
+      this.peers = peers;
       this.loaded = true;
       this.failing = false;
       for (const fn of this.listeners) fn(this.peers);

@@ -52,6 +52,8 @@ export class Existence {
   async copies(hash: string): Promise<InventoryDoc[]> {
     // Copies are looked up on the stores the table knows: before its first load every file would look absent.
     if (!this.peers.ready) throw new BackendUnavailable("Peer table not loaded yet (existence)");
+    // With no store known, nothing can be called absent.
+    if (this.peers.stores().length === 0) throw new BackendUnavailable("No store known yet (existence)");
     const fresh = this.cache.get(hash);
     if (fresh) return fresh;
     const stale = this.cache.get(hash, { allowStale: true });

@@ -5,6 +5,7 @@ import { MemoryPeers } from "../../app/adapters/memory/peers.js";
 import type { PeerDoc } from "../../app/core/peer.js";
 import { PeerTable } from "../../app/core/peer-table.js";
 import type { PeerDirectory, SelfConfig } from "../../app/core/ports/peers.js";
+import { BackendUnavailable } from "../../app/errors.js";
 import { contract, useCouch } from "../helpers/contract.js";
 
 // One body of tests for the PeerDirectory port, against CouchDB (the
@@ -155,6 +156,35 @@ contract<Impl>(
       t.true(table.ready);
       t.is(table.all().length, 3);
       failing = false;
+      await table.refresh();
+      t.true(table.healthy);
+    },
+
+    "an empty directory once peers were known keeps the last table (a wiped database)": async (t, { dir }) => {
+      let wiped = false;
+      const view: PeerDirectory = {
+        registerSelf: (s) => dir.registerSelf(s),
+        setAvailable: (k, a) => dir.setAvailable(k, a),
+        setCapacity: (k, c) => dir.setCapacity(k, c),
+        get: (k) => dir.get(k),
+        list: () => (wiped ? Promise.resolve([]) : dir.list()),
+      };
+      const table = new PeerTable(view, 60_000, silent);
+      await table.start();
+      t.teardown(() => table.stop());
+      t.true(table.ready);
+      t.is(table.stores().length, 0, "a directory that was always empty is an empty table");
+      await dir.registerSelf(store("s1"));
+      await table.refresh();
+      t.is(table.stores().length, 1);
+      wiped = true;
+      await t.throwsAsync(table.refresh(), { instanceOf: BackendUnavailable });
+      t.false(table.healthy);
+      t.deepEqual(
+        table.stores().map((p) => p.name),
+        ["s1"],
+      );
+      wiped = false;
       await table.refresh();
       t.true(table.healthy);
     },
