@@ -83,7 +83,8 @@ export class CouchDb extends pulumi.ComponentResource {
       const volume = new docker.Volume(
         `${name}-${n.name}-data`,
         { name: `${n.container}-data` },
-        { parent: this, provider: c.provider, retainOnDelete: true },
+        // Protected as the stores' are: a replacement would start the node on an empty volume.
+        { parent: this, provider: c.provider, retainOnDelete: true, protect: true },
       );
       const erlang =
         args.multiHost && args.nodes.length > 1 ? ERLANG_PORTS.map((p) => ({ internal: p, external: p })) : [];

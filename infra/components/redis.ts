@@ -88,7 +88,8 @@ export class RedisHa extends pulumi.ComponentResource {
       new docker.Volume(
         `${name}-${s.name}-data`,
         { name: `${s.container}-data` },
-        { parent: this, provider: ctx(s).provider, retainOnDelete: true },
+        // Purchases, sessions and Sentinel's view: protected, so no change starts a node on an empty volume.
+        { parent: this, provider: ctx(s).provider, retainOnDelete: true, protect: true },
       );
     const container = (
       s: Service,

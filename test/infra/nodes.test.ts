@@ -103,10 +103,15 @@ for (const file of FILES) {
     t.true(published > 0);
   });
 
-  test.serial(`${file}: store data and log volumes are protected and kept by destroy`, async (t) => {
+  test.serial(`${file}: store, CouchDB, Redis and Sentinel volumes are protected and kept by destroy`, async (t) => {
     const d = await deployed(file);
-    const volumes = d.resources.filter((r) => r.type === "docker:index/volume:Volume" && /^store\d+-/.test(r.name));
-    t.is(volumes.length, 8);
+    const volumes = d.resources.filter(
+      (r) => r.type === "docker:index/volume:Volume" && /^(store\d+-|couchdb-couchdb\d+-|redis-)/.test(r.name),
+    );
+    t.is(volumes.filter((v) => v.name.startsWith("store")).length, 8);
+    t.true(
+      volumes.some((v) => v.name.startsWith("couchdb-")) && volumes.some((v) => v.name.startsWith("redis-sentinel")),
+    );
     for (const v of volumes) t.like(optionsOf(v.type, v.name), { protect: true, retainOnDelete: true }, v.name);
   });
 
