@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Config } from "../config.js";
 import type { HealthChecks, Tallies } from "../core/ports/tallies.js";
@@ -56,14 +56,14 @@ export function createNodeApp(deps: NodeBackends, opts: NodeAppOptions = {}): No
   const options = {
     serverFactory,
     loggerInstance: log,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     // The client's address (login limits, sessions) as the front proxy saw it.
     trustProxy: config.limits.trustProxy,
     return503OnClosing: true,
     forceCloseConnections: true,
     // Long enough that an over-long id reaches the route's schema (a clear 400) instead of a bare 404.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // Scalars only: fastify's default ("array") turns a one-element array into a string, so bulk lookups broke.
     ajv: { customOptions: { coerceTypes: true } },
   };
