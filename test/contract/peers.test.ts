@@ -36,6 +36,15 @@ const store = (name: string, over: Partial<SelfConfig> = {}): SelfConfig => ({
 
 const silent = pino({ level: "silent" });
 
+/** The directory with its listing replaced (a failing or wiped database). */
+const listing = (dir: PeerDirectory, list: PeerDirectory["list"]): PeerDirectory => ({
+  registerSelf: (s) => dir.registerSelf(s),
+  setAvailable: (k, a) => dir.setAvailable(k, a),
+  setCapacity: (k, c) => dir.setCapacity(k, c),
+  get: (k) => dir.get(k),
+  list,
+});
+
 contract<Impl>(
   test,
   [
@@ -115,13 +124,7 @@ contract<Impl>(
 
     "the peer table routes over the directory; a failed refresh keeps the last table": async (t, { dir }) => {
       let failing = false;
-      const flaky: PeerDirectory = {
-        registerSelf: (s) => dir.registerSelf(s),
-        setAvailable: (k, a) => dir.setAvailable(k, a),
-        setCapacity: (k, c) => dir.setCapacity(k, c),
-        get: (k) => dir.get(k),
-        list: () => (failing ? Promise.reject(new Error("directory down")) : dir.list()),
-      };
+      const flaky = listing(dir, () => (failing ? Promise.reject(new Error("directory down")) : dir.list()));
       const table = new PeerTable(flaky, 60_000, silent);
       t.false(table.ready);
       await dir.registerSelf(store("s1"));
@@ -162,13 +165,7 @@ contract<Impl>(
 
     "an empty directory once peers were known keeps the last table (a wiped database)": async (t, { dir }) => {
       let wiped = false;
-      const view: PeerDirectory = {
-        registerSelf: (s) => dir.registerSelf(s),
-        setAvailable: (k, a) => dir.setAvailable(k, a),
-        setCapacity: (k, c) => dir.setCapacity(k, c),
-        get: (k) => dir.get(k),
-        list: () => (wiped ? Promise.resolve([]) : dir.list()),
-      };
+      const view = listing(dir, () => (wiped ? Promise.resolve([]) : dir.list()));
       const table = new PeerTable(view, 60_000, silent);
       await table.start();
       t.teardown(() => table.stop());
