@@ -84,7 +84,9 @@ const ipToInt = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(
 const intToIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
 
 /** The subnet's lower half holds fixed addresses; Docker hands out the upper half. */
-export function hostNetwork(subnet: string): HostNetwork & { pinned: (i: number) => string; room: number } {
+export function hostNetwork(
+  subnet: string,
+): HostNetwork & { pinned: (i: number) => string; room: number; dynamic: number } {
   const [ip, bits] = subnet.split("/") as [string, string];
   const size = 2 ** (32 - Number(bits));
   const base = ipToInt(ip) - (ipToInt(ip) % size);
@@ -93,6 +95,8 @@ export function hostNetwork(subnet: string): HostNetwork & { pinned: (i: number)
     ipRange: `${intToIp(base + size / 2)}/${Number(bits) + 1}`,
     pinned: (i) => intToIp(base + FIRST_PINNED + i),
     room: size / 2 - FIRST_PINNED,
+    // The upper half less its broadcast address.
+    dynamic: size / 2 - 1,
   };
 }
 
@@ -233,18 +237,28 @@ export function layoutProblems(cfg: LayoutInput): string[] {
         problems.push(`hosts ${s.host.name}: address needs a dot (IP or FQDN) for CouchDB`);
     }
   }
-  const pinned = [...l.redis, ...l.sentinels].filter((s) => s.ip).length;
-  const room = l.multiHost ? 0 : hostNetwork(cfg.hosts[0]!.subnet ?? DEFAULT_SUBNET).room;
-  if (pinned > room)
-    problems.push(
-      `hosts ${cfg.hosts[0]!.name}: subnet has room for ${room} Redis and Sentinel addresses, not ${pinned}`,
-    );
-  if (l.multiHost)
-    for (const h of cfg.hosts)
-      if (h.subnet)
-        problems.push(`hosts ${h.name}: subnet is for one host; across hosts the nodes meet at host addresses`);
+  problems.push(...subnetProblems(cfg, l));
   problems.push(...hostProblems(cfg));
   return [...new Set(problems)];
+}
+
+/** Containers beside the services on the one host: the CouchDB setup and migration jobs, Prometheus, Grafana. */
+const OTHER_CONTAINERS = 4;
+
+/** One host's subnet holds the fixed addresses and every other container; across hosts none is set. */
+function subnetProblems(cfg: LayoutInput, l: Layout): string[] {
+  if (l.multiHost)
+    return cfg.hosts
+      .filter((h) => h.subnet)
+      .map((h) => `hosts ${h.name}: subnet is for one host; across hosts the nodes meet at host addresses`);
+  const net = hostNetwork(cfg.hosts[0]!.subnet ?? DEFAULT_SUBNET);
+  const pinned = [...l.redis, ...l.sentinels].length;
+  const others = services(l).length - pinned + OTHER_CONTAINERS;
+  const at = `hosts ${cfg.hosts[0]!.name}: subnet has room for`;
+  return [
+    ...(pinned > net.room ? [`${at} ${net.room} Redis and Sentinel addresses, not ${pinned}`] : []),
+    ...(others > net.dynamic ? [`${at} ${net.dynamic} other containers, not ${others}`] : []),
+  ];
 }
 
 /** Published ports bind to an IP: a host named by DNS needs its bindAddress. Storage names real stores. */

@@ -94,7 +94,7 @@ test("a CouchDB cluster across hosts needs one host per node", (t) => {
   );
 });
 
-test("a subnet too small for the Redis and Sentinel addresses, or one set across hosts, is refused", (t) => {
+test("a subnet too small for the Redis and Sentinel addresses or the other containers, or one set across hosts, is refused", (t) => {
   const one = raw("Pulumi.example.yaml");
   const [local] = one.hosts as Record<string, unknown>[];
   const small = problems({
@@ -102,7 +102,10 @@ test("a subnet too small for the Redis and Sentinel addresses, or one set across
     hosts: [{ ...local, subnet: "10.9.0.0/27" }],
     redis: { replicas: 4, sentinels: 3 },
   });
-  t.deepEqual(small, ["hosts local: subnet has room for 6 Redis and Sentinel addresses, not 8"]);
+  t.deepEqual(small, [
+    "hosts local: subnet has room for 6 Redis and Sentinel addresses, not 8",
+    "hosts local: subnet has room for 15 other containers, not 16",
+  ]);
   t.notThrows(() => parseStackConfig({ ...one, hosts: [{ ...local, subnet: "10.9.0.0/24" }] }));
   const three = raw("Pulumi.example-3hosts.yaml");
   const hosts = (three.hosts as Record<string, unknown>[]).map((h, i) => (i ? h : { ...h, subnet: "10.9.0.0/24" }));
