@@ -21,6 +21,8 @@ export interface DocCounts {
 
 export interface KeyCounts {
   restored: number;
+  /** Already holding the archive's value: left as it is, and no prism is told. */
+  unchanged: number;
   expired: number;
   failed: number;
 }
@@ -95,14 +97,28 @@ export async function restoreDocs(
   return written;
 }
 
-/** Sets a key to the archive's value: a hash or string replaced, a set's members added (newer sessions stay listed). */
+/**
+ * Sets a key to the archive's value: a hash or string replaced, a set's members added (newer sessions stay
+ * listed). Answers 0 when the key already held it (its TTL left as it is), 1 when it wrote.
+ */
 const PUT = `local key, kind, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local have = redis.call('TYPE', key).ok
 if kind == 'set' then
-  for i = 3, #ARGV do redis.call('SADD', key, ARGV[i]) end
+  local added = 0
+  for i = 3, #ARGV do added = added + redis.call('SADD', key, ARGV[i]) end
   local cur = redis.call('PTTL', key)
   if ttl > 0 and (cur == -1 or cur < ttl) then redis.call('PEXPIRE', key, ttl) end
+  if added == 0 and have == 'set' then return 0 end
   return 1
 end
+if kind == 'hash' and have == 'hash' and redis.call('HLEN', key) * 2 == #ARGV - 2 then
+  local same = true
+  for i = 3, #ARGV, 2 do
+    if redis.call('HGET', key, ARGV[i]) ~= ARGV[i + 1] then same = false break end
+  end
+  if same then return 0 end
+end
+if kind ~= 'hash' and have == 'string' and redis.call('GET', key) == ARGV[3] then return 0 end
 redis.call('DEL', key)
 if kind == 'hash' then
   for i = 3, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
@@ -140,11 +156,13 @@ export async function restoreKeys(
   }
   const results = await redisCall("restore keys", async () => (await pipe.exec()) ?? []);
   const written: string[] = [];
-  results.forEach(([err], i) => {
+  results.forEach(([err, wrote], i) => {
     const r = live[i]!;
     if (err) {
       o.counts.failed++;
       o.problem(r.key, err.message);
+    } else if (wrote === 0) {
+      o.counts.unchanged++;
     } else {
       o.counts.restored++;
       written.push(r.key);

@@ -42,7 +42,7 @@ interface Totals {
 }
 
 const docCounts = (): DocCounts => ({ created: 0, updated: 0, unchanged: 0, failed: 0 });
-const keyCounts = (): KeyCounts => ({ restored: 0, expired: 0, failed: 0 });
+const keyCounts = (): KeyCounts => ({ restored: 0, unchanged: 0, expired: 0, failed: 0 });
 
 async function check(file: string, progress: Reporter, prune: boolean) {
   progress.begin("check archive");
@@ -138,7 +138,10 @@ async function write(c: Cluster, file: string, flags: Flags, checked: Checked, t
         await pipe.exec();
       }
       done += batch.length;
-      progress.update(done, `${part}: ${counts.restored} restored, ${counts.expired} expired`);
+      progress.update(
+        done,
+        `${part}: ${counts.restored} restored, ${counts.unchanged} unchanged, ${counts.expired} expired`,
+      );
     },
   );
   progress.end(`${done} records`);
@@ -205,7 +208,9 @@ function report(file: string, createdAt: string, flags: Flags, t: Totals, ms: nu
       `  ${part.padEnd(14)} ${n.created} created, ${n.updated} updated, ${n.unchanged} unchanged, ${n.failed} failed`,
     );
   for (const [part, n] of Object.entries(t.keys))
-    console.log(`  ${part.padEnd(14)} ${n.restored} restored, ${n.expired} expired (skipped), ${n.failed} failed`);
+    console.log(
+      `  ${part.padEnd(14)} ${n.restored} restored, ${n.unchanged} unchanged, ${n.expired} expired (skipped), ${n.failed} failed`,
+    );
   if (flags.prune) for (const [part, n] of Object.entries(t.pruned)) console.log(`  ${part.padEnd(14)} ${n} pruned`);
   else console.log("  nothing deleted: docs and keys the archive does not know were kept (--prune removes them)");
   for (const p of t.problems) console.log(`  ${p}`);

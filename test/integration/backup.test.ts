@@ -144,6 +144,8 @@ test.serial("backup, wipe CouchDB and Redis, restore: files, purchases and sessi
     const second = json(await oose(c, "prism1", ["restore", archive, "--json"]));
     for (const part of ["inventory", "owner", "_users"])
       t.like(second.docs[part], { created: 0, updated: 0, failed: 0 }, part);
+    // Keys that already hold the archive's value are left, and no prism is told to drop them.
+    t.like(second.keys.purchase, { restored: 0, unchanged: counts.purchase, failed: 0 });
     t.is((await couch.use("oose-inventory").list()).rows.length, counts.inventory);
     t.deepEqual(await allDeliver(files), []);
 
