@@ -4,6 +4,7 @@ import type { LookupFunction } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
 import { PrismClient } from "../../packages/client/src/index.js";
+import { backupRestore } from "./check-backup.js";
 import { nodeHops } from "./check-nodes.js";
 import { podman } from "./podman.js";
 import type { Recording } from "./record.js";
@@ -12,7 +13,8 @@ import type { Recording } from "./record.js";
 // would: log in with the stack's credentials, upload, find 2 copies in
 // different zones, buy a purchase, follow the 302 to a store's nginx and get
 // the bytes; the migration finished before any node started; the hosts are
-// apart; a Redis failover loses no delivery; a stopped store is routed around.
+// apart; backup and restore run in a prism's container; a Redis failover
+// loses no delivery; a stopped store is routed around.
 
 export interface Topology {
   domain: string;
@@ -127,6 +129,7 @@ export async function endToEnd(rec: Recording, t: Topology, say: Say): Promise<v
     say(`  purchase ${purchase.token.slice(0, 8)}…: 302 to ${new URL(first.location).host}, bytes match`);
 
     await migratedFirst(t, say);
+    await backupRestore(t.containers.prism(Object.keys(rec.outputs.prismUrls)[0]!), where.count, say);
     if (Object.keys(t.addresses).length > 1) await hostsApart(t, rec, say);
     await nodeHops(t, rec, say);
     await redisFailover(t, prism, hash, deliver, say);
