@@ -36,7 +36,10 @@ export class Existence {
     channels.on(INVENTORY_CHANNEL(prefix), (hash) => this.invalidate(hash));
     this.reads = new Batcher(
       async (hashes) => {
-        const found = await this.inventory.copiesOnStores(hashes, this.peers.stores().map(storeOf));
+        const stores = this.peers.stores();
+        // Asked of no store, every file would look absent: nothing can be called absent yet.
+        if (stores.length === 0) throw new BackendUnavailable("No store known yet (existence)");
+        const found = await this.inventory.copiesOnStores(hashes, stores.map(storeOf));
         return hashes.map((h) => found.get(h) ?? []);
       },
       { maxBatch: 200, maxQueue: 10_000, windowMs: 0 },
@@ -52,8 +55,6 @@ export class Existence {
   async copies(hash: string): Promise<InventoryDoc[]> {
     // Copies are looked up on the stores the table knows: before its first load every file would look absent.
     if (!this.peers.ready) throw new BackendUnavailable("Peer table not loaded yet (existence)");
-    // With no store known, nothing can be called absent.
-    if (this.peers.stores().length === 0) throw new BackendUnavailable("No store known yet (existence)");
     const fresh = this.cache.get(hash);
     if (fresh) return fresh;
     const stale = this.cache.get(hash, { allowStale: true });
