@@ -94,8 +94,8 @@ export async function startRedisHa(o: {
   const primaryAt = { host: HOST, port: o.primaryPort };
   const procs: Proc[] = [];
   const dataNode = (name: string, file: string, port: number, dir: string, primary?: Endpoint) => {
-    const conf_ = redisConf({ port, bind: HOST, dir: dataDir(dir), primary, syncDelaySec: 0 });
-    const p = startProc(name, "redis-server", [conf(file, conf_)], { logDir: o.logDir });
+    const text = redisConf({ port, bind: HOST, dir: dataDir(dir), primary, syncDelaySec: 0 });
+    const p = startProc(name, "redis-server", [conf(file, text)], { logDir: o.logDir });
     procs.push(p);
     return p;
   };
