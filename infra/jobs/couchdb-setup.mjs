@@ -9,16 +9,19 @@ const headers = { authorization: plan.authorization, "content-type": "applicatio
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitUp(url) {
+  let last = "no answer";
   for (let attempt = 0; attempt < 90; attempt++) {
     try {
       const res = await fetch(`${url}/_up`, { signal: AbortSignal.timeout(5000) });
       if (res.ok) return;
-    } catch {
-      // not listening yet
+      last = `${res.status} ${(await res.text()).trim()}`;
+    } catch (err) {
+      // Not listening yet, or not resolvable: the cause is what an operator needs.
+      last = err.cause?.message ?? err.message;
     }
     await sleep(2000);
   }
-  throw new Error(`CouchDB at ${url} never came up`);
+  throw new Error(`CouchDB at ${url} never came up; last: ${last}`);
 }
 
 async function get(path) {

@@ -44,7 +44,8 @@ async function until(what: string, ok: () => Promise<boolean>): Promise<number> 
 }
 
 /** What `pulumi up` does to a replaced container: the old one goes, a new one from the same inputs starts. */
-async function replace(c: ContainerPlan): Promise<void> {
+async function replace(c: ContainerPlan): Promise<string> {
+  const since = Date.now();
   await podman(["rm", "--force", "--time", "5", c.name], { timeoutMs: 60_000 });
   const envFile = path.join(os.tmpdir(), `oose-replace-${c.name}`);
   writeFileSync(envFile, c.env.map((e) => `${e}\n`).join(""), { mode: 0o600 });
@@ -59,6 +60,7 @@ async function replace(c: ContainerPlan): Promise<void> {
     `${c.name} healthy`,
     async () => (await podman(["healthcheck", "run", c.name], { reject: false })).exitCode === 0,
   );
+  return `${c.name} ${((Date.now() - since) / 1000).toFixed(1)} s`;
 }
 
 export async function backendChecks(plan: ReplayPlan, say: Say): Promise<void> {
@@ -85,8 +87,8 @@ export async function backendChecks(plan: ReplayPlan, say: Say): Promise<void> {
   const before = await Promise.all(redis.map(role));
   assert.ok(before[0] !== "master", `the end-to-end failover left ${old.name} primary`);
   const started = Date.now();
-  await replace(old);
-  for (const s of sentinels) await replace(s);
+  const took = [await replace(old)];
+  for (const s of sentinels) took.push(await replace(s));
   await until("the old primary a replica again", async () => (await role(old)) === "slave");
   for (const s of sentinels) {
     const addr = async () =>
@@ -103,6 +105,7 @@ export async function backendChecks(plan: ReplayPlan, say: Say): Promise<void> {
   );
   say(
     `  replaced ${old.name} and ${sentinels.length} Sentinels after the failover in ` +
-      `${((Date.now() - started) / 1000).toFixed(1)} s: ${promoted} stays primary, ${old.name} is a replica`,
+      `${((Date.now() - started) / 1000).toFixed(1)} s (healthy: ${took.join(", ")}): ${promoted} stays primary, ` +
+      `${old.name} is a replica`,
   );
 }

@@ -1,10 +1,12 @@
+import { addressBook } from "./addresses.js";
 import type { ImageSet } from "./images.js";
 import type { Declared, Recording } from "./record.js";
 
 // What the program declared, as podman commands. Pure: every container input
 // is either translated or refused, so nothing the program says is silently
-// dropped. Only image names are substituted; the hosts are emulated (a podman
-// network per host, its published ports bound to that host's address).
+// dropped. Image names and name resolution (addresses.ts) are substituted;
+// the hosts are emulated (a podman network per host, its published ports
+// bound to that host's address).
 
 export interface EmulatedHost {
   name: string;
@@ -152,6 +154,18 @@ export function planReplay(rec: Recording, images: ImageSet, hosts: EmulatedHost
 
   const containers = byType("docker:index/container:Container");
   const containerName = new Map(containers.map((r) => [r.name, String(r.inputs.name)]));
+  const attachments = containers.flatMap((r) =>
+    list(r.inputs.networksAdvanced).map((n) => ({
+      container: String(r.inputs.name),
+      network: networkName(String(n.name), hostOf(r).name),
+      names: [String(r.inputs.name), ...list(n.aliases).map(String)],
+      ...(n.ipv4Address ? { ip: String(n.ipv4Address) } : {}),
+    })),
+  );
+  const book = addressBook(attachments, networks);
+  for (const n of networks.filter((x) => attachments.some((a) => a.network === x.name))) {
+    substitutions.push(`names on ${n.name}: fixed addresses and /etc/hosts entries instead of podman's DNS`);
+  }
   const plans = containers.map((r) => translate(r, hostOf(r)));
   for (const h of hosts.filter((x) => x.address && multiHost)) {
     substitutions.push(`host ${h.name}: ports published on all addresses are bound to ${h.address}`);
@@ -167,9 +181,10 @@ export function planReplay(rec: Recording, images: ImageSet, hosts: EmulatedHost
     const args = ["--name", String(i.name)];
     if (i.hostname) args.push("--hostname", String(i.hostname));
     for (const n of list(i.networksAdvanced)) {
-      args.push("--network", networkName(String(n.name), host.name));
+      const network = networkName(String(n.name), host.name);
+      args.push("--network", network, "--ip", book.ip(String(i.name), network));
       for (const a of list(n.aliases)) args.push("--network-alias", String(a));
-      if (n.ipv4Address) args.push("--ip", String(n.ipv4Address));
+      for (const h of book.hosts(network)) args.push("--add-host", h);
     }
     for (const p of list(i.ports)) {
       const ip = p.ip && p.ip !== "0.0.0.0" ? String(p.ip) : (host.address ?? "0.0.0.0");

@@ -1,4 +1,5 @@
 import test from "ava";
+import ipaddr from "ipaddr.js";
 import { type Recording, record } from "../deploy/record.js";
 import { durationMs, planReplay } from "../deploy/translate.js";
 
@@ -21,9 +22,10 @@ const byName = (name: string) => {
 };
 const flag = (args: string[], f: string) => args.filter((_, i) => args[i - 1] === f);
 
-test("images are the only substitution on one host, one line per declared image", (t) => {
+test("on one host only images and name resolution are substituted, one line per declared image", (t) => {
   const p = plan();
-  t.is(p.substitutions.length, 4);
+  t.is(p.substitutions.length, 5);
+  t.true(p.substitutions.some((s) => s.startsWith("names on oose: fixed addresses")));
   t.true(p.substitutions.some((s) => s.startsWith("image couchdb:3.4.2 on local: local/couchdb:1")));
   for (const c of p.containers)
     t.true(
@@ -70,6 +72,27 @@ test("ports, volumes, health checks and limits are taken as declared", (t) => {
     uploads.some((u) => u.file.startsWith("/data/")),
     "nothing uploaded into the data volume",
   );
+});
+
+test("every name on the network is in every container's hosts file, each at its own address in the network's range", (t) => {
+  const p = plan();
+  const net = p.networks[0]!;
+  const range = ipaddr.parseCIDR(net.ipRange!);
+  const ipOf = (c: (typeof p.containers)[number]) => flag(c.args, "--ip")[0]!;
+  const ips = p.containers.map(ipOf);
+  t.is(new Set(ips).size, ips.length, "no address given twice");
+  // Declared addresses are kept; the others come from the range Docker would hand out.
+  t.is(ipOf(byName("oose-redis1")), "10.213.0.10");
+  for (const c of p.containers.filter((x) => !/redis|sentinel/.test(x.name))) {
+    t.true(ipaddr.parse(ipOf(c)).match(range), `${c.name} at ${ipOf(c)}`);
+    t.not(ipOf(c), "10.213.0.255");
+  }
+  const expected = p.containers.map((c) => `${c.name}:${ipOf(c)}`);
+  const couchAlias = `oose-couchdb1.oose:${ipOf(byName("oose-couchdb1"))}`;
+  for (const c of p.containers) {
+    const hosts = flag(c.args, "--add-host");
+    for (const e of [...expected, couchAlias]) t.true(hosts.includes(e), `${c.name} lacks ${e}`);
+  }
 });
 
 test("one-shot jobs run to their end; services wait for health; order follows the dependencies", (t) => {
