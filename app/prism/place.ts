@@ -50,6 +50,8 @@ export interface Placed {
 
 interface Stage extends Branch {
   peer: Peer;
+  /** The store's health checkpoint when the stage opened: only a failure after it drops the stage. */
+  since: number;
   result: Promise<UploadReply>;
   /** Ends the store's request with its order: `<hash>.<ext>` or `abort`. */
   order(order: string): void;
@@ -172,6 +174,7 @@ export class Placer {
     const result = this.pool.client(peer).upload(id, sink, hashType, decided);
     const stage: Stage = {
       peer,
+      since: this.pool.health.checkpoint(),
       sink,
       result,
       failed: false,
@@ -197,12 +200,15 @@ export class Placer {
     return stage;
   }
 
-  /** A stage's answer, unless its store drops out first (a failed ping or request marks it suspect). */
+  /**
+   * A stage's answer, unless its store drops out first: a failed ping, probe or request marks it suspect.
+   * A store chosen while already suspect (too few others) is dropped only for a failure after that.
+   */
   private answer(s: Stage): Promise<UploadReply> {
     if (s.failed) return Promise.reject(new PeerUnavailable(`${s.peer.name} dropped out of the upload`));
     return new Promise((resolve, reject) => {
       const watch = setInterval(() => {
-        if (!this.pool.health.isSuspect(s.peer.name)) return;
+        if (!this.pool.health.suspectSince(s.peer.name, s.since)) return;
         clearInterval(watch);
         reject(new PeerUnavailable(`${s.peer.name} stopped answering`));
       }, this.limits.suspectPollMs);

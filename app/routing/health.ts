@@ -109,6 +109,9 @@ export class StoreHealth {
   private readonly announced = new Set<string>();
   /** store name → when it last answered a request, a ping or a probe. */
   private readonly lastAnswer = new Map<string, number>();
+  /** Marks so far, and `<store>/<endpoint>` → the number of its latest: suspicion raised after a checkpoint. */
+  private marks = 0;
+  private readonly lastMark = new Map<string, number>();
   private readonly now: () => number;
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
@@ -207,6 +210,19 @@ export class StoreHealth {
     return false;
   }
 
+  /** A point to ask `suspectSince` about later. */
+  checkpoint(): number {
+    return this.marks;
+  }
+
+  /**
+   * Whether `name` is suspect for `via` on a failure seen after `checkpoint`. A store that was already
+   * suspect when it was chosen (a fallback) and has not failed since is still doing its part.
+   */
+  suspectSince(name: string, checkpoint: number, via: Endpoint = "api"): boolean {
+    return (this.lastMark.get(`${name}/${via}`) ?? 0) > checkpoint && this.isSuspect(name, via);
+  }
+
   /** Why `name` is suspect for `via` (one of a few fixed reasons, e.g. "probe:public"), or undefined. */
   reason(name: string, via: Endpoint = "api"): Reason | undefined {
     if (!this.isSuspect(name, via)) return undefined;
@@ -241,6 +257,9 @@ export class StoreHealth {
       this.o.log?.warn({ store: name, reason, problem }, "store suspect");
     }
     reasons.set(reason, until);
+    this.marks++;
+    this.lastMark.set(`${name}/public`, this.marks);
+    if (!reason.endsWith(":public")) this.lastMark.set(`${name}/api`, this.marks);
   }
 
   private clear(name: string, reason: Reason): void {

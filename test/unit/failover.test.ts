@@ -48,6 +48,26 @@ test("request and ping suspicion holds until an answer or its hold runs out", (t
   t.false(health.isSuspect("store1"), "expired");
 });
 
+test("suspect since a checkpoint: only a failure after it counts, and a lost nginx not for the API", (t) => {
+  let now = 0;
+  const health = new StoreHealth({ holdMs: 1000, now: () => now });
+  health.failed("store1", "ping");
+  const since = health.checkpoint();
+  t.true(health.isSuspect("store1"));
+  t.false(health.suspectSince("store1", since), "suspect before, nothing failed since");
+  health.probed("store1", "public", "health file missing");
+  t.false(health.suspectSince("store1", since, "api"), "a lost nginx keeps no API call away");
+  t.true(health.suspectSince("store1", since, "public"));
+  health.failed("store2");
+  t.false(health.suspectSince("store1", since), "another store's failure");
+  t.true(health.suspectSince("store2", since));
+  health.failed("store1");
+  t.true(health.suspectSince("store1", since), "failed again after the checkpoint");
+  health.answered("store1");
+  now += 1001;
+  t.false(health.suspectSince("store1", since), "cleared");
+});
+
 const store = (name: string, api: number, pub: number): Peer =>
   ({
     key: `store:prism1:${name}`,
