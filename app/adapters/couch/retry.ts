@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { AppError } from "../../errors.js";
+import { AppError, DatabaseMissing } from "../../errors.js";
 import { couch } from "./index.js";
 
 // Retries for long runs (tools, migrations, jobs paging the inventory): a
@@ -24,7 +24,8 @@ export async function withRetries<T>(
   }
 }
 
-const isOutage = (err: unknown) => err instanceof AppError && err.status === 503;
+// A missing database is a 503 too, but waiting does not bring it back: that is `oose migrate up`'s job.
+const isOutage = (err: unknown) => err instanceof AppError && err.status === 503 && !(err instanceof DatabaseMissing);
 
 /** A CouchDB call (classified and timed as couch() does) retried while CouchDB is unavailable. */
 export function retrying<T>(what: string, call: () => Promise<T>, attempts = 6): Promise<T> {
