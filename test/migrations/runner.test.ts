@@ -58,7 +58,9 @@ const withoutCreatedAt = (d: Record<string, unknown> | undefined) =>
 
 test("a runner killed mid-way resumes to the same result as an uninterrupted run", async (t) => {
   const s = services();
-  const shape = defaultShape({ inventory: 8000, purchases: 30, malformedEvery: 97 });
+  // Enough batches of 40 that the kill lands well inside the split.
+  const inventory = 3000;
+  const shape = defaultShape({ inventory, purchases: 30, malformedEvery: 97 });
   for (const database of ["killed", "straight"]) {
     await seed("2.0.3", shape, { server: s.server, database, batch: 2000 });
   }
@@ -72,7 +74,7 @@ test("a runner killed mid-way resumes to the same result as an uninterrupted run
   await until("the split to pass a quarter", async () => {
     const rec = await getDoc(s, "killed-meta", recordId);
     scannedAtKill = (rec?.checkpoint as { scanned?: number } | undefined)?.scanned ?? 0;
-    return scannedAtKill >= 2000;
+    return scannedAtKill >= inventory / 4;
   });
   first.kill("SIGKILL");
   const killed = await first.done;
@@ -101,7 +103,10 @@ test("a runner killed mid-way resumes to the same result as an uninterrupted run
   const r = report(resumed);
   const split = r.results.find((x: { id: string }) => x.id === "0002-legacy-2.0-split");
   t.true(split.resumed);
-  t.true(split.counts.moved + split.counts.exists >= 8000 - Math.floor(8000 / 97), JSON.stringify(split.counts));
+  t.true(
+    split.counts.moved + split.counts.exists >= inventory - Math.floor(inventory / 97),
+    JSON.stringify(split.counts),
+  );
 
   for (const kind of ["peer", "inventory", "heartbeat"]) {
     t.deepEqual(

@@ -209,7 +209,7 @@ test("oose config import writes the file and reports on stderr", (t) => {
   const out = path.join(dir, "prism1.json");
   const res = spawnSync(
     process.execPath,
-    ["--import", "tsx", "app/cli.ts", "config", "import", file, "--role", "prism", "--signing-key", KEY, "--out", out],
+    ["bin/oose.js", "config", "import", file, "--role", "prism", "--signing-key", KEY, "--out", out],
     { cwd: root, encoding: "utf8", timeout: 60_000 },
   );
   t.is(res.status, 0, res.stderr);
@@ -221,7 +221,7 @@ test("oose config import writes the file and reports on stderr", (t) => {
   t.regex(res.stderr, /imported as prism prism1/);
   t.regex(res.stderr, /admin\.enabled: the admin panel is gone/);
   t.regex(res.stderr, /ssl\.pem → tls\.pem/);
-  const both = spawnSync(process.execPath, ["--import", "tsx", "app/cli.ts", "config", "import", file], {
+  const both = spawnSync(process.execPath, ["bin/oose.js", "config", "import", file], {
     cwd: root,
     encoding: "utf8",
     timeout: 60_000,

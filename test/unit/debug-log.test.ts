@@ -1,18 +1,20 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import test from "ava";
+import { ensureBuilt } from "../../scripts/build.mjs";
 
 // DEBUG=oose:* turns on debug logs as it did for OOSE users, and narrower
 // patterns only for the matching parts. Each case runs in its own process,
-// as a node does: a prism and a store app built as main.ts builds them, each
-// answering a request that logs at debug level (a 400), plus job loggers.
+// as a node does (the compiled code it runs): a prism and a store app built as
+// main.ts builds them, each answering a request that logs at debug level (a
+// 400), plus job loggers.
 
 const root = path.resolve(import.meta.dirname, "../..");
 
 const SCRIPT = `
-const { logger } = await import("./app/log.ts");
-const { createNodeApp } = await import("./app/http/node.ts");
-const { ConfigSchema } = await import("./app/config.ts");
+const { logger } = await import("./dist/app/log.js");
+const { createNodeApp } = await import("./dist/app/http/node.js");
+const { ConfigSchema } = await import("./dist/app/config.js");
 const { Value } = await import("@sinclair/typebox/value");
 const limits = Value.Default(ConfigSchema.properties.limits, {});
 const redis = { pipeline: () => ({ hincrby() {}, exec: async () => [] }), hgetall: async () => ({}) };
@@ -34,10 +36,14 @@ interface Line {
   msg: string;
 }
 
+test.before(() => ensureBuilt());
+
 function run(env: Record<string, string | undefined>): Promise<Line[]> {
   return new Promise((resolve, reject) => {
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "DEBUG" && k !== "OOSE_LOG_LEVEL"));
-    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", SCRIPT], {
+    const base = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => k !== "DEBUG" && k !== "OOSE_LOG_LEVEL"),
+    );
+    const child = spawn(process.execPath, ["--input-type=module", "-e", SCRIPT], {
       cwd: root,
       env: { ...base, ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -66,8 +72,14 @@ test("DEBUG=oose:prism:* shows prism debug lines and no store ones", async (t) =
   const lines = await run({ DEBUG: "oose:prism:*" });
   t.deepEqual(debugScopes(lines), ["prism:prism1"]);
   t.true(lines.some((l) => l.level === DEBUG && /heartbeat round prism/.test(l.msg)));
-  t.true(lines.some((l) => l.level === DEBUG && /JSON/.test(l.msg)), "the app's own debug lines");
-  t.true(lines.some((l) => l.msg === "ready store"), "store info lines still show");
+  t.true(
+    lines.some((l) => l.level === DEBUG && /JSON/.test(l.msg)),
+    "the app's own debug lines",
+  );
+  t.true(
+    lines.some((l) => l.msg === "ready store"),
+    "store info lines still show",
+  );
 });
 
 test("DEBUG=oose:* shows both; a single node's pattern shows only it; none without DEBUG", async (t) => {

@@ -1,12 +1,16 @@
 import { spawnSync } from "node:child_process";
 import test from "ava";
+import { ensureBuilt } from "../../scripts/build.mjs";
 import { ROOT } from "../migrations/helpers.js";
 
-// Errors of backend libraries carry what they sent; none of it reaches a log line.
+// Errors of backend libraries carry what they sent; none of it reaches a log line
+// of the compiled code the nodes run.
+
+test.before(() => ensureBuilt());
 
 const SCRIPT = `
-import { logger } from "./app/log.ts";
-import { BackendUnavailable } from "./app/errors.ts";
+import { logger } from "./dist/app/log.js";
+import { BackendUnavailable } from "./dist/app/errors.js";
 const log = logger("test");
 const couch = Object.assign(new Error("couch returned 500"), {
   statusCode: 500,
@@ -26,7 +30,7 @@ log.error({ err: redis }, "redis");
 `;
 
 test("request bodies, headers, cookies and URL credentials of backend errors are not logged", (t) => {
-  const res = spawnSync(process.execPath, ["--import=tsx", "--input-type=module", "-e", SCRIPT], {
+  const res = spawnSync(process.execPath, ["--input-type=module", "-e", SCRIPT], {
     cwd: ROOT,
     encoding: "utf8",
     env: { ...process.env, OOSE_LOG_LEVEL: "info" },
@@ -34,7 +38,8 @@ test("request bodies, headers, cookies and URL credentials of backend errors are
   t.is(res.status, 0, res.stderr);
   const lines = res.stdout.trim().split("\n");
   t.is(lines.length, 4, res.stdout);
-  for (const secret of ["NODE-SECRET", "USER-SECRET", "COOKIE-SECRET", "REDIS-SECRET"]) t.false(res.stdout.includes(secret), secret);
+  for (const secret of ["NODE-SECRET", "USER-SECRET", "COOKIE-SECRET", "REDIS-SECRET"])
+    t.false(res.stdout.includes(secret), secret);
   const direct = JSON.parse(lines[0]!);
   t.like(direct.err, { message: "couch returned 500", statusCode: 500, request: { method: "post" } });
   t.regex(direct.err.request.url, /_session$/, "the request line stays, for the operator");
