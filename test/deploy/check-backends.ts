@@ -89,7 +89,8 @@ export async function backendChecks(plan: ReplayPlan, say: Say): Promise<void> {
   const started = Date.now();
   const took = [await replace(old)];
   for (const s of sentinels) took.push(await replace(s));
-  await until("the old primary a replica again", async () => (await role(old)) === "slave");
+  const replica = await until("the old primary a replica again", async () => (await role(old)) === "slave");
+  took.push(`${old.name} a replica ${(replica / 1000).toFixed(1)} s later`);
   for (const s of sentinels) {
     const addr = async () =>
       (await cli(s.name, 26379, ["sentinel", "get-master-addr-by-name", "oose"])).stdout.split("\n").join(":");
