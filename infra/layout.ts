@@ -1,4 +1,5 @@
 import type { Endpoint } from "../app/topology/env.js";
+import { block, intToIp } from "./ipv4.js";
 import type { Host, StackConfig } from "./stack.js";
 
 // Where every container runs and how the others reach it. On one host that is
@@ -80,19 +81,14 @@ export const DEFAULT_SUBNET = "10.213.0.0/24";
 /** Fixed addresses start here in the subnet (below: the gateway and room for the engine). */
 const FIRST_PINNED = 10;
 
-const ipToInt = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
-const intToIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
-
 /** The subnet's lower half holds fixed addresses; Docker hands out the upper half. */
 export function hostNetwork(
   subnet: string,
 ): HostNetwork & { pinned: (i: number) => string; room: number; dynamic: number } {
-  const [ip, bits] = subnet.split("/") as [string, string];
-  const size = 2 ** (32 - Number(bits));
-  const base = ipToInt(ip) - (ipToInt(ip) % size);
+  const { base, size, bits } = block(subnet);
   return {
     subnet: `${intToIp(base)}/${bits}`,
-    ipRange: `${intToIp(base + size / 2)}/${Number(bits) + 1}`,
+    ipRange: `${intToIp(base + size / 2)}/${bits + 1}`,
     pinned: (i) => intToIp(base + FIRST_PINNED + i),
     room: size / 2 - FIRST_PINNED,
     // The upper half less its broadcast address.

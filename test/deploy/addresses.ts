@@ -1,4 +1,5 @@
-import ipaddr from "ipaddr.js";
+import { isIP } from "node:net";
+import { block, intToIp, ipToInt } from "../../infra/ipv4.js";
 
 // Names without podman's DNS. Debian's podman 4.3 ships aardvark-dns 1.4,
 // which serves a network's queries one at a time and forwards unknown ones
@@ -23,17 +24,10 @@ export interface AddressBook {
   hosts(network: string): string[];
 }
 
-const toInt = (ip: string) =>
-  ipaddr.IPv4.parse(ip)
-    .toByteArray()
-    .reduce((n, o) => n * 256 + o, 0);
-const toIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
-
-/** [first, last] usable address of a CIDR block as integers. */
+/** [first, last] address of a CIDR block as integers. */
 function span(cidr: string): [number, number] {
-  const [, bits] = ipaddr.IPv4.parseCIDR(cidr);
-  const first = toInt(ipaddr.IPv4.networkAddressFromCIDR(cidr).toString());
-  return [first, first + 2 ** (32 - bits) - 1];
+  const { base, size } = block(cidr);
+  return [base, base + size - 1];
 }
 
 /**
@@ -53,7 +47,7 @@ export function addressBook(
     if (!net.subnet) throw new Error(`network ${net.name}: the replay needs its subnet to give out addresses`);
     const [subnetFirst, subnetLast] = span(net.subnet);
     const taken = new Set([subnetFirst, subnetFirst + 1, subnetLast]);
-    for (const a of on.filter((x) => x.ip)) taken.add(toInt(a.ip!));
+    for (const a of on.filter((x) => x.ip)) taken.add(ipToInt(a.ip!));
     let [next, last] = span(net.ipRange ?? net.subnet);
     for (const a of on) {
       if (a.ip) {
@@ -63,7 +57,7 @@ export function addressBook(
       while (taken.has(next)) next++;
       if (next > last) throw new Error(`network ${net.name}: no address left for ${a.container}`);
       taken.add(next);
-      ips.set(key(a.container, net.name), toIp(next));
+      ips.set(key(a.container, net.name), intToIp(next));
     }
   }
   return {
@@ -75,9 +69,7 @@ export function addressBook(
     hosts(network) {
       return attachments
         .filter((a) => a.network === network)
-        .flatMap((a) =>
-          a.names.filter((n) => !ipaddr.isValid(n)).map((n) => `${n}:${ips.get(key(a.container, network))}`),
-        );
+        .flatMap((a) => a.names.filter((n) => isIP(n) === 0).map((n) => `${n}:${ips.get(key(a.container, network))}`));
     },
   };
 }

@@ -8,6 +8,7 @@ import { backupRestore } from "./check-backup.js";
 import { nodeHops } from "./check-nodes.js";
 import { podman } from "./podman.js";
 import type { Recording } from "./record.js";
+import { logsOf } from "./replay.js";
 
 // The end-to-end check of a replayed cluster, through its front as a client
 // would: log in with the stack's credentials, upload, find 2 copies in
@@ -228,10 +229,7 @@ async function redisFailover(
 
 /** The last lines each container logged, to tell why a check failed. */
 async function tailLogs(containers: string[], say: Say): Promise<void> {
-  for (const c of containers) {
-    const logs = await podman(["logs", "--tail", "25", c], { reject: false });
-    say(`  --- ${c}\n${`${logs.stdout}${logs.stderr}`.trimEnd().replace(/^/gm, "    ")}`);
-  }
+  for (const c of containers) say(`  --- ${c}\n${(await logsOf(c, 25)).replace(/^/gm, "    ")}`);
 }
 
 /** A store holding a copy is stopped (app and nginx); deliveries go to the other copies within the bound. */

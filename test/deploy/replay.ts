@@ -94,8 +94,9 @@ export async function uploadInto(c: ContainerPlan): Promise<void> {
   }
 }
 
-async function logsOf(name: string): Promise<string> {
-  const r = await podman(["logs", "--tail", "40", name], { reject: false });
+/** The last lines a container logged, to tell why it failed. */
+export async function logsOf(name: string, lines = 40): Promise<string> {
+  const r = await podman(["logs", "--tail", String(lines), name], { reject: false });
   return `${r.stdout}\n${r.stderr}`.trim();
 }
 
