@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { podman } from "./podman.js";
-import { uploadInto } from "./replay.js";
+import { create } from "./replay.js";
 import type { ContainerPlan, ReplayPlan } from "./translate.js";
 
 // The backend hops of a replayed cluster, after the end-to-end check (whose
@@ -47,14 +45,7 @@ async function until(what: string, ok: () => Promise<boolean>, settleMs = SETTLE
 async function replace(c: ContainerPlan): Promise<string> {
   const since = Date.now();
   await podman(["rm", "--force", "--time", "5", c.name], { timeoutMs: 60_000 });
-  const envFile = path.join(os.tmpdir(), `oose-replace-${c.name}`);
-  writeFileSync(envFile, c.env.map((e) => `${e}\n`).join(""), { mode: 0o600 });
-  try {
-    await podman(["create", "--env-file", envFile, ...c.args]);
-  } finally {
-    rmSync(envFile, { force: true });
-  }
-  await uploadInto(c);
+  await create(c, os.tmpdir());
   await podman(["start", c.name]);
   await until(
     `${c.name} healthy`,

@@ -94,6 +94,18 @@ export async function uploadInto(c: ContainerPlan): Promise<void> {
   }
 }
 
+/** `podman create` with the plan's env (through a file only root reads, never argv), then its uploads. */
+export async function create(c: ContainerPlan, envDir: string): Promise<void> {
+  const envFile = path.join(envDir, `oose-env-${c.name}`);
+  writeFileSync(envFile, c.env.map((e) => `${e}\n`).join(""), { mode: 0o600 });
+  try {
+    await podman(["create", "--env-file", envFile, ...c.args]);
+  } finally {
+    rmSync(envFile, { force: true });
+  }
+  if (c.uploads.length) await uploadInto(c);
+}
+
 /** The last lines a container logged, to tell why it failed. */
 export async function logsOf(name: string, lines = 40): Promise<string> {
   const r = await podman(["logs", "--tail", String(lines), name], { reject: false });
@@ -172,15 +184,8 @@ export async function up(plan: ReplayPlan, file: string, say: Say): Promise<Time
     return p;
   };
   const start = async (c: ContainerPlan) => {
-    const envFile = path.join(envDir, c.name);
-    writeFileSync(envFile, c.env.map((e) => `${e}\n`).join(""), { mode: 0o600 });
     note((s) => s.containers.push(c.name));
-    try {
-      await podman(["create", "--env-file", envFile, ...c.args]);
-    } finally {
-      rmSync(envFile, { force: true });
-    }
-    if (c.uploads.length) await uploadInto(c);
+    await create(c, envDir);
     const health = await healthOf(c);
     await podman(["start", c.name]);
     timeline.started[c.name] = Date.now();
